@@ -1,0 +1,27 @@
+"""Optimization Lab: `streamlit run app.py`. Page config, navigation, and the local worker."""
+
+import streamlit as st
+
+from core.worker import ensure_local_worker, worker_running
+from db.session import upgrade_schema
+
+st.set_page_config(page_title="Optimization Lab", page_icon="⚡", layout="wide")
+
+
+@st.cache_resource(validate=lambda _: worker_running())
+def local_worker() -> bool:
+    """Migrates the database and starts the local worker once per server (re-checked each run)."""
+    upgrade_schema()
+    return ensure_local_worker()
+
+
+local_worker()
+st.navigation([
+    st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("pages/models.py", title="Models", icon=":material/deployed_code:"),
+    st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
+    st.Page("pages/optimize.py", title="Optimize", icon=":material/bolt:"),
+    st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/monitoring:"),
+    st.Page("pages/export.py", title="Export", icon=":material/download:"),
+]).run()

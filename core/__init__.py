@@ -1,0 +1,1 @@
+"""Optimization Lab core: UI-free domain logic (models, data, optimization, measurement, jobs)."""

@@ -1,0 +1,62 @@
+"""The one place that reads environment variables.
+
+Every setting has an embedded default so a fresh clone runs with SQLite, a local worker and the
+bundled demo assets and nothing else to start.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASSETS_DIR = REPO_ROOT / "assets"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings of one process.
+
+    Attributes:
+        data_dir: Root of everything the lab writes (uploads, IRs, exports, databases).
+        database_url: SQLAlchemy URL of the results database.
+        queue_path: SQLite file of the Huey queue (kept apart from the results database).
+        queue_name: Name of the queue this worker consumes and jobs are routed to by default.
+        max_upload_mb: Largest upload accepted, and the cap on unpacked archive content.
+        heartbeat_seconds: How often a running job writes its heartbeat.
+        stale_seconds: A RUNNING job whose heartbeat is older than this is INTERRUPTED.
+        max_attempts: How many times an interrupted job is run before it is left FAILED.
+    """
+
+    data_dir: Path
+    database_url: str
+    queue_path: Path
+    queue_name: str
+    max_upload_mb: int
+    heartbeat_seconds: float
+    stale_seconds: float
+    max_attempts: int
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def worker_lock_path(self) -> Path:
+        return self.data_dir / "worker.lock"
+
+
+def get_settings() -> Settings:
+    """Reads the settings from OPTLAB_* environment variables, with embedded defaults."""
+    data_dir = Path(os.environ.get("OPTLAB_DATA_DIR", REPO_ROOT / "data")).resolve()
+    return Settings(
+        data_dir=data_dir,
+        database_url=os.environ.get("OPTLAB_DATABASE_URL", f"sqlite:///{data_dir / 'lab.db'}"),
+        queue_path=Path(os.environ.get("OPTLAB_QUEUE_PATH", data_dir / "queue.db")),
+        queue_name=os.environ.get("OPTLAB_QUEUE", "local"),
+        max_upload_mb=int(os.environ.get("OPTLAB_MAX_UPLOAD_MB", "1024")),
+        heartbeat_seconds=float(os.environ.get("OPTLAB_HEARTBEAT_SECONDS", "5")),
+        stale_seconds=float(os.environ.get("OPTLAB_STALE_SECONDS", "30")),
+        max_attempts=int(os.environ.get("OPTLAB_MAX_ATTEMPTS", "3")),
+    )

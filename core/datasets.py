@@ -1,0 +1,145 @@
+"""Calibration and validation data: image folders -> preprocessed tensors -> nncf.Dataset.
+
+An image folder with class subfolders is labelled (ImageNet style, labels in sorted folder order);
+a flat folder of images is unlabelled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import DatasetError
+from core.models import PortInfo
+from core.options import ColorMode, ImagePreprocessing, Layout
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+MANIFEST = "manifest.json"
+IGNORED_NAMES = {"__MACOSX", ".DS_Store"}
+
+
+@dataclass(frozen=True)
+class ImageFolderIndex:
+    """The images found in a folder. samples holds (path relative to root, label or None)."""
+
+    root: Path
+    classes: list[str]
+    samples: list[tuple[str, int | None]]
+    skipped: list[str]
+
+    @property
+    def has_labels(self) -> bool:
+        return bool(self.classes)
+
+
+def _content_root(folder: Path) -> Path:
+    """Steps into a lone wrapping folder (a zip of 'mydata/' holding the class folders)."""
+    entries = [p for p in folder.iterdir() if p.name not in IGNORED_NAMES]
+    if len(entries) == 1 and entries[0].is_dir() and not any(
+            p.suffix.lower() in IMAGE_SUFFIXES for p in entries[0].iterdir() if p.is_file()):
+        return entries[0]
+    return folder
+
+
+def _decodes(path: Path) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+        return True
+    except Exception:  # PIL raises many types for broken files; a broken image is just skipped
+        return False
+
+
+def scan_image_folder(folder: Path) -> ImageFolderIndex:
+    """Indexes the images under folder, checking each decodes; writes a manifest beside them."""
+    root = _content_root(folder)
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name not in IGNORED_NAMES)
+    groups = [(d, i) for i, d in enumerate(class_dirs)] if class_dirs else [(root, None)]
+    samples: list[tuple[str, int | None]] = []
+    skipped: list[str] = []
+    for directory, label in groups:
+        for path in sorted(directory.rglob("*")):
+            if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            relative = path.relative_to(root).as_posix()
+            (samples.append((relative, label)) if _decodes(path) else skipped.append(relative))
+    if not samples:
+        raise DatasetError("No readable images found. Upload a zip of images: one subfolder per class "
+                           "for labelled data (e.g. cat/1.jpg, dog/2.jpg) or a flat folder for unlabelled."
+                           + (f" {len(skipped)} file(s) failed to decode." if skipped else ""))
+    index = ImageFolderIndex(root=root, classes=[d.name for d in class_dirs], samples=samples,
+                             skipped=skipped)
+    (folder / MANIFEST).write_text(json.dumps({"root": root.relative_to(folder).as_posix(),
+                                               "classes": index.classes, "samples": samples,
+                                               "skipped": skipped}))
+    return index
+
+
+def load_index(folder: Path) -> ImageFolderIndex:
+    data = json.loads((folder / MANIFEST).read_text())
+    return ImageFolderIndex(root=folder / data["root"], classes=data["classes"],
+                            samples=[(p, label) for p, label in data["samples"]], skipped=data["skipped"])
+
+
+def resolve_preprocessing(spec: ImagePreprocessing, model_input: PortInfo) -> ImagePreprocessing:
+    """Fills the fields spec leaves open from the model input's shape; checks they agree."""
+    shape = model_input.shape
+    if len(shape) != 4:
+        raise DatasetError(f"Model input '{model_input.name}' has shape {model_input.shape_text}; image "
+                           "data needs a 4-D image input (N,C,H,W or N,H,W,C).")
+    layout = spec.layout or (Layout.NHWC if shape[3] in (1, 3) and shape[1] not in (1, 3) else Layout.NCHW)
+    channels, height, width = ((shape[1], shape[2], shape[3]) if layout == Layout.NCHW
+                               else (shape[3], shape[1], shape[2]))
+    color = spec.color or (ColorMode.GRAY if channels == 1 else ColorMode.RGB)
+    wanted_channels = 1 if color == ColorMode.GRAY else 3
+    if channels > 0 and channels != wanted_channels:
+        raise DatasetError(f"Model input '{model_input.name}' expects {channels} channel(s) "
+                           f"(shape {model_input.shape_text}) but the colour mode {color} gives "
+                           f"{wanted_channels}; pick the matching colour mode.")
+    width, height = spec.width or width, spec.height or height
+    if width is None or height is None or width <= 0 or height <= 0:
+        raise DatasetError(f"Model input '{model_input.name}' has a dynamic image size "
+                           f"{model_input.shape_text}; set the width and height in the preprocessing.")
+    return ImagePreprocessing(width=width, height=height, layout=layout, color=color,
+                              mean=spec.mean, scale=spec.scale)
+
+
+def load_image(path: Path, spec: ImagePreprocessing) -> np.ndarray:
+    """Decodes and preprocesses one image into a batch-1 float32 tensor (spec fully resolved)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if spec.color == ColorMode.GRAY else "RGB")
+            image = image.resize((spec.width, spec.height), Image.Resampling.BILINEAR)
+            array = np.asarray(image, dtype=np.float32)
+    except Exception as error:  # the file changed or broke since it was indexed
+        raise DatasetError(f"Image '{path.name}' could not be decoded ({error}); remove it and "
+                           "upload the data again.") from error
+    array = array[..., None] if array.ndim == 2 else array
+    if spec.color == ColorMode.BGR:
+        array = array[..., ::-1]
+    array = (array - np.asarray(spec.mean, np.float32)) / np.asarray(spec.scale, np.float32)
+    if spec.layout == Layout.NCHW:
+        array = array.transpose(2, 0, 1)
+    return np.ascontiguousarray(array[None])
+
+
+def iter_samples(index: ImageFolderIndex, spec: ImagePreprocessing,
+                 limit: int | None = None) -> Iterator[tuple[np.ndarray, int | None]]:
+    """Yields (tensor, label) pairs in a fixed order."""
+    for relative, label in index.samples[:limit]:
+        yield load_image(index.root / relative, spec), label
+
+
+def calibration_indices(count: int, subset_size: int, seed: int = 0) -> list[int]:
+    """A seeded sample of subset_size positions (all of them when fewer)."""
+    if subset_size >= count:
+        return list(range(count))
+    return sorted(np.random.default_rng(seed).choice(count, subset_size, replace=False).tolist())

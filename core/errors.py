@@ -1,0 +1,29 @@
+"""One AppError base with flat subclasses; every message says what to do next."""
+
+
+class AppError(Exception):
+    """An error the user can act on; pages show str(error) as is."""
+
+
+class BadInputError(AppError):
+    """An uploaded file or form value cannot be used (wrong format, corrupt, unsafe)."""
+
+
+class ModelFormatError(BadInputError):
+    """A model file cannot be read or converted by OpenVINO."""
+
+
+class DatasetError(BadInputError):
+    """Data cannot be read, decoded or matched to the model's inputs."""
+
+
+class UnsafeArchiveError(BadInputError):
+    """An archive would write outside its folder, holds links, or unpacks too large."""
+
+
+class NotFoundError(AppError):
+    """A model, dataset or job id that does not exist."""
+
+
+class JobError(AppError):
+    """A job cannot be submitted, cancelled or re-run in its current state."""

@@ -1,0 +1,150 @@
+"""Jobs: submit, cancel, re-run and recover (any process); run (the job process only).
+
+`python -m core.jobs run ID` is the job process the worker spawns. It alone imports OpenVINO and
+NNCF, heartbeats to its row, reports throttled progress, and exits if its supervisor dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from datetime import timedelta
+from typing import Any, Callable
+
+from core.config import get_settings
+from core.errors import AppError
+from core.options import JobKind, JobStatus
+from db import repository as repo
+from db.records import JobRecord
+
+log = logging.getLogger("optlab.jobs")
+# Kinds that only read their inputs and write new rows: safe to run again after an interruption.
+RERUNNABLE = frozenset({JobKind.QUANTIZE, JobKind.EVALUATE, JobKind.BENCHMARK})
+
+
+def submit(kind: JobKind, options: dict[str, Any], *, model_id: int | None = None,
+           dataset_id: int | None = None, idempotency_key: str | None = None,
+           queue: str | None = None) -> JobRecord:
+    """Stores a PENDING job and puts its id on the queue (once per idempotency key)."""
+    from core.queue import enqueue
+
+    queue = queue or get_settings().queue_name
+    job, created = repo.create_job(kind=JobKind(kind), options=options, queue=queue,
+                                   model_id=model_id, dataset_id=dataset_id,
+                                   idempotency_key=idempotency_key)
+    if created:
+        enqueue(job.id, queue)
+    return job
+
+
+def cancel(job_id: int) -> JobRecord:
+    """Asks for a job to stop; the supervisor terminates a running one within seconds."""
+    return repo.request_cancel(job_id)
+
+
+def rerun(job_id: int) -> JobRecord:
+    """Puts an interrupted, failed or cancelled job back on its queue."""
+    from core.queue import enqueue
+
+    job = repo.reset_for_rerun(job_id)
+    enqueue(job.id, job.queue)
+    return job
+
+
+def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
+    """Marks RUNNING jobs without a recent heartbeat INTERRUPTED; requeues those safe to rerun.
+
+    Returns the jobs put back on the queue.
+    """
+    settings = get_settings()
+    requeued = []
+    for job in repo.interrupt_stale_jobs(timedelta(seconds=settings.stale_seconds)):
+        log.warning("Job %s had no heartbeat for %ss: interrupted", job.id, settings.stale_seconds)
+        if job.kind in RERUNNABLE and job.attempts < settings.max_attempts:
+            if queue_name is None or job.queue == queue_name:
+                requeued.append(rerun(job.id))
+    return requeued
+
+
+class Reporter:
+    """Progress of the running job: throttled writes (at most ~1/s), each one also a heartbeat."""
+
+    def __init__(self, job_id: int, min_interval: float = 1.0) -> None:
+        self.job_id = job_id
+        self.min_interval = min_interval
+        self._last = 0.0
+        self._stage = "starting"
+        self._span = (0.0, 1.0)
+
+    def stage(self, name: str, start: float, end: float) -> None:
+        """Enters a stage covering [start, end] of the whole job's progress."""
+        self._stage, self._span = name, (start, end)
+        self.fraction(0.0, force=True)
+
+    def fraction(self, done: float, detail: str = "", *, force: bool = False) -> None:
+        """Reports done (0..1) of the current stage."""
+        now = time.monotonic()
+        if not force and now - self._last < self.min_interval:
+            return
+        self._last = now
+        start, end = self._span
+        label = f"{self._stage}: {detail}" if detail else self._stage
+        repo.report_progress(self.job_id, start + (end - start) * max(0.0, min(1.0, done)), label)
+
+
+def _heartbeat_forever(job_id: int, supervisor_pid: int, interval: float) -> None:
+    while True:
+        time.sleep(interval)
+        if os.getppid() != supervisor_pid:
+            # The worker died (e.g. kill -9): stop now so the row goes stale and gets requeued.
+            os._exit(3)
+        repo.heartbeat(job_id)
+
+
+def run(job_id: int) -> int:
+    """Runs one job in this process. Returns the process exit code."""
+    from core import pipelines
+
+    if not repo.claim_job(job_id, os.getpid()):
+        log.info("Job %s is not pending; nothing to do.", job_id)
+        return 0
+    job = repo.get_job(job_id)
+    threading.Thread(target=_heartbeat_forever, daemon=True,
+                     args=(job_id, os.getppid(), get_settings().heartbeat_seconds)).start()
+    handlers: dict[str, Callable[[JobRecord, Reporter], int | None]] = {
+        JobKind.QUANTIZE: pipelines.run_quantize,
+        JobKind.EVALUATE: pipelines.run_evaluate,
+        JobKind.BENCHMARK: pipelines.run_benchmark_job,
+    }
+    print(f"job {job_id} ({job.kind}) attempt {job.attempts} started, options {job.options}", flush=True)
+    try:
+        result_model_id = handlers[job.kind](job, Reporter(job_id))
+    except AppError as error:
+        print(f"job {job_id} failed: {error}", flush=True)
+        repo.finish_job(job_id, JobStatus.FAILED, message=str(error), exit_code=1)
+        return 1
+    except Exception as error:
+        traceback.print_exc()
+        repo.finish_job(job_id, JobStatus.FAILED, exit_code=1,
+                        message=f"Unexpected error: {type(error).__name__}: {error}. "
+                                "The job log has the traceback.")
+        return 1
+    repo.finish_job(job_id, JobStatus.SUCCEEDED, exit_code=0, result_model_id=result_model_id)
+    print(f"job {job_id} succeeded", flush=True)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] != "run" or not argv[1].isdigit():
+        print("usage: python -m core.jobs run JOB_ID", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO)
+    return run(int(argv[1]))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,123 @@
+"""What the pages and the CLI call: bring models and data in, set up the demo, read results.
+
+Every write of user files goes under the data dir, through core.files; a failed import removes
+what it started and leaves everything stored before untouched.
+"""
+
+from __future__ import annotations
+
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from core.config import ASSETS_DIR, get_settings
+from core.datasets import scan_image_folder
+from core.errors import BadInputError
+from core.files import extract_zip, save_upload, unique_dir
+from core.models import find_model_file, inspect_model, ir_size, port_dicts, read_model, save_ir, class_labels
+from core.options import ImagePreprocessing
+from db import repository as repo
+from db.records import DatasetRecord, ModelRecord
+
+Upload = tuple[str, "bytes | BinaryIO"]
+DEMO_MODEL = "fashion-cnn (demo)"
+DEMO_CALIBRATION = "fashion-mnist calibration (demo)"
+DEMO_VALIDATION = "fashion-mnist validation (demo)"
+
+
+def resolve(stored_path: str) -> Path:
+    """Absolute path of a path stored relative to the data dir."""
+    return get_settings().data_dir / stored_path
+
+
+def _relative(path: Path) -> str:
+    return path.relative_to(get_settings().data_dir).as_posix()
+
+
+@contextmanager
+def _new_folder(kind: str, stem: str) -> Iterator[Path]:
+    """A fresh folder under the data dir that is removed again if the block fails."""
+    folder = unique_dir(get_settings().data_dir / kind, stem)
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _save_all(files: list[Upload], folder: Path) -> list[Path]:
+    limit = get_settings().max_upload_bytes
+    if not files:
+        raise BadInputError("No file was given; choose a file to upload.")
+    saved = [save_upload(data, folder, name, max_bytes=limit) for name, data in files]
+    if len(saved) == 1 and saved[0].suffix.lower() == ".zip":
+        return [extract_zip(saved[0], folder / "unpacked", max_bytes=limit)]
+    return saved
+
+
+def add_model(files: list[Upload], *, name: str | None = None) -> ModelRecord:
+    """Imports a model from uploaded files (one model file, an .xml + .bin pair, or a zip).
+
+    The original is kept under original/; the lab works on an FP32 IR converted once.
+    """
+    stem = name or Path(files[0][0]).stem if files else "model"
+    with _new_folder("models", stem) as folder:
+        _save_all(files, folder / "original")
+        source, fmt = find_model_file(folder / "original")
+        model = read_model(source)
+        info = inspect_model(model)
+        xml = save_ir(model, folder / "model.xml")
+        return repo.add_model(
+            name=name or source.stem, format=fmt, path=_relative(xml), size_bytes=ir_size(xml),
+            inputs=port_dicts(info.inputs), outputs=port_dicts(info.outputs),
+            recipe={"algorithm": "original", "source_file": source.name,
+                    "labels": class_labels(model)})
+
+
+def add_model_from_path(path: Path, *, name: str | None = None) -> ModelRecord:
+    """Imports a model file from disk (an .xml brings its .bin along)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"'{path}' is not a file; give the path of a model file.")
+    paths = [path] + ([path.with_suffix(".bin")] if path.suffix.lower() == ".xml"
+                      and path.with_suffix(".bin").exists() else [])
+    handles = [p.open("rb") for p in paths]
+    try:
+        return add_model([(p.name, h) for p, h in zip(paths, handles)], name=name)
+    finally:
+        for handle in handles:
+            handle.close()
+
+
+def add_image_dataset(upload: Upload, *, name: str | None = None,
+                      preprocessing: ImagePreprocessing | None = None) -> DatasetRecord:
+    """Imports a zip of images: class subfolders are labels, a flat folder is unlabelled."""
+    file_name, data = upload
+    if not file_name.lower().endswith(".zip"):
+        raise BadInputError(f"'{file_name}' is not a zip; zip the image folder (one subfolder per "
+                            "class for labelled data) and upload the .zip.")
+    stem = name or Path(file_name).stem
+    with _new_folder("datasets", stem) as folder:
+        (files,) = _save_all([upload], folder / "upload")
+        index = scan_image_folder(files)
+        return repo.add_dataset(
+            name=name or Path(file_name).stem, format="image-folder", path=_relative(files),
+            samples=len(index.samples), has_labels=index.has_labels, classes=index.classes,
+            preprocessing=(preprocessing or ImagePreprocessing()).to_dict(), skipped=len(index.skipped))
+
+
+def add_image_dataset_from_path(path: Path, **kwargs) -> DatasetRecord:
+    with Path(path).open("rb") as handle:
+        return add_image_dataset((Path(path).name, handle), **kwargs)
+
+
+def ensure_demo() -> tuple[ModelRecord, DatasetRecord, DatasetRecord]:
+    """Registers the bundled demo model and data once; returns (model, calibration, validation)."""
+    demo = ASSETS_DIR / "demo"
+    model = repo.find_model(DEMO_MODEL) or add_model_from_path(demo / "fashion_cnn.onnx", name=DEMO_MODEL)
+    calibration = repo.find_dataset(DEMO_CALIBRATION) or add_image_dataset_from_path(
+        demo / "fashion_calibration.zip", name=DEMO_CALIBRATION)
+    validation = repo.find_dataset(DEMO_VALIDATION) or add_image_dataset_from_path(
+        demo / "fashion_validation.zip", name=DEMO_VALIDATION)
+    return model, calibration, validation

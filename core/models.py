@@ -1,0 +1,138 @@
+"""Read, convert, inspect and save models. Everything is stored as OpenVINO IR.
+
+OpenVINO is imported inside the functions so that importing this module stays cheap for the
+worker supervisor and the pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import ModelFormatError
+
+# Suffix -> format name, for the files a user may hand over as "the model".
+MODEL_SUFFIXES = {".xml": "openvino-ir", ".onnx": "onnx", ".tflite": "tflite", ".pdmodel": "paddle"}
+SUPPORTED_HINT = "Upload an ONNX file (.onnx), an OpenVINO IR (.xml with its .bin), a .tflite file, or a zip holding one of them."
+
+
+@dataclass(frozen=True)
+class PortInfo:
+    """One model input or output. A dynamic dimension is -1."""
+
+    name: str
+    shape: list[int]
+    element_type: str
+    layout: str = ""
+
+    @property
+    def shape_text(self) -> str:
+        return "[" + ",".join("?" if d < 0 else str(d) for d in self.shape) + "]"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the Models page shows of a model."""
+
+    inputs: list[PortInfo]
+    outputs: list[PortInfo]
+    op_counts: dict[str, int] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def find_model_file(folder: Path) -> tuple[Path, str]:
+    """Finds the one model file in folder (searched recursively); returns (path, format)."""
+    candidates = sorted(p for p in folder.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file())
+    if not candidates:
+        names = ", ".join(sorted(p.name for p in folder.rglob("*") if p.is_file())[:5]) or "nothing"
+        raise ModelFormatError(f"No model file found (got {names}). {SUPPORTED_HINT}")
+    if len(candidates) > 1:
+        raise ModelFormatError("More than one model file found ("
+                               + ", ".join(p.name for p in candidates[:5])
+                               + "); upload one model at a time.")
+    path = candidates[0]
+    return path, MODEL_SUFFIXES[path.suffix.lower()]
+
+
+def read_model(path: Path):
+    """Reads a model file into an ov.Model, with errors that say what to fix."""
+    import openvino as ov
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in MODEL_SUFFIXES:
+        raise ModelFormatError(f"'{path.name}' is not a model format the lab reads. {SUPPORTED_HINT}")
+    if path.stat().st_size == 0:
+        raise ModelFormatError(f"'{path.name}' is empty (0 bytes); upload the complete file.")
+    if suffix == ".xml" and not path.with_suffix(".bin").exists():
+        raise ModelFormatError(f"'{path.name}' needs its weights file '{path.with_suffix('.bin').name}'; "
+                               "select the .xml and the .bin together, or upload a zip holding both.")
+    try:
+        return ov.Core().read_model(str(path))
+    except Exception as error:  # OpenVINO raises RuntimeError subclasses with long C++ traces
+        first_line = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+        raise ModelFormatError(
+            f"OpenVINO could not read '{path.name}' as {MODEL_SUFFIXES[suffix]}: {first_line}. "
+            "Check that the file is complete and not corrupt (export or download it again); for an "
+            "IR, make sure the .bin is the one saved with this .xml.") from error
+
+
+def _port(port) -> PortInfo:
+    import openvino as ov
+
+    shape = [d.get_length() if d.is_static else -1 for d in port.get_partial_shape()]
+    layout = ov.layout_helpers.get_layout(port)
+    return PortInfo(name=port.get_any_name() if port.get_names() else "", shape=shape,
+                    element_type=port.get_element_type().get_type_name(),
+                    layout="" if layout.empty else layout.to_string())
+
+
+def inspect_model(model) -> ModelInfo:
+    """Describes an ov.Model (or a path to one)."""
+    if isinstance(model, (str, Path)):
+        model = read_model(Path(model))
+    ops: dict[str, int] = {}
+    for op in model.get_ordered_ops():
+        ops[op.get_type_name()] = ops.get(op.get_type_name(), 0) + 1
+    metadata = {}
+    if model.has_rt_info(["framework"]):
+        for key, value in model.get_rt_info(["framework"]).items():
+            metadata[str(key)] = str(value)
+    return ModelInfo(inputs=[_port(p) for p in model.inputs], outputs=[_port(p) for p in model.outputs],
+                     op_counts=dict(sorted(ops.items())), metadata=metadata)
+
+
+def save_ir(model, xml_path: Path) -> Path:
+    """Saves an ov.Model as IR without touching weight precision (no silent FP16 compression)."""
+    import openvino as ov
+
+    xml_path.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(model, str(xml_path), compress_to_fp16=False)
+    return xml_path
+
+
+def ir_size(xml_path: Path) -> int:
+    """Bytes on disk of an IR (.xml + .bin)."""
+    bin_path = xml_path.with_suffix(".bin")
+    return xml_path.stat().st_size + (bin_path.stat().st_size if bin_path.exists() else 0)
+
+
+def port_dicts(ports: list[PortInfo]) -> list[dict[str, Any]]:
+    return [{"name": p.name, "shape": p.shape, "element_type": p.element_type, "layout": p.layout}
+            for p in ports]
+
+
+def class_labels(model) -> list[str]:
+    """Class names stored in the model's metadata ('labels' as a JSON list), if any."""
+    import json
+
+    for path in (["framework", "labels"], ["labels"], ["model_info", "labels"]):
+        if model.has_rt_info(path):
+            raw = model.get_rt_info(path).astype(str)
+            try:
+                labels = json.loads(raw)
+            except ValueError:
+                labels = raw.split()
+            return [str(x) for x in labels]
+    return []

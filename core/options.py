@@ -1,0 +1,190 @@
+"""Typed options: StrEnums and frozen dataclasses validated in __post_init__.
+
+They travel as JSON (job options column, CLI --json) through to_dict / from_dict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Self
+
+from core.errors import BadInputError
+
+
+class JobKind(StrEnum):
+    QUANTIZE = "quantize"
+    EVALUATE = "evaluate"
+    BENCHMARK = "benchmark"
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class PerformanceHint(StrEnum):
+    LATENCY = "latency"
+    THROUGHPUT = "throughput"
+    NONE = "none"
+
+
+class Precision(StrEnum):
+    """Inference precision asked of the device; DEFAULT lets the device choose (bf16 on AMX)."""
+
+    DEFAULT = "default"
+    F32 = "f32"
+    BF16 = "bf16"
+    F16 = "f16"
+
+
+class QuantizationPreset(StrEnum):
+    PERFORMANCE = "performance"
+    MIXED = "mixed"
+
+
+class _Options:
+    """JSON round trip shared by every options dataclass."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = set(data) - names
+        if unknown:
+            raise BadInputError(f"Unknown option(s) {sorted(unknown)}; expected some of {sorted(names)}.")
+        return cls(**data)
+
+
+def _positive(name: str, value: int | float | None, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if value is None or value <= 0:
+        raise BadInputError(f"{name} must be a positive number, got {value!r}.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantizeOptions(_Options):
+    """8-bit post-training quantization (nncf.quantize)."""
+
+    preset: QuantizationPreset = QuantizationPreset.PERFORMANCE
+    subset_size: int = 300
+    fast_bias_correction: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "preset", QuantizationPreset(self.preset))
+        _positive("subset_size", self.subset_size)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchmarkOptions(_Options):
+    """One benchmark point, measured the way benchmark_app measures it.
+
+    Attributes:
+        device: OpenVINO device name (CPU, AUTO, ...).
+        hint: Performance hint; NONE means streams / infer_requests are used as given.
+        batch: Static batch size the model is reshaped to.
+        precision: INFERENCE_PRECISION_HINT; DEFAULT lets the device choose.
+        seconds: Duration of the timed loop (ignored when iterations is set).
+        iterations: Fixed number of inferences instead of a duration.
+        streams: NUM_STREAMS, or None for the device's choice.
+        infer_requests: Number of parallel infer requests, or None for the optimal number.
+        warmup: Inferences run before timing starts (the first one is timed separately).
+    """
+
+    device: str = "CPU"
+    hint: PerformanceHint = PerformanceHint.LATENCY
+    batch: int = 1
+    precision: Precision = Precision.DEFAULT
+    seconds: float = 10.0
+    iterations: int | None = None
+    streams: int | None = None
+    infer_requests: int | None = None
+    warmup: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hint", PerformanceHint(self.hint))
+        object.__setattr__(self, "precision", Precision(self.precision))
+        _positive("batch", self.batch)
+        _positive("seconds", self.seconds)
+        _positive("iterations", self.iterations, allow_none=True)
+        _positive("streams", self.streams, allow_none=True)
+        _positive("infer_requests", self.infer_requests, allow_none=True)
+        if self.warmup < 0:
+            raise BadInputError(f"warmup must be 0 or more, got {self.warmup}.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateOptions(_Options):
+    """Top-1 accuracy of a model on a labelled dataset."""
+
+    dataset_id: int
+    precision: Precision = Precision.F32
+    max_samples: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "precision", Precision(self.precision))
+        _positive("max_samples", self.max_samples, allow_none=True)
+
+
+class Layout(StrEnum):
+    NCHW = "NCHW"
+    NHWC = "NHWC"
+
+
+class ColorMode(StrEnum):
+    RGB = "RGB"
+    BGR = "BGR"
+    GRAY = "GRAY"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagePreprocessing(_Options):
+    """How images become input tensors: value = (pixel - mean) / scale, per channel.
+
+    Fields left None are taken from the model's input shape when the data is used.
+    """
+
+    width: int | None = None
+    height: int | None = None
+    layout: Layout | None = None
+    color: ColorMode | None = None
+    mean: tuple[float, ...] = (0.0,)
+    scale: tuple[float, ...] = (1.0,)
+
+    def __post_init__(self) -> None:
+        if self.layout is not None:
+            object.__setattr__(self, "layout", Layout(self.layout))
+        if self.color is not None:
+            object.__setattr__(self, "color", ColorMode(self.color))
+        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
+        object.__setattr__(self, "scale", tuple(float(v) for v in self.scale))
+        _positive("width", self.width, allow_none=True)
+        _positive("height", self.height, allow_none=True)
+        if not self.mean or not self.scale or len(self.mean) not in (1, 3) or len(self.scale) not in (1, 3):
+            raise BadInputError("mean and scale take 1 value (all channels) or 3 (one per channel).")
+        if any(v == 0 for v in self.scale):
+            raise BadInputError("scale values divide the pixels, so none may be 0.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeasureOptions(_Options):
+    """How a job measures the models it touches: accuracy on a dataset, then timing."""
+
+    dataset_id: int | None = None
+    seconds: float = 3.0
+    device: str = "CPU"
+
+    def __post_init__(self) -> None:
+        _positive("seconds", self.seconds)

@@ -1,0 +1,107 @@
+"""Frozen records the repository returns (never ORM rows, so nothing lazy-loads after a session)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def to_record(cls: type[T], row: Any) -> T:
+    """Copies the fields cls declares from an ORM row."""
+    return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    id: int
+    name: str
+    format: str
+    path: str
+    size_bytes: int
+    inputs: list[Any]
+    outputs: list[Any]
+    parent_id: int | None
+    recipe: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    id: int
+    name: str
+    format: str
+    path: str
+    samples: int
+    has_labels: bool
+    classes: list[Any]
+    preprocessing: dict[str, Any]
+    skipped: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    kind: str
+    options: dict[str, Any]
+    status: str
+    progress: float
+    stage: str
+    message: str
+    queue: str
+    attempts: int
+    idempotency_key: str | None
+    model_id: int | None
+    dataset_id: int | None
+    result_model_id: int | None
+    cancel_requested: bool
+    pid: int | None
+    exit_code: int | None
+    heartbeat_at: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BenchmarkRecord:
+    id: int
+    model_id: int
+    job_id: int | None
+    device: str
+    hint: str
+    batch: int
+    streams: int
+    infer_requests: int
+    precision: str
+    latency_median_ms: float
+    latency_mean_ms: float
+    latency_min_ms: float
+    latency_max_ms: float
+    latency_p90_ms: float
+    latency_p99_ms: float
+    throughput_fps: float
+    first_inference_ms: float
+    compile_ms: float
+    iterations: int
+    duration_s: float
+    environment: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AccuracyRecord:
+    id: int
+    model_id: int
+    dataset_id: int | None
+    job_id: int | None
+    metric: str
+    value: float
+    samples: int
+    precision: str
+    reference_model_id: int | None
+    created_at: datetime

@@ -1,0 +1,268 @@
+"""Reads and writes of the lab's rows. Every function returns frozen records, never ORM rows.
+
+Status transitions are conditional UPDATEs, so two processes can never both move a job on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.errors import JobError, NotFoundError
+from core.options import JobStatus
+from db import models as orm
+from db.models import utcnow
+from db.records import (
+    AccuracyRecord,
+    BenchmarkRecord,
+    DatasetRecord,
+    JobRecord,
+    ModelRecord,
+    to_record,
+)
+from db.session import session_scope
+
+_UNFINISHED = (JobStatus.PENDING, JobStatus.RUNNING)
+
+
+# --- models and datasets -------------------------------------------------------------------------
+
+def add_model(*, name: str, format: str, path: str, size_bytes: int, inputs: list[Any],
+              outputs: list[Any], parent_id: int | None = None,
+              recipe: dict[str, Any] | None = None) -> ModelRecord:
+    with session_scope() as s:
+        row = orm.Model(name=name, format=format, path=path, size_bytes=size_bytes, inputs=inputs,
+                        outputs=outputs, parent_id=parent_id, recipe=recipe or {})
+        s.add(row)
+        s.flush()
+        return to_record(ModelRecord, row)
+
+
+def get_model(model_id: int) -> ModelRecord:
+    with session_scope() as s:
+        row = s.get(orm.Model, model_id)
+        if row is None:
+            raise NotFoundError(f"Model #{model_id} does not exist; pick one from the Models page.")
+        return to_record(ModelRecord, row)
+
+
+def list_models() -> list[ModelRecord]:
+    with session_scope() as s:
+        return [to_record(ModelRecord, r) for r in s.scalars(select(orm.Model).order_by(orm.Model.id))]
+
+
+def find_model(name: str) -> ModelRecord | None:
+    """The newest root model (no parent) called name, if any."""
+    with session_scope() as s:
+        row = s.scalars(select(orm.Model).where(orm.Model.name == name, orm.Model.parent_id.is_(None))
+                        .order_by(orm.Model.id.desc())).first()
+        return to_record(ModelRecord, row) if row else None
+
+
+def add_dataset(*, name: str, format: str, path: str, samples: int, has_labels: bool,
+                classes: list[Any], preprocessing: dict[str, Any], skipped: int = 0) -> DatasetRecord:
+    with session_scope() as s:
+        row = orm.Dataset(name=name, format=format, path=path, samples=samples, has_labels=has_labels,
+                          classes=classes, preprocessing=preprocessing, skipped=skipped)
+        s.add(row)
+        s.flush()
+        return to_record(DatasetRecord, row)
+
+
+def get_dataset(dataset_id: int) -> DatasetRecord:
+    with session_scope() as s:
+        row = s.get(orm.Dataset, dataset_id)
+        if row is None:
+            raise NotFoundError(f"Dataset #{dataset_id} does not exist; pick one from the Data page.")
+        return to_record(DatasetRecord, row)
+
+
+def list_datasets() -> list[DatasetRecord]:
+    with session_scope() as s:
+        return [to_record(DatasetRecord, r)
+                for r in s.scalars(select(orm.Dataset).order_by(orm.Dataset.id))]
+
+
+def find_dataset(name: str) -> DatasetRecord | None:
+    with session_scope() as s:
+        row = s.scalars(select(orm.Dataset).where(orm.Dataset.name == name)
+                        .order_by(orm.Dataset.id.desc())).first()
+        return to_record(DatasetRecord, row) if row else None
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+def create_job(*, kind: str, options: dict[str, Any], queue: str, model_id: int | None = None,
+               dataset_id: int | None = None, idempotency_key: str | None = None) -> tuple[JobRecord, bool]:
+    """Inserts a PENDING job; returns (job, created). A repeated idempotency key returns the first."""
+    try:
+        with session_scope() as s:
+            row = orm.Job(kind=kind, options=options, status=JobStatus.PENDING, queue=queue,
+                          model_id=model_id, dataset_id=dataset_id, idempotency_key=idempotency_key)
+            s.add(row)
+            s.flush()
+            return to_record(JobRecord, row), True
+    except IntegrityError:
+        with session_scope() as s:
+            row = s.scalars(select(orm.Job).where(orm.Job.idempotency_key == idempotency_key)).one()
+            return to_record(JobRecord, row), False
+
+
+def get_job(job_id: int) -> JobRecord:
+    with session_scope() as s:
+        row = s.get(orm.Job, job_id)
+        if row is None:
+            raise NotFoundError(f"Job #{job_id} does not exist; see the Jobs page for the list.")
+        return to_record(JobRecord, row)
+
+
+def list_jobs(limit: int = 200) -> list[JobRecord]:
+    with session_scope() as s:
+        rows = s.scalars(select(orm.Job).order_by(orm.Job.id.desc()).limit(limit))
+        return [to_record(JobRecord, r) for r in rows]
+
+
+def _transition(job_id: int, allowed: tuple[str, ...], **values: Any) -> bool:
+    with session_scope() as s:
+        result = s.execute(update(orm.Job).where(orm.Job.id == job_id, orm.Job.status.in_(allowed))
+                           .values(**values))
+        return result.rowcount == 1
+
+
+def claim_job(job_id: int, pid: int) -> bool:
+    """PENDING -> RUNNING, exactly once; counts the attempt."""
+    now = utcnow()
+    return _transition(job_id, (JobStatus.PENDING,), status=JobStatus.RUNNING, pid=pid,
+                       attempts=orm.Job.attempts + 1, started_at=now, heartbeat_at=now,
+                       progress=0.0, stage="starting", message="", exit_code=None)
+
+
+def report_progress(job_id: int, progress: float, stage: str) -> None:
+    """Writes progress (0..1) and stage of a running job; doubles as a heartbeat."""
+    _transition(job_id, (JobStatus.RUNNING,), progress=max(0.0, min(1.0, progress)), stage=stage,
+                heartbeat_at=utcnow())
+
+
+def heartbeat(job_id: int) -> None:
+    _transition(job_id, (JobStatus.RUNNING,), heartbeat_at=utcnow())
+
+
+def finish_job(job_id: int, status: JobStatus, *, message: str = "", exit_code: int | None = None,
+               result_model_id: int | None = None) -> bool:
+    """RUNNING -> a finished state. Returns False when the job had already left RUNNING."""
+    values: dict[str, Any] = dict(status=status, message=message, exit_code=exit_code,
+                                  finished_at=utcnow())
+    if status == JobStatus.SUCCEEDED:
+        values["progress"] = 1.0
+        values["stage"] = "done"
+    if result_model_id is not None:
+        values["result_model_id"] = result_model_id
+    return _transition(job_id, (JobStatus.RUNNING,), **values)
+
+
+def set_result_model(job_id: int, model_id: int) -> None:
+    _transition(job_id, (JobStatus.RUNNING,), result_model_id=model_id)
+
+
+def request_cancel(job_id: int) -> JobRecord:
+    """Flags a job for cancellation; a PENDING job is cancelled at once."""
+    job = get_job(job_id)
+    if JobStatus(job.status).finished or job.status == JobStatus.INTERRUPTED:
+        raise JobError(f"Job #{job_id} is already {job.status}; nothing to cancel.")
+    _transition(job_id, _UNFINISHED, cancel_requested=True)
+    _transition(job_id, (JobStatus.PENDING,), status=JobStatus.CANCELLED, finished_at=utcnow(),
+                message="Cancelled before it started.")
+    return get_job(job_id)
+
+
+def is_cancel_requested(job_id: int) -> bool:
+    with session_scope() as s:
+        return bool(s.scalar(select(orm.Job.cancel_requested).where(orm.Job.id == job_id)))
+
+
+def interrupt_stale_jobs(stale_after: timedelta) -> list[JobRecord]:
+    """RUNNING jobs whose heartbeat is older than stale_after become INTERRUPTED."""
+    cutoff = utcnow() - stale_after
+    with session_scope() as s:
+        ids = list(s.scalars(select(orm.Job.id).where(orm.Job.status == JobStatus.RUNNING,
+                                                      orm.Job.heartbeat_at < cutoff)))
+    message = "The worker stopped answering (no heartbeat); the job was interrupted."
+    interrupted = [i for i in ids if _transition(i, (JobStatus.RUNNING,), status=JobStatus.INTERRUPTED,
+                                                 finished_at=utcnow(), message=message)]
+    return [get_job(i) for i in interrupted]
+
+
+def reset_for_rerun(job_id: int) -> JobRecord:
+    """A finished or interrupted job goes back to PENDING (same id, same options)."""
+    allowed = (JobStatus.INTERRUPTED, JobStatus.FAILED, JobStatus.CANCELLED)
+    if not _transition(job_id, allowed, status=JobStatus.PENDING, cancel_requested=False, progress=0.0,
+                       stage="queued again", message="", started_at=None, finished_at=None, pid=None):
+        job = get_job(job_id)
+        raise JobError(f"Job #{job_id} is {job.status}; only interrupted, failed or cancelled jobs "
+                       "can be run again.")
+    return get_job(job_id)
+
+
+# --- results -------------------------------------------------------------------------------------
+
+def add_benchmark(model_id: int, result: dict[str, Any], job_id: int | None = None) -> BenchmarkRecord:
+    """Stores one measurement given as BenchmarkResult.to_dict()."""
+    latency = result["latency_ms"]
+    with session_scope() as s:
+        row = orm.BenchmarkResult(
+            model_id=model_id, job_id=job_id, device=result["device"], hint=result["hint"],
+            batch=result["batch"], streams=result["streams"], infer_requests=result["infer_requests"],
+            precision=result["precision"], throughput_fps=result["throughput_fps"],
+            first_inference_ms=result["first_inference_ms"], compile_ms=result["compile_ms"],
+            iterations=result["iterations"], duration_s=result["duration_s"],
+            environment=result["environment"],
+            **{f"latency_{k}_ms": latency[k] for k in ("median", "mean", "min", "max", "p90", "p99")})
+        s.add(row)
+        s.flush()
+        return to_record(BenchmarkRecord, row)
+
+
+def add_accuracy(*, model_id: int, dataset_id: int | None, metric: str, value: float, samples: int,
+                 precision: str, job_id: int | None = None,
+                 reference_model_id: int | None = None) -> AccuracyRecord:
+    with session_scope() as s:
+        row = orm.AccuracyResult(model_id=model_id, dataset_id=dataset_id, metric=metric, value=value,
+                                 samples=samples, precision=precision, job_id=job_id,
+                                 reference_model_id=reference_model_id)
+        s.add(row)
+        s.flush()
+        return to_record(AccuracyRecord, row)
+
+
+def list_benchmarks(model_id: int | None = None) -> list[BenchmarkRecord]:
+    with session_scope() as s:
+        query = select(orm.BenchmarkResult).order_by(orm.BenchmarkResult.id)
+        if model_id is not None:
+            query = query.where(orm.BenchmarkResult.model_id == model_id)
+        return [to_record(BenchmarkRecord, r) for r in s.scalars(query)]
+
+
+def list_accuracy(model_id: int | None = None) -> list[AccuracyRecord]:
+    with session_scope() as s:
+        query = select(orm.AccuracyResult).order_by(orm.AccuracyResult.id)
+        if model_id is not None:
+            query = query.where(orm.AccuracyResult.model_id == model_id)
+        return [to_record(AccuracyRecord, r) for r in s.scalars(query)]
+
+
+def counts() -> dict[str, int]:
+    """Row counts for the overview page."""
+    from sqlalchemy import func
+
+    with session_scope() as s:
+        return {name: s.scalar(select(func.count()).select_from(table)) or 0
+                for name, table in (("models", orm.Model), ("datasets", orm.Dataset),
+                                    ("jobs", orm.Job), ("benchmarks", orm.BenchmarkResult))}
+
+
+def utc_age(moment: datetime | None) -> float | None:
+    """Seconds since a stored (naive UTC) timestamp."""
+    return None if moment is None else (utcnow() - moment).total_seconds()

@@ -1,0 +1,74 @@
+"""Engine (one per process, with SQLite pragmas), the one session scope, and schema upgrade."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.config import get_settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_engines: dict[tuple[int, str], tuple[Engine, sessionmaker[Session]]] = {}
+_lock = threading.Lock()
+
+
+def _set_sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the pages read while a job writes; busy_timeout rides out the short write locks.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """Returns this process's engine for url (default: the configured database).
+
+    Keyed by pid so that a forked child never reuses its parent's connections.
+    """
+    url = url or get_settings().database_url
+    key = (os.getpid(), url)
+    with _lock:
+        if key not in _engines:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _set_sqlite_pragmas)
+            _engines[key] = (engine, sessionmaker(engine, expire_on_commit=False))
+        return _engines[key][0]
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """Yields a session that commits on success and rolls back on error."""
+    get_engine(url)
+    factory = _engines[(os.getpid(), url or get_settings().database_url)][1]
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def upgrade_schema(url: str | None = None) -> None:
+    """Brings the database to the newest Alembic revision (creates it when new)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with get_engine(url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -1,0 +1,35 @@
+"""Overview: what is stored, what runs, and the one-click demo."""
+
+import streamlit as st
+
+from core import lab
+from core.errors import AppError
+from db import repository as repo
+
+st.title("Optimization Lab")
+st.write("Make a model run faster on Intel hardware: quantize it with NNCF, then compare accuracy, "
+         "latency and throughput against the original, and download the optimized IR.")
+
+counts = repo.counts()
+columns = st.columns(4)
+for column, (label, value) in zip(columns, counts.items()):
+    column.metric(label.capitalize(), value)
+
+st.subheader("Start here")
+st.write("The demo registers a small Fashion-MNIST classifier with calibration and validation images, "
+         "then takes you to the Optimize page.")
+if st.button("Try the demo", type="primary"):
+    try:
+        model, calibration, validation = lab.ensure_demo()
+    except AppError as error:
+        st.error(str(error))
+    else:
+        st.session_state.update(model_id=model.id, calibration_id=calibration.id,
+                                validation_id=validation.id)
+        st.switch_page("pages/optimize.py")
+
+running = [j for j in repo.list_jobs(50) if j.status in ("pending", "running")]
+if running:
+    st.subheader("Running now")
+    for job in running:
+        st.progress(job.progress, text=f"Job #{job.id} {job.kind}: {job.stage or job.status}")

@@ -1,0 +1,30 @@
+"""Small widgets shared by pages (kept here so pages stay thin)."""
+
+import streamlit as st
+
+from core import jobs
+from core.errors import AppError
+from core.options import JobStatus
+from db import repository as repo
+
+
+def job_panel(job_id: int) -> None:
+    """Live progress of one job with a cancel button; refreshes itself every second."""
+
+    @st.fragment(run_every=1.0)
+    def panel() -> None:
+        job = repo.get_job(job_id)
+        status = JobStatus(job.status)
+        text = f"Job #{job.id} {job.kind} — {job.status}: {job.stage}"
+        st.progress(job.progress, text=text)
+        if status == JobStatus.SUCCEEDED:
+            st.success(f"Job #{job.id} finished. See the Compare page for the numbers.")
+        elif status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.INTERRUPTED):
+            st.error(f"Job #{job.id} {job.status}. {job.message}")
+        elif st.button("Cancel", key=f"cancel-{job.id}"):
+            try:
+                jobs.cancel(job.id)
+            except AppError as error:
+                st.error(str(error))
+
+    panel()
