@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from core.errors import AppError
-from core.options import (BenchmarkOptions, JobKind, JobStatus, MeasureOptions, PerformanceHint,
+from core.options import (BenchmarkOptions, JobStatus, MeasureOptions, PerformanceHint,
                           Precision, QuantizationPreset, QuantizeOptions)
 
 
@@ -124,10 +124,10 @@ def _run(args) -> int:
                 f"#{row.id} {getattr(row, 'name', getattr(row, 'kind', ''))} "
                 f"{getattr(row, 'status', getattr(row, 'format', ''))}")
     elif args.command == "quantize":
-        options = {"quantize": QuantizeOptions(preset=args.preset, subset_size=args.subset_size).to_dict(),
-                   "measure": MeasureOptions(dataset_id=args.validate, seconds=args.seconds).to_dict()}
-        job = jobs.submit(JobKind.QUANTIZE, options, model_id=repo.get_model(args.model_id).id,
-                          dataset_id=repo.get_dataset(args.data).id)
+        job = lab.submit_quantize(
+            model_id=args.model_id, calibration_id=args.data,
+            options=QuantizeOptions(preset=args.preset, subset_size=args.subset_size),
+            measure=MeasureOptions(dataset_id=args.validate, seconds=args.seconds))
         _print({"job_id": job.id, "status": job.status}, args.json)
         return _wait(job.id) if args.wait else 0
     elif args.command == "cancel":

@@ -16,9 +16,9 @@ from core.datasets import scan_image_folder
 from core.errors import BadInputError
 from core.files import extract_zip, save_upload, unique_dir
 from core.models import find_model_file, inspect_model, ir_size, port_dicts, read_model, save_ir, class_labels
-from core.options import ImagePreprocessing
+from core.options import ImagePreprocessing, JobKind, MeasureOptions, QuantizeOptions
 from db import repository as repo
-from db.records import DatasetRecord, ModelRecord
+from db.records import DatasetRecord, JobRecord, ModelRecord
 
 Upload = tuple[str, "bytes | BinaryIO"]
 DEMO_MODEL = "fashion-cnn (demo)"
@@ -61,7 +61,7 @@ def add_model(files: list[Upload], *, name: str | None = None) -> ModelRecord:
 
     The original is kept under original/; the lab works on an FP32 IR converted once.
     """
-    stem = name or Path(files[0][0]).stem if files else "model"
+    stem = name or (Path(files[0][0]).stem if files else "model")
     with _new_folder("models", stem) as folder:
         _save_all(files, folder / "original")
         source, fmt = find_model_file(folder / "original")
@@ -121,3 +121,21 @@ def ensure_demo() -> tuple[ModelRecord, DatasetRecord, DatasetRecord]:
     validation = repo.find_dataset(DEMO_VALIDATION) or add_image_dataset_from_path(
         demo / "fashion_validation.zip", name=DEMO_VALIDATION)
     return model, calibration, validation
+
+
+def submit_quantize(*, model_id: int, calibration_id: int, options: QuantizeOptions,
+                    measure: MeasureOptions, idempotency_key: str | None = None) -> JobRecord:
+    """Checks the inputs fit together, then queues an INT8 quantization job."""
+    from core import jobs
+    from core.datasets import resolve_preprocessing
+    from core.models import PortInfo
+
+    model = repo.get_model(model_id)
+    for dataset in [repo.get_dataset(calibration_id)] + (
+            [repo.get_dataset(measure.dataset_id)] if measure.dataset_id else []):
+        if len(model.inputs) != 1:
+            raise BadInputError(f"'{model.name}' has {len(model.inputs)} inputs; image data feeds "
+                                "single-input models.")
+        resolve_preprocessing(ImagePreprocessing.from_dict(dataset.preprocessing), PortInfo(**model.inputs[0]))
+    return jobs.submit(JobKind.QUANTIZE, {"quantize": options.to_dict(), "measure": measure.to_dict()},
+                       model_id=model_id, dataset_id=calibration_id, idempotency_key=idempotency_key)

@@ -97,8 +97,8 @@ def inspect_model(model) -> ModelInfo:
         ops[op.get_type_name()] = ops.get(op.get_type_name(), 0) + 1
     metadata = {}
     if model.has_rt_info(["framework"]):
-        for key, value in model.get_rt_info(["framework"]).items():
-            metadata[str(key)] = str(value)
+        for key, value in model.get_rt_info(["framework"]).astype(dict).items():
+            metadata[str(key)] = value.astype(str) if hasattr(value, "astype") else str(value)
     return ModelInfo(inputs=[_port(p) for p in model.inputs], outputs=[_port(p) for p in model.outputs],
                      op_counts=dict(sorted(ops.items())), metadata=metadata)
 

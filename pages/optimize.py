@@ -4,9 +4,9 @@ import uuid
 
 import streamlit as st
 
-from core import jobs
+from core import lab
 from core.errors import AppError
-from core.options import JobKind, MeasureOptions, QuantizationPreset, QuantizeOptions
+from core.options import MeasureOptions, QuantizationPreset, QuantizeOptions
 from db import repository as repo
 from pages.widgets import job_panel
 
@@ -42,12 +42,12 @@ st.session_state.setdefault("run_counter", 0)
 st.session_state.setdefault("session_nonce", uuid.uuid4().hex)
 if st.button("Run INT8 quantization", type="primary"):
     try:
-        options = {"quantize": QuantizeOptions(preset=preset, subset_size=int(subset)).to_dict(),
-                   "measure": MeasureOptions(dataset_id=validation_id, seconds=seconds).to_dict()}
         # The same key for repeated clicks: a double click returns the job already submitted.
-        key = f"{st.session_state.session_nonce}-{st.session_state.run_counter}"
-        job = jobs.submit(JobKind.QUANTIZE, options, model_id=model_id, dataset_id=calibration_id,
-                          idempotency_key=key)
+        job = lab.submit_quantize(
+            model_id=model_id, calibration_id=calibration_id,
+            options=QuantizeOptions(preset=preset, subset_size=int(subset)),
+            measure=MeasureOptions(dataset_id=validation_id, seconds=seconds),
+            idempotency_key=f"{st.session_state.session_nonce}-{st.session_state.run_counter}")
         st.session_state.current_job = job.id
     except AppError as error:
         st.error(str(error))

@@ -1,0 +1,267 @@
+"""Latency / throughput benchmark of one model, measured the way OpenVINO's benchmark_app measures.
+
+Method (benchmark_app's async "inference only" mode): inputs are filled once with seeded random
+values, the first inference is timed on its own, then an AsyncInferQueue is kept full for a
+duration (rounded up to a multiple of the request count) or an exact number of iterations.
+Per-request latency is the runtime's own start_async -> completion stamp (``InferRequest.latency``);
+throughput is ``iterations * batch / wall duration`` of the timed loop.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import BadInputError, ModelFormatError
+from core.options import BenchmarkOptions, PerformanceHint, Precision
+
+_PROGRESS_EVERY_S = 0.5
+_STOP_CHECK_EVERY_S = 0.05
+_SHORT_PRECISION = {"bfloat16": "bf16", "float32": "f32", "float16": "f16"}
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Per-inference latency distribution of the timed loop, in milliseconds."""
+
+    median: float
+    mean: float
+    min: float
+    max: float
+    p90: float
+    p99: float
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """One measured benchmark point; ``to_dict`` is the JSON contract other tools read."""
+
+    model: str
+    device: str
+    hint: str
+    batch: int
+    streams: int
+    infer_requests: int
+    precision: str
+    latency_ms: LatencyStats
+    throughput_fps: float
+    iterations: int
+    duration_s: float
+    first_inference_ms: float
+    compile_ms: float
+    environment: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns a JSON-able dict with exactly the contract keys (latency_ms nested)."""
+        return asdict(self)
+
+
+def describe_precision(compiled_model: Any) -> str:
+    """Returns the inference precision a compiled model actually uses: 'f32', 'bf16', 'f16', ...
+
+    Args:
+        compiled_model: An ``openvino.CompiledModel``.
+
+    Returns:
+        The short element-type name, or 'unknown' if the device does not report it.
+    """
+    try:
+        value = compiled_model.get_property("INFERENCE_PRECISION_HINT")
+    except RuntimeError:
+        return "unknown"
+    name = value.get_type_name() if hasattr(value, "get_type_name") else str(value)
+    return _SHORT_PRECISION.get(name, name)
+
+
+def environment_info(compiled_model: Any = None) -> dict[str, Any]:
+    """Describes the machine a measurement ran on, so numbers can be compared fairly.
+
+    Args:
+        compiled_model: If given, its INFERENCE_NUM_THREADS is added as ``inference_num_threads``.
+
+    Returns:
+        cpu, logical_cores, openvino, python, load_average (1/5/15 min) and maybe threads.
+    """
+    import openvino as ov
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    try:
+        load = [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        load = None
+    info: dict[str, Any] = {"cpu": cpu, "logical_cores": os.cpu_count(), "openvino": ov.get_version(),
+                            "python": platform.python_version(), "load_average": load}
+    if compiled_model is not None:
+        try:
+            info["inference_num_threads"] = int(compiled_model.get_property("INFERENCE_NUM_THREADS"))
+        except RuntimeError:
+            info["inference_num_threads"] = None
+    return info
+
+
+def _port_name(port: Any) -> str:
+    names = port.get_names()
+    return sorted(names)[0] if names else port.get_node().get_friendly_name()
+
+
+def _static_shapes(model: Any, batch: int) -> dict[Any, list[int]]:
+    """Static shape for each input: the batch dim (layout 'N', else dim 0) set to ``batch``."""
+    shapes = {}
+    for port in model.inputs:
+        name, shape = _port_name(port), port.get_partial_shape()
+        if shape.rank.is_dynamic:
+            raise BadInputError(f"Input '{name}' has a dynamic rank; set a static shape for it before benchmarking.")
+        layout = port.get_node().layout
+        if layout.has_name("N"):
+            batch_index = layout.get_index_by_name("N") % len(shape)
+        else:
+            batch_index = 0 if len(shape) and layout.empty else None
+        dims = []
+        for index, dim in enumerate(shape):
+            if index == batch_index:
+                dims.append(batch)
+            elif dim.is_dynamic:
+                raise BadInputError(f"Input '{name}' has a dynamic dimension {index} in shape {shape}; "
+                                    f"only the batch dimension can be dynamic. Set a static shape for it "
+                                    f"(e.g. when exporting or converting the model) and upload it again.")
+            else:
+                dims.append(dim.get_length())
+        shapes[port] = dims
+    return shapes
+
+
+def _fill_random(tensor: Any, rng: np.random.RandomState) -> None:
+    """Fills a tensor with benchmark_app's random values: uniform [0, 255] (0/1 for booleans)."""
+    element_type, data = tensor.get_element_type(), tensor.data
+    shape = list(tensor.get_shape())
+    if element_type.bitwidth < 8:  # packed sub-byte types: random bytes
+        data.view(np.uint8)[...] = rng.randint(0, 256, data.shape)
+    elif element_type.get_type_name() == "bf16":
+        bits = rng.uniform(0, 255, shape).astype(np.float32).view(np.uint32)
+        data.view(np.uint16)[...] = ((bits + ((bits & 0x10000) >> 1)) >> 16).astype(np.uint16)
+    else:
+        high = 1 if data.dtype == np.bool_ else 255
+        values = rng.uniform(0, high + (data.dtype.kind in "iub"), shape).astype(data.dtype)
+        data[...] = values
+
+
+def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
+                  progress: Callable[[float, str], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> BenchmarkResult:
+    """Compiles a model and measures its latency and throughput like benchmark_app.
+
+    Args:
+        model_path: An OpenVINO IR .xml (with its .bin beside it) or an .onnx file.
+        options: Device, hint, batch, precision, duration / iterations, streams, requests, warmup.
+            ``warmup`` counts the inferences run before timing; the first of them is timed as
+            ``first_inference_ms`` and always runs, even with ``warmup=0``.
+        progress: Called as ``progress(fraction, message)`` about every 0.5 s of the timed loop.
+        should_stop: Polled about every 50 ms of the timed loop; returning True ends it early
+            and the result covers the iterations done so far.
+
+    Returns:
+        The measured BenchmarkResult.
+
+    Raises:
+        ModelFormatError: The model file cannot be read.
+        BadInputError: An input has a dynamic non-batch dimension, or the model cannot be
+            reshaped / compiled with these options.
+    """
+    import openvino as ov
+
+    core = ov.Core()
+    try:
+        model = core.read_model(str(model_path))
+    except Exception as error:  # OpenVINO raises RuntimeError / OSError variants
+        raise ModelFormatError(f"Could not read model '{Path(model_path).name}': {error}. "
+                               "Upload an OpenVINO IR (.xml + .bin) or an .onnx file.") from error
+    shapes = _static_shapes(model, options.batch)
+    if any(port.get_partial_shape() != ov.PartialShape(dims) for port, dims in shapes.items()):
+        try:
+            model.reshape({port: ov.PartialShape(dims) for port, dims in shapes.items()})
+        except Exception as error:
+            raise BadInputError(f"The model cannot be reshaped to batch {options.batch}: {error}. "
+                                "Try batch 1 or export the model with that batch size.") from error
+
+    config: dict[str, Any] = {}
+    if options.hint is not PerformanceHint.NONE:
+        config["PERFORMANCE_HINT"] = options.hint.value.upper()
+    if options.infer_requests is not None:  # like benchmark_app -nireq
+        config["PERFORMANCE_HINT_NUM_REQUESTS"] = options.infer_requests
+    if options.streams is not None:
+        config["NUM_STREAMS"] = options.streams
+    if options.precision is not Precision.DEFAULT:
+        config["INFERENCE_PRECISION_HINT"] = options.precision.value
+    start = time.perf_counter()
+    try:
+        compiled = core.compile_model(model, options.device, config)
+    except Exception as error:
+        raise BadInputError(f"Could not compile the model for {options.device} with {config}: {error}") from error
+    compile_ms = (time.perf_counter() - start) * 1e3
+    environment = environment_info(compiled)
+
+    nireq = options.infer_requests or int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    queue = ov.AsyncInferQueue(compiled, nireq)
+    nireq = len(queue)
+    for request in queue:
+        for index in range(len(compiled.inputs)):  # same seeded data in every request, as benchmark_app
+            _fill_random(request.get_input_tensor(index), np.random.RandomState(np.random.MT19937(index)))
+
+    first_id = queue.get_idle_request_id()
+    queue.start_async()
+    queue.wait_all()
+    first_inference_ms = queue[first_id].latency
+    for _ in range(options.warmup - 1):
+        queue.start_async()
+    queue.wait_all()
+
+    times, in_flight, iteration = [], set(), 0
+    limit, seconds = options.iterations, options.seconds
+    clock = time.perf_counter
+    start = now = clock()
+    next_check, next_report = start + _STOP_CHECK_EVERY_S, start + _PROGRESS_EVERY_S
+    while (iteration < limit) if limit else (now - start < seconds or iteration % nireq):
+        idle = queue.get_idle_request_id()
+        if idle in in_flight:
+            times.append(queue[idle].latency)
+        else:
+            in_flight.add(idle)
+        queue.start_async()
+        iteration += 1
+        now = clock()
+        if now >= next_check:
+            next_check = now + _STOP_CHECK_EVERY_S
+            if should_stop is not None and should_stop():
+                break
+            if progress is not None and now >= next_report:
+                next_report = now + _PROGRESS_EVERY_S
+                done = iteration / limit if limit else (now - start) / seconds
+                progress(min(done, 1.0), f"{iteration} inferences in {now - start:.1f} s")
+    queue.wait_all()
+    duration_s = max(clock() - start, time.get_clock_info("perf_counter").resolution)
+    times.extend(queue[request_id].latency for request_id in in_flight)
+    if progress is not None:
+        progress(1.0, f"{iteration} inferences in {duration_s:.1f} s")
+
+    latencies = np.asarray(times, dtype=np.float64)
+    median, p90, p99 = (float(v) for v in np.percentile(latencies, [50, 90, 99]))
+    stats = LatencyStats(median=median, mean=float(latencies.mean()), min=float(latencies.min()),
+                         max=float(latencies.max()), p90=p90, p99=p99)
+    return BenchmarkResult(
+        model=str(model_path), device=options.device, hint=options.hint.value, batch=options.batch,
+        streams=int(compiled.get_property("NUM_STREAMS")), infer_requests=nireq,
+        precision=describe_precision(compiled), latency_ms=stats,
+        throughput_fps=iteration * options.batch / duration_s, iterations=iteration, duration_s=duration_s,
+        first_inference_ms=float(first_inference_ms), compile_ms=compile_ms, environment=environment)

@@ -1,0 +1,124 @@
+"""Jobs through a real worker process: progress, cancel, kill -9 -> INTERRUPTED -> re-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from core import jobs, lab
+from core.config import REPO_ROOT
+from core.options import BenchmarkOptions, JobKind, JobStatus
+from db import repository as repo
+
+
+@pytest.fixture
+def fast_heartbeat(monkeypatch):
+    monkeypatch.setenv("OPTLAB_HEARTBEAT_SECONDS", "0.5")
+    monkeypatch.setenv("OPTLAB_STALE_SECONDS", "3")
+
+
+def start_worker() -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-m", "core.worker"], cwd=REPO_ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from core.worker import worker_running
+
+    deadline = time.monotonic() + 20
+    while not worker_running():
+        assert time.monotonic() < deadline, "worker did not take its lock"
+        time.sleep(0.1)
+    return process
+
+
+def wait_for(job_id: int, condition, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        job = repo.get_job(job_id)
+        if condition(job):
+            return job
+        assert time.monotonic() < deadline, f"job stuck: {job}"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def worker(lab_env, fast_heartbeat):
+    process = start_worker()
+    yield process
+    process.kill()
+    process.wait()
+
+
+def submit_benchmark(model_id: int, seconds: float) -> int:
+    options = BenchmarkOptions(seconds=seconds, hint="throughput").to_dict()
+    return jobs.submit(JobKind.BENCHMARK, options, model_id=model_id).id
+
+
+def test_job_runs_with_progress_and_stores_result(worker, classifier_ir):
+    model = lab.add_model_from_path(classifier_ir)
+    job_id = submit_benchmark(model.id, 3.0)
+    running = wait_for(job_id, lambda j: j.status == JobStatus.RUNNING and j.progress > 0)
+    assert "benchmarking" in running.stage
+    done = wait_for(job_id, lambda j: JobStatus(j.status).finished)
+    assert done.status == JobStatus.SUCCEEDED, done.message
+    assert done.progress == 1.0
+    [result] = repo.list_benchmarks(model.id)
+    assert result.hint == "throughput" and result.iterations > 0
+
+
+def test_cancel_stops_a_running_job_within_seconds(worker, classifier_ir):
+    model = lab.add_model_from_path(classifier_ir)
+    job_id = submit_benchmark(model.id, 120.0)
+    wait_for(job_id, lambda j: j.status == JobStatus.RUNNING and j.progress > 0)
+    asked = time.monotonic()
+    jobs.cancel(job_id)
+    done = wait_for(job_id, lambda j: JobStatus(j.status).finished, timeout=15)
+    assert done.status == JobStatus.CANCELLED
+    assert time.monotonic() - asked < 10
+    assert repo.list_benchmarks(model.id) == []
+
+
+def test_worker_killed_job_becomes_interrupted_and_reruns(lab_env, fast_heartbeat, classifier_ir):
+    model = lab.add_model_from_path(classifier_ir)
+    first = start_worker()
+    job_id = submit_benchmark(model.id, 2.0)
+    job = wait_for(job_id, lambda j: j.status == JobStatus.RUNNING)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    # The orphaned job process notices its supervisor is gone and stops heartbeating.
+    time.sleep(4.0)
+    interrupted = {j.id: j for j in repo.interrupt_stale_jobs(__import__("datetime").timedelta(seconds=3))}
+    assert interrupted[job_id].status == JobStatus.INTERRUPTED
+    assert not _pid_alive(job.pid), "the job process outlived its killed worker"
+    second = start_worker()
+    try:
+        jobs.rerun(job_id)
+        done = wait_for(job_id, lambda j: JobStatus(j.status).finished)
+        assert done.status == JobStatus.SUCCEEDED, done.message
+        assert done.attempts == 2
+    finally:
+        second.kill()
+        second.wait()
+
+
+def test_second_worker_for_same_queue_exits(worker):
+    second = subprocess.run([sys.executable, "-m", "core.worker"], cwd=REPO_ROOT, timeout=30,
+                            capture_output=True, text=True)
+    assert second.returncode == 0
+    assert "already runs" in second.stderr
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it is dead for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
