@@ -2,20 +2,28 @@
 
 import streamlit as st
 
+from core.config import get_settings
 from core.worker import ensure_local_worker, worker_running
 from db.session import upgrade_schema
 
 st.set_page_config(page_title="Optimization Lab", page_icon="⚡", layout="wide")
 
 
+@st.cache_resource
+def migrated() -> bool:
+    upgrade_schema()
+    return True
+
+
 @st.cache_resource(validate=lambda _: worker_running())
 def local_worker() -> bool:
-    """Migrates the database and starts the local worker once per server (re-checked each run)."""
-    upgrade_schema()
+    """Starts the local worker once per server; re-checked (lock held) on every run."""
     return ensure_local_worker()
 
 
-local_worker()
+migrated()
+if get_settings().start_local_worker:
+    local_worker()
 st.navigation([
     st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
     st.Page("pages/models.py", title="Models", icon=":material/deployed_code:"),

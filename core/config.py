@@ -27,6 +27,8 @@ class Settings:
         heartbeat_seconds: How often a running job writes its heartbeat.
         stale_seconds: A RUNNING job whose heartbeat is older than this is INTERRUPTED.
         max_attempts: How many times an interrupted job is run before it is left FAILED.
+        start_local_worker: Whether the app starts a worker on this machine (off when workers
+            run elsewhere, e.g. on the target hardware with --queue).
     """
 
     data_dir: Path
@@ -37,6 +39,7 @@ class Settings:
     heartbeat_seconds: float
     stale_seconds: float
     max_attempts: int
+    start_local_worker: bool
 
     @property
     def max_upload_bytes(self) -> int:
@@ -59,4 +62,5 @@ def get_settings() -> Settings:
         heartbeat_seconds=float(os.environ.get("OPTLAB_HEARTBEAT_SECONDS", "5")),
         stale_seconds=float(os.environ.get("OPTLAB_STALE_SECONDS", "30")),
         max_attempts=int(os.environ.get("OPTLAB_MAX_ATTEMPTS", "3")),
+        start_local_worker=os.environ.get("OPTLAB_LOCAL_WORKER", "1") != "0",
     )

@@ -71,8 +71,8 @@ def unique_dir(parent: Path, stem: str) -> Path:
             name = f"{base}-{n}"
 
 
-def _too_large(limit: int) -> BadInputError:
-    return BadInputError(f"The file is larger than the {_mb(limit)} upload limit; "
+def _too_large(name: str, limit: int) -> BadInputError:
+    return BadInputError(f"The file '{name}' is larger than the {_mb(limit)} upload limit; "
                          f"upload a smaller file or {_RAISE_LIMIT}.")
 
 
@@ -93,7 +93,7 @@ def save_upload(data: bytes | BinaryIO, dest_dir: Path, name: str, *, max_bytes:
     """
     if isinstance(data, (bytes, bytearray, memoryview)):
         if len(data) > max_bytes:  # known up front: fail before touching the disk
-            raise _too_large(max_bytes)
+            raise _too_large(name, max_bytes)
         data = io.BytesIO(data)
     dest_dir.mkdir(parents=True, exist_ok=True)
     root = dest_dir.resolve()
@@ -107,7 +107,7 @@ def save_upload(data: bytes | BinaryIO, dest_dir: Path, name: str, *, max_bytes:
             while chunk := data.read(CHUNK):
                 written += len(chunk)
                 if written > max_bytes:  # checked before writing: the disk never holds more
-                    raise _too_large(max_bytes)
+                    raise _too_large(name, max_bytes)
                 out.write(chunk)
         if written == 0:
             raise BadInputError(f"The file '{name}' is empty; choose it again or re-export it.")
@@ -177,8 +177,9 @@ def _unpack(zf: zipfile.ZipFile, entries: list, tmp: Path, max_bytes: int) -> No
                                 f"size or checksum ({exc}), so the zip is damaged or forged; "
                                 "re-create it with a standard tool.") from exc
         except OSError as exc:
-            raise BadInputError(f"Could not unpack '{info.filename}' ({exc.strerror or exc}); "
-                                "check no file and folder share a name and the disk has space.")
+            reason = exc.strerror or exc
+            raise BadInputError(f"Could not unpack '{info.filename}' ({reason}); check no file "
+                                "and folder share a name and the disk has space.") from exc
 
 
 def extract_zip(zip_path: Path, dest: Path, *, max_bytes: int, max_files: int = 100_000) -> Path:

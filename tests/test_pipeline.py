@@ -1,0 +1,83 @@
+"""Real NNCF and OpenVINO on the demo: quantize, evaluate, export, and the CLI contracts."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+
+import openvino as ov
+import pytest
+
+from core import lab
+from core.config import REPO_ROOT
+from core.datasets import iter_samples, load_image, load_index, resolve_preprocessing
+from core.evaluate import top1_accuracy
+from core.export import ir_zip
+from core.models import PortInfo
+from core.optimize import quantize_model
+from core.options import ImagePreprocessing, Precision, QuantizeOptions
+
+
+@pytest.fixture
+def demo(lab_env):
+    model, calibration, validation = lab.ensure_demo()
+    spec = resolve_preprocessing(ImagePreprocessing(), PortInfo(**model.inputs[0]))
+    return model, calibration, validation, spec
+
+
+def test_demo_model_is_accurate_at_forced_f32(demo):
+    model, _, validation, spec = demo
+    index = load_index(lab.resolve(validation.path))
+    result = top1_accuracy(lab.resolve(model.path), iter_samples(index, spec), precision=Precision.F32)
+    assert result.precision == "f32"
+    assert result.samples == 500
+    assert result.value > 0.85
+
+
+def test_int8_quantization_inserts_fake_quantize_and_keeps_accuracy(demo, tmp_path):
+    model, calibration, validation, spec = demo
+    index = load_index(lab.resolve(calibration.path))
+    samples = [load_image(index.root / path, spec) for path, _ in index.samples[:100]]
+    seen = []
+    result = quantize_model(lab.resolve(model.path), samples, options=QuantizeOptions(subset_size=100),
+                            output_path=tmp_path / "int8" / "model.xml", on_sample=seen.append)
+    assert result.fake_quantize_ops > 0
+    assert result.size_bytes < model.size_bytes / 2
+    assert seen and seen[-1] >= 100, "progress must count the calibration samples NNCF consumed"
+    val = load_index(lab.resolve(validation.path))
+    fp32 = top1_accuracy(lab.resolve(model.path), iter_samples(val, spec), precision=Precision.F32)
+    int8 = top1_accuracy(result.path, iter_samples(val, spec), precision=Precision.F32)
+    assert abs(fp32.value - int8.value) < 0.03
+
+
+def test_ir_zip_loads_in_openvino(demo, tmp_path):
+    model = demo[0]
+    with zipfile.ZipFile(io.BytesIO(ir_zip(model))) as archive:
+        assert sorted(archive.namelist()) == ["README.md", "model.bin", "model.xml"]
+        archive.extractall(tmp_path / "unzipped")
+    compiled = ov.Core().compile_model(str(tmp_path / "unzipped" / "model.xml"), "CPU")
+    assert compiled.output(0).get_partial_shape()[1].get_length() == 10
+
+
+def test_cli_benchmark_prints_the_json_contract(classifier_ir):
+    out = subprocess.run([sys.executable, "-m", "core", "benchmark", str(classifier_ir), "--hint", "latency",
+                          "--batch", "1", "--precision", "f32", "--seconds", "1", "--json"],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True)
+    record = json.loads(out.stdout)
+    assert {"model", "device", "hint", "batch", "streams", "infer_requests", "precision", "latency_ms",
+            "throughput_fps", "iterations", "duration_s", "first_inference_ms"} <= record.keys()
+    assert set(record["latency_ms"]) == {"median", "mean", "min", "max", "p90", "p99"}
+    assert record["precision"] == "f32" and record["hint"] == "latency" and record["batch"] == 1
+
+
+def test_cli_reports_bad_input_without_a_traceback(lab_env, tmp_path):
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"garbage" * 10)
+    out = subprocess.run([sys.executable, "-m", "core", "add-model", str(bad)], cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "error: OpenVINO could not read 'broken.onnx'" in out.stderr
+    assert "Traceback" not in out.stderr
