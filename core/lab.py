@@ -20,7 +20,7 @@ from core.options import ImagePreprocessing, JobKind, MeasureOptions, QuantizeOp
 from db import repository as repo
 from db.records import DatasetRecord, JobRecord, ModelRecord
 
-Upload = tuple[str, "bytes | BinaryIO"]
+Upload = tuple[str, bytes | BinaryIO]
 DEMO_MODEL = "fashion-cnn (demo)"
 DEMO_CALIBRATION = "fashion-mnist calibration (demo)"
 DEMO_VALIDATION = "fashion-mnist validation (demo)"

@@ -130,6 +130,7 @@ class EvaluateOptions(_Options):
     """Top-1 accuracy of a model on a labelled dataset."""
 
     dataset_id: int
+    device: str = "CPU"
     precision: Precision = Precision.F32
     max_samples: int | None = None
 

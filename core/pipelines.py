@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 
 from core import lab
 from core.benchmark import run_benchmark
@@ -117,14 +116,13 @@ def run_quantize(job: JobRecord, reporter) -> int:
 def run_evaluate(job: JobRecord, reporter) -> None:
     options = EvaluateOptions.from_dict(job.options)
     model = repo.get_model(job.model_id)
-    measure_options = MeasureOptions(dataset_id=options.dataset_id)
     dataset = repo.get_dataset(options.dataset_id)
     reporter.stage(f"evaluating {model.name}", 0.0, 1.0)
     index = load_index(lab.resolve(dataset.path))
     total = len(index.samples[:options.max_samples])
     result = top1_accuracy(lab.resolve(model.path),
                            iter_samples(index, _spec(model, dataset), options.max_samples),
-                           device=measure_options.device, precision=options.precision,
+                           device=options.device, precision=options.precision,
                            on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} images"))
     repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric, value=result.value,
                       samples=result.samples, precision=result.precision, job_id=job.id)

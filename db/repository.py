@@ -41,25 +41,36 @@ def add_model(*, name: str, format: str, path: str, size_bytes: int, inputs: lis
         return to_record(ModelRecord, row)
 
 
-def get_model(model_id: int) -> ModelRecord:
+def _get(table, record, row_id: int, missing: str):
     with session_scope() as s:
-        row = s.get(orm.Model, model_id)
+        row = s.get(table, row_id)
         if row is None:
-            raise NotFoundError(f"Model #{model_id} does not exist; pick one from the Models page.")
-        return to_record(ModelRecord, row)
+            raise NotFoundError(missing)
+        return to_record(record, row)
+
+
+def _list(table, record, *conditions) -> list:
+    with session_scope() as s:
+        return [to_record(record, r) for r in s.scalars(select(table).where(*conditions).order_by(table.id))]
+
+
+def _newest(table, record, *conditions):
+    rows = _list(table, record, *conditions)
+    return rows[-1] if rows else None
+
+
+def get_model(model_id: int) -> ModelRecord:
+    return _get(orm.Model, ModelRecord, model_id,
+                f"Model #{model_id} does not exist; pick one from the Models page.")
 
 
 def list_models() -> list[ModelRecord]:
-    with session_scope() as s:
-        return [to_record(ModelRecord, r) for r in s.scalars(select(orm.Model).order_by(orm.Model.id))]
+    return _list(orm.Model, ModelRecord)
 
 
 def find_model(name: str) -> ModelRecord | None:
     """The newest root model (no parent) called name, if any."""
-    with session_scope() as s:
-        row = s.scalars(select(orm.Model).where(orm.Model.name == name, orm.Model.parent_id.is_(None))
-                        .order_by(orm.Model.id.desc())).first()
-        return to_record(ModelRecord, row) if row else None
+    return _newest(orm.Model, ModelRecord, orm.Model.name == name, orm.Model.parent_id.is_(None))
 
 
 def add_dataset(*, name: str, format: str, path: str, samples: int, has_labels: bool,
@@ -73,24 +84,16 @@ def add_dataset(*, name: str, format: str, path: str, samples: int, has_labels: 
 
 
 def get_dataset(dataset_id: int) -> DatasetRecord:
-    with session_scope() as s:
-        row = s.get(orm.Dataset, dataset_id)
-        if row is None:
-            raise NotFoundError(f"Dataset #{dataset_id} does not exist; pick one from the Data page.")
-        return to_record(DatasetRecord, row)
+    return _get(orm.Dataset, DatasetRecord, dataset_id,
+                f"Dataset #{dataset_id} does not exist; pick one from the Data page.")
 
 
 def list_datasets() -> list[DatasetRecord]:
-    with session_scope() as s:
-        return [to_record(DatasetRecord, r)
-                for r in s.scalars(select(orm.Dataset).order_by(orm.Dataset.id))]
+    return _list(orm.Dataset, DatasetRecord)
 
 
 def find_dataset(name: str) -> DatasetRecord | None:
-    with session_scope() as s:
-        row = s.scalars(select(orm.Dataset).where(orm.Dataset.name == name)
-                        .order_by(orm.Dataset.id.desc())).first()
-        return to_record(DatasetRecord, row) if row else None
+    return _newest(orm.Dataset, DatasetRecord, orm.Dataset.name == name)
 
 
 # --- jobs ----------------------------------------------------------------------------------------
@@ -112,11 +115,7 @@ def create_job(*, kind: str, options: dict[str, Any], queue: str, model_id: int 
 
 
 def get_job(job_id: int) -> JobRecord:
-    with session_scope() as s:
-        row = s.get(orm.Job, job_id)
-        if row is None:
-            raise NotFoundError(f"Job #{job_id} does not exist; see the Jobs page for the list.")
-        return to_record(JobRecord, row)
+    return _get(orm.Job, JobRecord, job_id, f"Job #{job_id} does not exist; see the Jobs page for the list.")
 
 
 def list_jobs(limit: int = 200) -> list[JobRecord]:
@@ -238,19 +237,13 @@ def add_accuracy(*, model_id: int, dataset_id: int | None, metric: str, value: f
 
 
 def list_benchmarks(model_id: int | None = None) -> list[BenchmarkRecord]:
-    with session_scope() as s:
-        query = select(orm.BenchmarkResult).order_by(orm.BenchmarkResult.id)
-        if model_id is not None:
-            query = query.where(orm.BenchmarkResult.model_id == model_id)
-        return [to_record(BenchmarkRecord, r) for r in s.scalars(query)]
+    table = orm.BenchmarkResult
+    return _list(table, BenchmarkRecord, *([table.model_id == model_id] if model_id is not None else []))
 
 
 def list_accuracy(model_id: int | None = None) -> list[AccuracyRecord]:
-    with session_scope() as s:
-        query = select(orm.AccuracyResult).order_by(orm.AccuracyResult.id)
-        if model_id is not None:
-            query = query.where(orm.AccuracyResult.model_id == model_id)
-        return [to_record(AccuracyRecord, r) for r in s.scalars(query)]
+    table = orm.AccuracyResult
+    return _list(table, AccuracyRecord, *([table.model_id == model_id] if model_id is not None else []))
 
 
 def counts() -> dict[str, int]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 
 import pytest
 from streamlit.testing.v1 import AppTest
