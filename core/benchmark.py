@@ -104,11 +104,22 @@ def environment_info(compiled_model: Any = None) -> dict[str, Any]:
     info: dict[str, Any] = {"cpu": cpu, "logical_cores": os.cpu_count(), "openvino": ov.get_version(),
                             "python": platform.python_version(), "load_average": load}
     if compiled_model is not None:
-        try:
-            info["inference_num_threads"] = int(compiled_model.get_property("INFERENCE_NUM_THREADS"))
-        except RuntimeError:
-            info["inference_num_threads"] = None
+        info["inference_num_threads"] = _inference_threads(compiled_model)
     return info
+
+
+def _inference_threads(compiled_model: Any) -> int | None:
+    try:
+        return int(compiled_model.get_property("INFERENCE_NUM_THREADS"))
+    except RuntimeError:
+        return None
+
+
+def _ov_message(error: Exception) -> str:
+    """OpenVINO's error text without its 'Exception from src/...' source-location lines."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    useful = [line for line in lines if line and not line.startswith(("Exception from ", "Check '"))]
+    return " ".join(useful) or str(error).strip()
 
 
 def _port_name(port: Any) -> str:
@@ -181,18 +192,19 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
     """
     import openvino as ov
 
+    environment = environment_info()  # load average before we add our own load
     core = ov.Core()
     try:
         model = core.read_model(str(model_path))
     except Exception as error:  # OpenVINO raises RuntimeError / OSError variants
-        raise ModelFormatError(f"Could not read model '{Path(model_path).name}': {error}. "
+        raise ModelFormatError(f"Could not read model '{Path(model_path).name}': {_ov_message(error)} "
                                "Upload an OpenVINO IR (.xml + .bin) or an .onnx file.") from error
     shapes = _static_shapes(model, options.batch)
     if any(port.get_partial_shape() != ov.PartialShape(dims) for port, dims in shapes.items()):
         try:
             model.reshape({port: ov.PartialShape(dims) for port, dims in shapes.items()})
         except Exception as error:
-            raise BadInputError(f"The model cannot be reshaped to batch {options.batch}: {error}. "
+            raise BadInputError(f"The model cannot be reshaped to batch {options.batch}: {_ov_message(error)} "
                                 "Try batch 1 or export the model with that batch size.") from error
 
     config: dict[str, Any] = {}
@@ -208,16 +220,17 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
     try:
         compiled = core.compile_model(model, options.device, config)
     except Exception as error:
-        raise BadInputError(f"Could not compile the model for {options.device} with {config}: {error}") from error
+        raise BadInputError(f"Could not compile the model for {options.device} with {config}: "
+                            f"{_ov_message(error)}") from error
     compile_ms = (time.perf_counter() - start) * 1e3
-    environment = environment_info(compiled)
+    environment["inference_num_threads"] = _inference_threads(compiled)
 
     nireq = options.infer_requests or int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
     queue = ov.AsyncInferQueue(compiled, nireq)
     nireq = len(queue)
     for request in queue:
-        for index in range(len(compiled.inputs)):  # same seeded data in every request, as benchmark_app
-            _fill_random(request.get_input_tensor(index), np.random.RandomState(np.random.MT19937(index)))
+        for index in range(len(compiled.inputs)):  # seeded like benchmark_app: same data everywhere
+            _fill_random(request.get_input_tensor(index), np.random.RandomState(np.random.MT19937(np.random.SeedSequence(0))))
 
     first_id = queue.get_idle_request_id()
     queue.start_async()

@@ -122,3 +122,21 @@ def _pid_alive(pid: int) -> bool:
             return handle.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_worker_exits_when_the_app_that_started_it_is_gone(lab_env):
+    from core.worker import worker_running
+
+    # A stand-in for the app server: starts the worker as the app does, then lingers.
+    app = subprocess.Popen([sys.executable, "-c", "import time; from core.worker import "
+                            "ensure_local_worker; ensure_local_worker(); time.sleep(600)"], cwd=REPO_ROOT)
+    deadline = time.monotonic() + 30
+    while not worker_running():
+        assert time.monotonic() < deadline and app.poll() is None, "the app did not start a worker"
+        time.sleep(0.2)
+    app.kill()
+    app.wait()
+    deadline = time.monotonic() + 10
+    while worker_running():
+        assert time.monotonic() < deadline, "the orphaned worker kept running"
+        time.sleep(0.2)
