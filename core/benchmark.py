@@ -104,14 +104,15 @@ def environment_info(compiled_model: Any = None) -> dict[str, Any]:
     info: dict[str, Any] = {"cpu": cpu, "logical_cores": os.cpu_count(), "openvino": ov.get_version(),
                             "python": platform.python_version(), "load_average": load}
     if compiled_model is not None:
-        info["inference_num_threads"] = _inference_threads(compiled_model)
+        info["inference_num_threads"] = _int_property(compiled_model, "INFERENCE_NUM_THREADS")
     return info
 
 
-def _inference_threads(compiled_model: Any) -> int | None:
+def _int_property(compiled_model: Any, key: str) -> int | None:
+    """An integer property of a compiled model, or None if the device does not report it."""
     try:
-        return int(compiled_model.get_property("INFERENCE_NUM_THREADS"))
-    except RuntimeError:
+        return int(compiled_model.get_property(key))
+    except (RuntimeError, TypeError, ValueError):
         return None
 
 
@@ -153,8 +154,9 @@ def _static_shapes(model: Any, batch: int) -> dict[Any, list[int]]:
     return shapes
 
 
-def _fill_random(tensor: Any, rng: np.random.RandomState) -> None:
-    """Fills a tensor with benchmark_app's random values: uniform [0, 255] (0/1 for booleans)."""
+def _fill_random(tensor: Any) -> None:
+    """Fills a tensor like benchmark_app: seed 0, uniform [0, 255] (0/1 for booleans)."""
+    rng = np.random.RandomState(np.random.MT19937(np.random.SeedSequence(0)))
     element_type, data = tensor.get_element_type(), tensor.data
     shape = list(tensor.get_shape())
     if element_type.bitwidth < 8:  # packed sub-byte types: random bytes
@@ -223,14 +225,14 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
         raise BadInputError(f"Could not compile the model for {options.device} with {config}: "
                             f"{_ov_message(error)}") from error
     compile_ms = (time.perf_counter() - start) * 1e3
-    environment["inference_num_threads"] = _inference_threads(compiled)
+    environment["inference_num_threads"] = _int_property(compiled, "INFERENCE_NUM_THREADS")
 
-    nireq = options.infer_requests or int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    nireq = options.infer_requests or _int_property(compiled, "OPTIMAL_NUMBER_OF_INFER_REQUESTS") or 1
     queue = ov.AsyncInferQueue(compiled, nireq)
     nireq = len(queue)
     for request in queue:
-        for index in range(len(compiled.inputs)):  # seeded like benchmark_app: same data everywhere
-            _fill_random(request.get_input_tensor(index), np.random.RandomState(np.random.MT19937(np.random.SeedSequence(0))))
+        for index in range(len(compiled.inputs)):
+            _fill_random(request.get_input_tensor(index))
 
     first_id = queue.get_idle_request_id()
     queue.start_async()
@@ -274,7 +276,7 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
                          max=float(latencies.max()), p90=p90, p99=p99)
     return BenchmarkResult(
         model=str(model_path), device=options.device, hint=options.hint.value, batch=options.batch,
-        streams=int(compiled.get_property("NUM_STREAMS")), infer_requests=nireq,
+        streams=_int_property(compiled, "NUM_STREAMS") or 0, infer_requests=nireq,
         precision=describe_precision(compiled), latency_ms=stats,
         throughput_fps=iteration * options.batch / duration_s, iterations=iteration, duration_s=duration_s,
         first_inference_ms=float(first_inference_ms), compile_ms=compile_ms, environment=environment)
