@@ -1,0 +1,142 @@
+"""Fixtures of the browser end-to-end tests: the real app in a subprocess and a headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# Settings the app must not inherit from the shell running the tests: the app gets a fresh lab.
+INHERITED_SETTINGS = ("OPTLAB_DATABASE_URL", "OPTLAB_QUEUE_PATH", "OPTLAB_QUEUE", "OPTLAB_LOCAL_WORKER")
+
+
+@dataclass
+class RunningApp:
+    url: str
+    data_dir: Path
+    log_path: Path
+    process: subprocess.Popen
+
+    def log_tail(self, lines: int = 80) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().decode().strip() == "ok"
+    except OSError:
+        return False
+
+
+def _worker_pid(data_dir: Path) -> int | None:
+    """The pid the worker logged at start ('... started (pid N) ...'), if any."""
+    log = data_dir / "worker.log"
+    if not log.exists():
+        return None
+    for line in reversed(log.read_text(errors="replace").splitlines()):
+        if "started (pid " in line:
+            return int(line.split("started (pid ", 1)[1].split(")", 1)[0])
+    return None
+
+
+@pytest.fixture
+def app_server(tmp_path, monkeypatch):
+    """`streamlit run app.py` on a free port with a fresh data dir; stops it and its worker after."""
+    data_dir = tmp_path / "data"
+    log_path = tmp_path / "app.log"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in INHERITED_SETTINGS}
+    env.update(OPTLAB_DATA_DIR=str(data_dir), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+               PYTHONUNBUFFERED="1")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.headless", "true", "--server.address", "127.0.0.1"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    app = RunningApp(url=url, data_dir=data_dir, log_path=log_path, process=process)
+
+    # The worker-lock check below runs in this process, so it must look at the app's data dir.
+    for name in INHERITED_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPTLAB_DATA_DIR", str(data_dir))
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(url):
+            if process.poll() is not None:
+                pytest.fail(f"The app exited with code {process.returncode}:\n{app.log_tail()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"The app did not answer {url}/_stcore/health within 60 s:\n{app.log_tail()}")
+            time.sleep(0.5)
+        yield app
+    finally:
+        _stop(process)
+        _wait_worker_gone(data_dir)
+        ARTIFACTS.mkdir(exist_ok=True)
+        for source, name in ((log_path, "e2e-app.log"), (data_dir / "worker.log", "e2e-worker.log")):
+            (ARTIFACTS / name).write_bytes(source.read_bytes() if source.exists() else b"")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _wait_worker_gone(data_dir: Path) -> None:
+    """The worker exits by itself once the app is gone; wait for it to release its lock."""
+    from core.worker import worker_running
+
+    deadline = time.monotonic() + 15
+    while worker_running():
+        if time.monotonic() > deadline:
+            pid = _worker_pid(data_dir)
+            if pid:  # do not leave it behind, but report the leak as a failure
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            pytest.fail(f"The local worker (pid {pid}) still held its lock 15 s after the app stopped.")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def browser_page():
+    """A Chromium page (1400x1000, downloads accepted) from the system Chromium; never downloads one."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+            page = context.new_page()
+            yield page
+            context.close()
+        finally:
+            browser.close()
