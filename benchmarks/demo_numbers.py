@@ -29,13 +29,14 @@ def main() -> None:
     from core import lab
     from core.__main__ import _wait
     from core.benchmark import run_benchmark
-    from core.options import BenchmarkOptions, MeasureOptions, Precision, QuantizeOptions
+    from core.options import BenchmarkOptions, JobKind, MeasureOptions, Precision, QuantizeOptions
     from db import repository as repo
     from db.session import upgrade_schema
 
     upgrade_schema()
     model, calibration, validation = lab.ensure_demo()
-    job = lab.submit_quantize(model_id=model.id, calibration_id=calibration.id, options=QuantizeOptions(),
+    job = lab.submit_optimization(kind=JobKind.QUANTIZE, model_id=model.id, dataset_id=calibration.id,
+                                  options=QuantizeOptions(),
                               measure=MeasureOptions(dataset_id=validation.id, seconds=1.0))
     assert _wait(job.id) == 0, repo.get_job(job.id).message
     child = repo.get_model(repo.get_job(job.id).result_model_id)

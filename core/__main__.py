@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 from core.errors import AppError
-from core.options import (BenchmarkOptions, JobStatus, MeasureOptions, PerformanceHint,
-                          Precision, QuantizationPreset, QuantizeOptions)
+from core.export import EXPORT_FORMATS
+from core.options import (ALGORITHM_OPTIONS, BenchmarkOptions, JobKind, JobStatus, MeasureOptions,
+                          PerformanceHint, Precision, SweepOptions, option_fields)
 
 
 def _print(obj, as_json: bool) -> None:
@@ -41,6 +42,43 @@ def _wait(job_id: int) -> int:
         time.sleep(1.0)
 
 
+ALGORITHM_HELP = {
+    JobKind.QUANTIZE: "INT8 post-training quantization (nncf.quantize)",
+    JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: "INT8 within a maximum accuracy drop (needs --validation-dataset-id)",
+    JobKind.COMPRESS_WEIGHTS: "weight compression INT8 / INT4 / NF4 ... (nncf.compress_weights)",
+    JobKind.FP16: "FP16 weights",
+}
+
+
+def _job_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model_id", type=int)
+    p.add_argument("--data", type=int, help="calibration dataset id")
+    p.add_argument("--validate", type=int, help="validation dataset id (accuracy of parent and child)")
+    p.add_argument("--seconds", type=float, default=3.0, help="duration of each benchmark run")
+    p.add_argument("--wait", action="store_true", help="follow the job until it ends")
+
+
+def _pairs(items: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise AppError(f"'{item}' is not OPTION=VALUE.")
+        pairs.append((name.strip().replace("-", "_"), value))
+    return pairs
+
+
+def _sweep_options(args) -> SweepOptions:
+    algorithm = JobKind(args.algorithm.replace("-", "_"))
+    fields = {f.name: f for f in option_fields(ALGORITHM_OPTIONS[algorithm])}
+    for name, _ in _pairs(args.grid + args.set):
+        if name not in fields:
+            raise AppError(f"{algorithm} has no option '{name}'; it has {', '.join(fields)}.")
+    return SweepOptions(algorithm=algorithm,
+                        base={n: fields[n].parse(v) for n, v in _pairs(args.set)},
+                        grid={n: fields[n].parse_many(v) for n, v in _pairs(args.grid)})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core", description="Optimization Lab CLI")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,14 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="register the bundled demo model and data")
     sub.add_parser("models", help="list models")
     sub.add_parser("datasets", help="list datasets")
-    p = sub.add_parser("quantize", help="submit an INT8 post-training quantization job")
-    p.add_argument("model_id", type=int)
-    p.add_argument("--data", type=int, required=True, help="calibration dataset id")
-    p.add_argument("--validate", type=int, help="validation dataset id (accuracy of parent and child)")
-    p.add_argument("--preset", choices=[x.value for x in QuantizationPreset], default="performance")
-    p.add_argument("--subset-size", type=int, default=300)
-    p.add_argument("--seconds", type=float, default=3.0, help="duration of each benchmark run")
-    p.add_argument("--wait", action="store_true", help="follow the job until it ends")
+    for kind, help_text in ALGORITHM_HELP.items():
+        p = sub.add_parser(kind.replace("_", "-"), help=help_text)
+        _job_arguments(p)
+        for field in option_fields(ALGORITHM_OPTIONS[kind]):
+            p.add_argument(f"--{field.name.replace('_', '-')}", dest=f"opt_{field.name}", metavar=field.kind.upper(),
+                           help=f"{field.kind}" + (f": {', '.join(field.choices)}" if field.choices else "")
+                           + f" (default {field.default})")
+    p = sub.add_parser("sweep", help="one job per combination of option values (grid search over a recipe)")
+    _job_arguments(p)
+    p.add_argument("--algorithm", required=True, choices=[k.replace("_", "-") for k in ALGORITHM_HELP])
+    p.add_argument("--grid", action="append", default=[], metavar="OPTION=V1,V2",
+                   help="values to sweep over, e.g. --grid mode=int4_sym,int4_asym --grid ratio=0.5,1")
+    p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE", help="shared option value")
     p = sub.add_parser("benchmark", help="measure a model file like benchmark_app (no database)")
     p.add_argument("model_path", type=Path)
     p.add_argument("--device", default="CPU")
@@ -77,9 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("cancel", "rerun", "wait"):
         p = sub.add_parser(name, help=f"{name} a job")
         p.add_argument("job_id", type=int)
-    p = sub.add_parser("export", help="write a model's IR zip")
+    p = sub.add_parser("export", help="write a model's IR zip, OVMS repository, DL Streamer line, "
+                                      "benchmark_app command or NNCF script")
     p.add_argument("model_id", type=int)
+    p.add_argument("--format", choices=list(EXPORT_FORMATS), default="ir")
+    p.add_argument("--benchmark", type=int, help="measurement id for --format benchmark-app (default: newest)")
+    p.add_argument("--out", type=Path, help="file to write (text formats print to stdout without it)")
+    p = sub.add_parser("backup", help="write the whole lab (database + artifacts) to a zip")
     p.add_argument("--out", type=Path, required=True)
+    p = sub.add_parser("restore", help="replace the lab with a backup zip (the current state is kept)")
+    p.add_argument("path", type=Path)
     for p in sub.choices.values():
         p.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
@@ -123,11 +173,18 @@ def _run(args) -> int:
             _print(asdict(row), True) if args.json else print(
                 f"#{row.id} {getattr(row, 'name', getattr(row, 'kind', ''))} "
                 f"{getattr(row, 'status', getattr(row, 'format', ''))}")
-    elif args.command == "quantize":
-        job = lab.submit_quantize(
-            model_id=args.model_id, calibration_id=args.data,
-            options=QuantizeOptions(preset=args.preset, subset_size=args.subset_size),
-            measure=MeasureOptions(dataset_id=args.validate, seconds=args.seconds))
+    elif args.command.replace("-", "_") in ALGORITHM_HELP or args.command == "sweep":
+        measure = MeasureOptions(dataset_id=args.validate, seconds=args.seconds)
+        if args.command == "sweep":
+            job = lab.submit_sweep(sweep=_sweep_options(args), model_id=args.model_id, dataset_id=args.data,
+                                   measure=measure)
+        else:
+            kind = JobKind(args.command.replace("-", "_"))
+            fields = option_fields(ALGORITHM_OPTIONS[kind])
+            values = {f.name: f.parse(getattr(args, f"opt_{f.name}")) for f in fields
+                      if getattr(args, f"opt_{f.name}") is not None}
+            job = lab.submit_optimization(kind=kind, model_id=args.model_id, dataset_id=args.data,
+                                          options=ALGORITHM_OPTIONS[kind].from_dict(values), measure=measure)
         _print({"job_id": job.id, "status": job.status}, args.json)
         return _wait(job.id) if args.wait else 0
     elif args.command == "cancel":
@@ -137,10 +194,27 @@ def _run(args) -> int:
     elif args.command == "wait":
         return _wait(args.job_id)
     elif args.command == "export":
-        from core.export import ir_zip
+        from core.export import export_model
 
-        args.out.write_bytes(ir_zip(repo.get_model(args.model_id)))
+        content = export_model(args.model_id, format=args.format, benchmark_id=args.benchmark)
+        if args.out is None and isinstance(content, str):
+            print(content, end="")
+            return 0
+        if args.out is None:
+            raise AppError(f"--format {args.format} writes a zip; give --out FILE.zip.")
+        args.out.write_bytes(content if isinstance(content, bytes) else content.encode())
         _print({"path": str(args.out)}, args.json)
+    elif args.command == "backup":
+        from core.backup import write_backup
+
+        with args.out.open("wb") as out:
+            _print({"path": str(args.out), **write_backup(out)}, args.json)
+    elif args.command == "restore":
+        from core.backup import restore
+
+        with args.path.open("rb") as handle:
+            result = restore((args.path.name, handle))
+        _print(asdict(result), args.json)
     return 0
 
 

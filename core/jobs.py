@@ -16,14 +16,17 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from core.config import get_settings
-from core.errors import AppError
+from core.errors import AppError, JobError
 from core.options import JobKind, JobStatus
 from db import repository as repo
 from db.records import JobRecord
 
 log = logging.getLogger("optlab.jobs")
 # Kinds that only read their inputs and write new rows: safe to run again after an interruption.
-RERUNNABLE = frozenset({JobKind.QUANTIZE, JobKind.EVALUATE, JobKind.BENCHMARK})
+RERUNNABLE = frozenset({JobKind.QUANTIZE, JobKind.EVALUATE, JobKind.BENCHMARK, JobKind.FP16,
+                        JobKind.QUANTIZE_WITH_ACCURACY_CONTROL, JobKind.COMPRESS_WEIGHTS, JobKind.SWEEP})
+# Jobs this process runs right now (the job itself, and a sweep's current point); all heartbeat.
+ACTIVE_JOBS: set[int] = set()
 
 
 def submit(kind: JobKind, options: dict[str, Any], *, model_id: int | None = None,
@@ -43,6 +46,10 @@ def submit(kind: JobKind, options: dict[str, Any], *, model_id: int | None = Non
 
 def cancel(job_id: int) -> JobRecord:
     """Asks for a job to stop; the supervisor terminates a running one within seconds."""
+    sweep_id = repo.get_job(job_id).options.get("sweep_job_id")
+    if sweep_id:
+        raise JobError(f"Job #{job_id} is a point of sweep #{sweep_id}; cancel the sweep (the points "
+                       "finished so far are kept).")
     return repo.request_cancel(job_id)
 
 
@@ -64,7 +71,8 @@ def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
     requeued = []
     for job in repo.interrupt_stale_jobs(timedelta(seconds=settings.stale_seconds)):
         log.warning("Job %s had no heartbeat for %ss: interrupted", job.id, settings.stale_seconds)
-        if job.kind in RERUNNABLE and job.attempts < settings.max_attempts:
+        # A sweep's point is resumed by its sweep, never requeued on its own.
+        if job.kind in RERUNNABLE and job.attempts < settings.max_attempts and not job.options.get("sweep_job_id"):
             if queue_name is None or job.queue == queue_name:
                 requeued.append(rerun(job.id))
     return requeued
@@ -73,9 +81,11 @@ def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
 class Reporter:
     """Progress of the running job: throttled writes (at most ~1/s), each one also a heartbeat."""
 
-    def __init__(self, job_id: int, min_interval: float = 1.0) -> None:
+    def __init__(self, job_id: int, min_interval: float = 1.0,
+                 on_overall: Callable[[float, str], None] | None = None) -> None:
         self.job_id = job_id
         self.min_interval = min_interval
+        self.on_overall = on_overall  # a sweep follows its points' progress through this
         self._last = 0.0
         self._stage = "starting"
         self._span = (0.0, 1.0)
@@ -93,7 +103,10 @@ class Reporter:
         self._last = now
         start, end = self._span
         label = f"{self._stage}: {detail}" if detail else self._stage
-        repo.report_progress(self.job_id, start + (end - start) * max(0.0, min(1.0, done)), label)
+        overall = start + (end - start) * max(0.0, min(1.0, done))
+        repo.report_progress(self.job_id, overall, label)
+        if self.on_overall:
+            self.on_overall(overall, label)
 
 
 def _heartbeat_forever(job_id: int, supervisor_pid: int, interval: float) -> None:
@@ -102,40 +115,52 @@ def _heartbeat_forever(job_id: int, supervisor_pid: int, interval: float) -> Non
         if os.getppid() != supervisor_pid:
             # The worker died (e.g. kill -9): stop now so the row goes stale and gets requeued.
             os._exit(3)
-        repo.heartbeat(job_id)
+        for active in list(ACTIVE_JOBS):
+            repo.heartbeat(active)
 
 
-def run(job_id: int) -> int:
-    """Runs one job in this process. Returns the process exit code."""
-    from core import pipelines
+def _handlers() -> dict[str, Callable[[JobRecord, Reporter], int | None]]:
+    from core import pipelines, sweeps
 
-    if not repo.claim_job(job_id, os.getpid()):
-        log.info("Job %s is not pending; nothing to do.", job_id)
-        return 0
+    optimize = pipelines.run_optimize
+    return {JobKind.QUANTIZE: optimize, JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: optimize,
+            JobKind.COMPRESS_WEIGHTS: optimize, JobKind.FP16: optimize,
+            JobKind.EVALUATE: pipelines.run_evaluate, JobKind.BENCHMARK: pipelines.run_benchmark_job,
+            JobKind.SWEEP: sweeps.run_sweep}
+
+
+def execute(job_id: int, reporter: Reporter) -> bool:
+    """Runs a claimed (RUNNING) job's handler in this process and records how it ended."""
     job = repo.get_job(job_id)
-    threading.Thread(target=_heartbeat_forever, daemon=True,
-                     args=(job_id, os.getppid(), get_settings().heartbeat_seconds)).start()
-    handlers: dict[str, Callable[[JobRecord, Reporter], int | None]] = {
-        JobKind.QUANTIZE: pipelines.run_quantize,
-        JobKind.EVALUATE: pipelines.run_evaluate,
-        JobKind.BENCHMARK: pipelines.run_benchmark_job,
-    }
+    ACTIVE_JOBS.add(job_id)
     print(f"job {job_id} ({job.kind}) attempt {job.attempts} started, options {job.options}", flush=True)
     try:
-        result_model_id = handlers[job.kind](job, Reporter(job_id))
+        result_model_id = _handlers()[job.kind](job, reporter)
     except AppError as error:
         print(f"job {job_id} failed: {error}", flush=True)
         repo.finish_job(job_id, JobStatus.FAILED, message=str(error), exit_code=1)
-        return 1
+        return False
     except Exception as error:
         traceback.print_exc()
         repo.finish_job(job_id, JobStatus.FAILED, exit_code=1,
                         message=f"Unexpected error: {type(error).__name__}: {error}. "
                                 "The job log has the traceback.")
-        return 1
+        return False
+    finally:
+        ACTIVE_JOBS.discard(job_id)
     repo.finish_job(job_id, JobStatus.SUCCEEDED, exit_code=0, result_model_id=result_model_id)
     print(f"job {job_id} succeeded", flush=True)
-    return 0
+    return True
+
+
+def run(job_id: int) -> int:
+    """Runs one job in this process (the job process). Returns the process exit code."""
+    if not repo.claim_job(job_id, os.getpid()):
+        log.info("Job %s is not pending; nothing to do.", job_id)
+        return 0
+    threading.Thread(target=_heartbeat_forever, daemon=True,
+                     args=(job_id, os.getppid(), get_settings().heartbeat_seconds)).start()
+    return 0 if execute(job_id, Reporter(job_id)) else 1
 
 
 def main(argv: list[str]) -> int:

@@ -16,7 +16,7 @@ from core.datasets import scan_image_folder
 from core.errors import BadInputError
 from core.files import extract_zip, save_upload, unique_dir
 from core.models import find_model_file, inspect_model, ir_size, port_dicts, read_model, save_ir, class_labels
-from core.options import ImagePreprocessing, JobKind, MeasureOptions, QuantizeOptions
+from core.options import ImagePreprocessing, JobKind, MeasureOptions, SweepOptions
 from db import repository as repo
 from db.records import DatasetRecord, JobRecord, ModelRecord
 
@@ -123,19 +123,37 @@ def ensure_demo() -> tuple[ModelRecord, DatasetRecord, DatasetRecord]:
     return model, calibration, validation
 
 
-def submit_quantize(*, model_id: int, calibration_id: int, options: QuantizeOptions,
-                    measure: MeasureOptions, idempotency_key: str | None = None) -> JobRecord:
-    """Checks the inputs fit together, then queues an INT8 quantization job."""
-    from core import jobs
+def _check_fits(model: ModelRecord, dataset_ids: list[int | None]) -> None:
+    """Raises a clear error when a dataset cannot feed the model (before anything is queued)."""
     from core.datasets import resolve_preprocessing
     from core.models import PortInfo
 
-    model = repo.get_model(model_id)
-    for dataset in [repo.get_dataset(calibration_id)] + (
-            [repo.get_dataset(measure.dataset_id)] if measure.dataset_id else []):
+    for dataset_id in filter(None, dataset_ids):
+        dataset = repo.get_dataset(dataset_id)
         if len(model.inputs) != 1:
             raise BadInputError(f"'{model.name}' has {len(model.inputs)} inputs; image data feeds "
                                 "single-input models.")
         resolve_preprocessing(ImagePreprocessing.from_dict(dataset.preprocessing), PortInfo(**model.inputs[0]))
-    return jobs.submit(JobKind.QUANTIZE, {"quantize": options.to_dict(), "measure": measure.to_dict()},
-                       model_id=model_id, dataset_id=calibration_id, idempotency_key=idempotency_key)
+
+
+def submit_optimization(*, kind: JobKind, model_id: int, dataset_id: int | None, options,
+                        measure: MeasureOptions, idempotency_key: str | None = None) -> JobRecord:
+    """Checks the inputs fit together, then queues one optimization job (quantize, compress, ...)."""
+    from core import jobs
+
+    model = repo.get_model(model_id)
+    _check_fits(model, [dataset_id, measure.dataset_id, getattr(options, "validation_dataset_id", None)])
+    return jobs.submit(kind, {"recipe": options.to_dict(), "measure": measure.to_dict()},
+                       model_id=model_id, dataset_id=dataset_id, idempotency_key=idempotency_key)
+
+
+def submit_sweep(*, sweep: SweepOptions, model_id: int, dataset_id: int | None, measure: MeasureOptions,
+                 idempotency_key: str | None = None) -> JobRecord:
+    """Queues one sweep job; it runs every point of sweep as a child job of its own."""
+    from core import jobs
+
+    model = repo.get_model(model_id)
+    validation_ids = {p.get("validation_dataset_id") for p in sweep.points()}
+    _check_fits(model, [dataset_id, measure.dataset_id, *validation_ids])
+    return jobs.submit(JobKind.SWEEP, {"sweep": sweep.to_dict(), "measure": measure.to_dict()},
+                       model_id=model_id, dataset_id=dataset_id, idempotency_key=idempotency_key)

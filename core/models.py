@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.errors import ModelFormatError
 
 # Suffix -> format name, for the files a user may hand over as "the model".
@@ -136,3 +138,15 @@ def class_labels(model) -> list[str]:
                 labels = raw.split()
             return [str(x) for x in labels]
     return []
+
+
+def weight_precisions(model) -> dict[str, int]:
+    """Bytes of constant weights per element type (f32, f16, i8, u4, ...): what compression changed."""
+    totals: dict[str, int] = {}
+    for op in model.get_ops():
+        if op.get_type_name() == "Constant":
+            element_type = op.get_output_element_type(0)
+            size = int(np.prod(list(op.get_output_shape(0)), dtype=np.int64))
+            nbytes = (size * element_type.bitwidth + 7) // 8
+            totals[element_type.get_type_name()] = totals.get(element_type.get_type_name(), 0) + nbytes
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))

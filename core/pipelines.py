@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import shutil
 import time
+from typing import Any
 
 from core import lab
 from core.benchmark import run_benchmark
 from core.config import get_settings
-from core.datasets import calibration_indices, load_image, load_index, resolve_preprocessing, iter_samples
+from core.datasets import calibration_indices, iter_samples, load_image, load_index, resolve_preprocessing
 from core.errors import DatasetError
-from core.evaluate import top1_accuracy
+from core.evaluate import compile_model, top1_accuracy
 from core.files import unique_dir
 from core.models import PortInfo, inspect_model, port_dicts
-from core.optimize import quantize_model
-from core.options import (BenchmarkOptions, EvaluateOptions, ImagePreprocessing, MeasureOptions,
-                          PerformanceHint, Precision, QuantizeOptions)
+from core.optimize import (OptimizeResult, compress_weights_model, fp16_model, quantize_model,
+                           quantize_with_accuracy_control_model)
+from core.options import (ALGORITHM_OPTIONS, AccuracyControlOptions, BenchmarkOptions, EvaluateOptions,
+                          ImagePreprocessing, JobKind, MeasureOptions, PerformanceHint, Precision)
 from db import repository as repo
 from db.records import DatasetRecord, JobRecord, ModelRecord
+
+# Short names for the child model ("<parent> INT8") per algorithm.
+SUFFIX = {JobKind.QUANTIZE: "INT8", JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: "INT8-AC",
+          JobKind.COMPRESS_WEIGHTS: "WC", JobKind.FP16: "FP16"}
 
 
 def _first_input(model: ModelRecord) -> PortInfo:
@@ -29,6 +35,20 @@ def _first_input(model: ModelRecord) -> PortInfo:
 
 def _spec(model: ModelRecord, dataset: DatasetRecord) -> ImagePreprocessing:
     return resolve_preprocessing(ImagePreprocessing.from_dict(dataset.preprocessing), _first_input(model))
+
+
+def load_samples(model: ModelRecord, dataset: DatasetRecord, count: int | None, reporter,
+                 seed: int = 0) -> list[tuple[Any, int | None]]:
+    """A seeded sample of count (input, label) pairs of dataset, preprocessed for model."""
+    spec = _spec(model, dataset)
+    index = load_index(lab.resolve(dataset.path))
+    chosen = calibration_indices(len(index.samples), count or len(index.samples), seed)
+    samples = []
+    for n, i in enumerate(chosen, 1):
+        path, label = index.samples[i]
+        samples.append((load_image(index.root / path, spec), label))
+        reporter.fraction(n / len(chosen), f"{n}/{len(chosen)} samples")
+    return samples
 
 
 def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOptions, reporter,
@@ -66,50 +86,75 @@ def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOpt
             repo.add_benchmark(model.id, bench.to_dict(), job_id=job_id)
 
 
-def run_quantize(job: JobRecord, reporter) -> int:
-    """INT8 post-training quantization of job.model_id on job.dataset_id, then measurement."""
-    options = QuantizeOptions.from_dict(job.options["quantize"])
+def _targets(parent: ModelRecord, samples: list[tuple[Any, int | None]]) -> list[tuple[Any, int]]:
+    """(input, target) pairs: the label, or the parent's own prediction when there is none."""
+    if all(label is not None for _, label in samples):
+        return [(x, int(label)) for x, label in samples]
+    compiled = compile_model(lab.resolve(parent.path), precision=Precision.F32)
+    output = compiled.output(0)
+    return [(x, int(compiled(x)[output].reshape(-1).argmax())) for x, _ in samples]
+
+
+def _optimize(kind: JobKind, options, parent: ModelRecord, job: JobRecord, output, reporter) -> OptimizeResult:
+    """Runs one algorithm on the parent; loads the data it needs first."""
+    path = lab.resolve(parent.path)
+    if kind == JobKind.FP16:
+        reporter.stage("compressing weights to FP16", 0.0, 0.45)
+        return fp16_model(path, output_path=output)
+    needs_data = kind != JobKind.COMPRESS_WEIGHTS or options.use_data
+    if needs_data and job.dataset_id is None:
+        raise DatasetError(f"{kind} needs calibration data; choose a dataset.")
+    samples = []
+    if needs_data:
+        reporter.stage("loading calibration data", 0.0, 0.05)
+        samples = load_samples(parent, repo.get_dataset(job.dataset_id), options.subset_size, reporter)
+    inputs = [x for x, _ in samples]
+    on_sample = (lambda n: reporter.fraction(n / len(inputs), f"{n}/{len(inputs)} samples")) if inputs else None
+    if kind == JobKind.QUANTIZE:
+        reporter.stage("quantizing (collecting statistics)", 0.05, 0.45)
+        return quantize_model(path, inputs, options=options, output_path=output, on_sample=on_sample)
+    if kind == JobKind.COMPRESS_WEIGHTS:
+        reporter.stage(f"compressing weights ({options.mode})", 0.05, 0.45)
+        return compress_weights_model(path, options=options, output_path=output, samples=inputs,
+                                      on_sample=on_sample)
+    assert isinstance(options, AccuracyControlOptions)
+    reporter.stage("loading validation data", 0.05, 0.1)
+    validation = _targets(parent, load_samples(parent, repo.get_dataset(options.validation_dataset_id),
+                                               options.max_validation_samples, reporter, seed=1))
+    reporter.stage("quantizing with accuracy control (statistics, then validation rounds)", 0.1, 0.45)
+    return quantize_with_accuracy_control_model(path, inputs, validation, options=options, output_path=output,
+                                                on_sample=on_sample)
+
+
+def run_optimize(job: JobRecord, reporter) -> int:
+    """Optimizes job.model_id with the job's algorithm, stores the child, then measures both."""
+    kind = JobKind(job.kind)
+    options = ALGORITHM_OPTIONS[kind].from_dict(job.options["recipe"])
     measure_options = MeasureOptions.from_dict(job.options.get("measure", {}))
     parent = repo.get_model(job.model_id)
-    calibration = repo.get_dataset(job.dataset_id)
-    spec = _spec(parent, calibration)
-    index = load_index(lab.resolve(calibration.path))
-    chosen = calibration_indices(len(index.samples), options.subset_size)
-
-    reporter.stage("loading calibration data", 0.0, 0.05)
-    tensors = []
-    for n, i in enumerate(chosen, 1):
-        tensors.append(load_image(index.root / index.samples[i][0], spec))
-        reporter.fraction(n / len(chosen), f"{n}/{len(chosen)} images")
-
-    reporter.stage("quantizing (collecting statistics)", 0.05, 0.45)
-    folder = unique_dir(get_settings().data_dir / "models", f"{parent.name}-int8")
+    folder = unique_dir(get_settings().data_dir / "models", f"{parent.name}-{SUFFIX[kind]}")
     try:
         started = time.time()
-        result = quantize_model(lab.resolve(parent.path), tensors, options=options,
-                                output_path=folder / "model.xml",
-                                on_sample=lambda n: reporter.fraction(n / len(tensors),
-                                                                      f"{n}/{len(tensors)} samples"))
+        result = _optimize(kind, options, parent, job, folder / "model.xml", reporter)
         info = inspect_model(result.path)
         child = repo.add_model(
-            name=f"{parent.name} INT8", format="openvino-ir",
+            name=f"{parent.name} {SUFFIX[kind]}", format="openvino-ir",
             path=result.path.relative_to(get_settings().data_dir).as_posix(),
             size_bytes=result.size_bytes, inputs=port_dicts(info.inputs), outputs=port_dicts(info.outputs),
             parent_id=parent.id,
-            recipe={"algorithm": "quantize", "options": options.to_dict(),
-                    "calibration_dataset_id": calibration.id, "calibration_samples": len(tensors),
-                    "preprocessing": spec.to_dict(), "seconds": round(result.seconds, 2),
-                    "started_at": started, "fake_quantize_ops": result.fake_quantize_ops,
-                    "nncf": result.nncf_version, "openvino": result.openvino_version,
-                    "labels": parent.recipe.get("labels", [])})
+            recipe={"algorithm": str(kind), "options": options.to_dict(), "dataset_id": job.dataset_id,
+                    "job_id": job.id, "seconds": round(result.seconds, 2), "started_at": started,
+                    "labels": parent.recipe.get("labels", []), **result.details})
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     repo.set_result_model(job.id, child.id)
-    # The parent is measured as a true FP32 baseline (f32 forced) and at the device default
-    # (bf16 on AMX CPUs), so the INT8 gain is not confused with the free bf16 gain.
-    measure(parent, [Precision.F32, Precision.DEFAULT], measure_options, reporter, job.id, 0.45, 0.8)
-    measure(child, [Precision.DEFAULT], measure_options, reporter, job.id, 0.8, 1.0)
+    if measure_options.measure_parent:
+        # The parent is measured as a true FP32 baseline (f32 forced) and at the device default
+        # (bf16 on AMX CPUs), so the optimization's gain is not confused with the free bf16 gain.
+        measure(parent, [Precision.F32, Precision.DEFAULT], measure_options, reporter, job.id, 0.45, 0.8)
+    measure(child, [Precision.DEFAULT], measure_options, reporter, job.id,
+            0.8 if measure_options.measure_parent else 0.45, 1.0)
     return child.id
 
 

@@ -69,11 +69,13 @@ def supervise_job(job_id: int) -> None:
     if cancelled:
         repo.finish_job(job_id, JobStatus.CANCELLED, message="Cancelled by the user.",
                         exit_code=process.returncode)
+        repo.end_unfinished_points(job_id, JobStatus.CANCELLED, "The sweep was cancelled.")
     else:
         tail = _log_tail(job_id)
         repo.finish_job(job_id, JobStatus.FAILED, exit_code=process.returncode,
                         message=f"The job process exited with code {process.returncode} before "
                                 f"finishing. Last log lines:\n{tail}")
+        repo.end_unfinished_points(job_id, JobStatus.FAILED, "The sweep's process ended unexpectedly.")
 
 
 def _wait(process: subprocess.Popen, job_id: int) -> bool:

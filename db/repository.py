@@ -177,6 +177,17 @@ def request_cancel(job_id: int) -> JobRecord:
     return get_job(job_id)
 
 
+def list_sweep_points(sweep_job_id: int) -> list[JobRecord]:
+    """The point jobs of a sweep, in creation order."""
+    return _list(orm.Job, JobRecord, orm.Job.options["sweep_job_id"].as_integer() == sweep_job_id)
+
+
+def end_unfinished_points(sweep_job_id: int, status: JobStatus, message: str) -> None:
+    """Ends the pending / running points of a sweep that was cancelled or died."""
+    for point in list_sweep_points(sweep_job_id):
+        _transition(point.id, _UNFINISHED, status=status, message=message, finished_at=utcnow())
+
+
 def is_cancel_requested(job_id: int) -> bool:
     with session_scope() as s:
         return bool(s.scalar(select(orm.Job.cancel_requested).where(orm.Job.id == job_id)))

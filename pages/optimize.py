@@ -1,4 +1,4 @@
-"""Optimize: pick a model and data, set NNCF options, run an INT8 quantization job."""
+"""Optimize: pick a model, data and an NNCF algorithm (or a sweep of its options), and run it."""
 
 import uuid
 
@@ -6,14 +6,19 @@ import streamlit as st
 
 from core import lab
 from core.errors import AppError
-from core.options import MeasureOptions, QuantizationPreset, QuantizeOptions
+from core.options import ALGORITHM_OPTIONS, JobKind, MeasureOptions, SweepOptions
 from db import repository as repo
+from pages.forms import options_form, sweep_form
 from pages.widgets import job_panel
+
+LABELS = {JobKind.QUANTIZE: "INT8 quantization", JobKind.QUANTIZE_WITH_ACCURACY_CONTROL:
+          "INT8 with accuracy control", JobKind.COMPRESS_WEIGHTS: "weight compression",
+          JobKind.FP16: "FP16 compression"}
 
 st.title("Optimize")
 models, datasets = repo.list_models(), repo.list_datasets()
 if not models or not datasets:
-    st.info("You need a model and some images first: add them on the Models and Data pages, or press "
+    st.info("You need a model and some data first: add them on the Models and Data pages, or press "
             "**Try the demo** on the Overview page.")
     st.stop()
 
@@ -22,35 +27,46 @@ def pick(label, items, state_key, fmt, optional=False):
     ids = ([None] if optional else []) + [i.id for i in items]
     by_id = {i.id: i for i in items}
     current = st.session_state.get(state_key)
-    chosen = st.selectbox(label, ids, index=ids.index(current) if current in ids else 0,
+    # Default to the first real choice; "none" only when the user picks it.
+    default = ids.index(current) if current in ids else min(1, len(ids) - 1) if optional else 0
+    chosen = st.selectbox(label, ids, index=default,
                           format_func=lambda i: "none" if i is None else fmt(by_id[i]))
     st.session_state[state_key] = chosen
     return chosen
 
 
 model_id = pick("Model", models, "model_id", lambda m: f"#{m.id} {m.name}")
-calibration_id = pick("Calibration data", datasets, "calibration_id", lambda d: f"#{d.id} {d.name} ({d.samples})")
+calibration_id = pick("Calibration data", datasets, "calibration_id", lambda d: f"#{d.id} {d.name} ({d.samples})",
+                      optional=True)
 validation_id = pick("Validation data (accuracy)", [d for d in datasets if d.has_labels], "validation_id",
                      lambda d: f"#{d.id} {d.name} ({d.samples})", optional=True)
-left, middle, right = st.columns(3)
-preset = left.selectbox("Preset", [p.value for p in QuantizationPreset],
-                        help="performance: symmetric weights and activations; mixed: asymmetric activations")
-subset = middle.number_input("Calibration subset size", 1, 100_000, 300)
-seconds = right.number_input("Seconds per benchmark run", 1.0, 120.0, 3.0)
+kind = JobKind(st.radio("Algorithm", list(LABELS), format_func=LABELS.get, horizontal=True))
+sweep = st.toggle("Sweep: several values per option, one job per combination")
+seconds = st.number_input("Seconds per benchmark run", 1.0, 120.0, 3.0)
+skip = ("validation_dataset_id",)
+with st.expander("Options", expanded=sweep or kind != JobKind.QUANTIZE):
+    base, grid = sweep_form(ALGORITHM_OPTIONS[kind], skip=skip) if sweep else (
+        options_form(ALGORITHM_OPTIONS[kind], skip=skip), {})
+if kind == JobKind.QUANTIZE_WITH_ACCURACY_CONTROL:
+    base["validation_dataset_id"] = validation_id
 
 st.session_state.setdefault("run_counter", 0)
 st.session_state.setdefault("session_nonce", uuid.uuid4().hex)
-if st.button("Run INT8 quantization", type="primary"):
-    try:
+try:
+    plan = SweepOptions(algorithm=kind, base=base, grid=grid) if sweep else None
+    label = f"Run sweep ({len(plan.points())} points)" if plan else f"Run {LABELS[kind]}"
+    if st.button(label, type="primary"):
+        measure = MeasureOptions(dataset_id=validation_id, seconds=seconds)
         # The same key for repeated clicks: a double click returns the job already submitted.
-        job = lab.submit_quantize(
-            model_id=model_id, calibration_id=calibration_id,
-            options=QuantizeOptions(preset=preset, subset_size=int(subset)),
-            measure=MeasureOptions(dataset_id=validation_id, seconds=seconds),
-            idempotency_key=f"{st.session_state.session_nonce}-{st.session_state.run_counter}")
+        key = f"{st.session_state.session_nonce}-{st.session_state.run_counter}"
+        job = (lab.submit_sweep(sweep=plan, model_id=model_id, dataset_id=calibration_id, measure=measure,
+                                idempotency_key=key) if plan else
+               lab.submit_optimization(kind=kind, model_id=model_id, dataset_id=calibration_id,
+                                       options=ALGORITHM_OPTIONS[kind].from_dict(base), measure=measure,
+                                       idempotency_key=key))
         st.session_state.current_job = job.id
-    except AppError as error:
-        st.error(str(error))
+except AppError as error:
+    st.error(str(error))
 
 if "current_job" in st.session_state:
     job_panel(st.session_state.current_job)

@@ -40,3 +40,54 @@ def make_classifier(path: Path, *, channels: int = 1, size: int = 28, classes: i
     path.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(model, str(path), compress_to_fp16=False)
     return path
+
+
+def make_transformer_block(path: Path, *, vocab: int = 1000, hidden: int = 256, seed: int = 0) -> Path:
+    """A transformer-shaped IR: token embedding (Gather) -> two MatMul projections -> logits.
+
+    Input "input_ids" [batch, seq] i64, output "logits" [batch, seq, vocab]. Weight compression
+    targets exactly these Gather / MatMul weights.
+    """
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(seed)
+    ids = ops.parameter([-1, -1], np.int64, name="input_ids")
+    table = ops.constant(rng.normal(0, 0.02, (vocab, hidden)).astype(np.float32))
+    hidden_states = ops.gather(table, ids, ops.constant(np.array(0, dtype=np.int64)))
+    for _ in range(2):
+        weight = ops.constant(rng.normal(0, 0.05, (hidden * 2, hidden)).astype(np.float32))
+        up = ops.relu(ops.matmul(hidden_states, weight, False, True))
+        weight = ops.constant(rng.normal(0, 0.05, (hidden, hidden * 2)).astype(np.float32))
+        hidden_states = ops.add(hidden_states, ops.matmul(up, weight, False, True))
+    head = ops.constant(rng.normal(0, 0.05, (vocab, hidden)).astype(np.float32))
+    logits = ops.matmul(hidden_states, head, False, True)
+    logits.output(0).get_tensor().set_names({"logits"})
+    model = ov.Model([logits], [ids], "tiny_transformer")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(model, str(path), compress_to_fp16=False)
+    return path
+
+
+def make_outlier_classifier(path: Path, *, features: int = 16, classes: int = 4, seed: int = 0) -> Path:
+    """A classifier that plain INT8 breaks: one hidden channel is ~10^4 times larger than the
+    others, so a per-tensor activation quantizer on the hidden layer wipes out the small channels
+    that decide the class. Accuracy-controlled quantization must revert that quantizer.
+    """
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(seed)
+    hidden = 32
+    w1 = rng.normal(0, 0.05, (features, hidden)).astype(np.float32)
+    w1[:, 0] = 500.0  # the outlier channel (always large for positive inputs)
+    w2 = rng.normal(0, 1.0, (hidden, classes)).astype(np.float32)
+    w2[0, :] = 0.0  # ...which does not take part in the decision
+    x = ops.parameter([-1, features], np.float32, name="features")
+    h = ops.relu(ops.matmul(x, ops.constant(w1), False, False))
+    logits = ops.matmul(h, ops.constant(w2), False, False)
+    logits.output(0).get_tensor().set_names({"logits"})
+    model = ov.Model([logits], [x], "outlier_classifier")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(model, str(path), compress_to_fp16=False)
+    return path

@@ -111,13 +111,13 @@ def test_oversized_upload_is_refused(lab_env, monkeypatch, classifier_ir):
 
 def test_submit_refuses_data_that_does_not_fit_the_model(lab_env):
     from tests.models_in_code import make_classifier
-    from core.options import ImagePreprocessing, MeasureOptions, QuantizeOptions
+    from core.options import ImagePreprocessing, JobKind, MeasureOptions, QuantizeOptions
 
     rgb = lab.add_model_from_path(make_classifier(lab_env.parent / "rgb" / "model.xml", channels=3))
     gray = lab.add_image_dataset(("gray.zip", _zip({"a/1.png": _png()})),
                                  preprocessing=ImagePreprocessing(color="GRAY"))
     with pytest.raises(DatasetError) as caught:
-        lab.submit_quantize(model_id=rgb.id, calibration_id=gray.id, options=QuantizeOptions(),
-                            measure=MeasureOptions())
+        lab.submit_optimization(kind=JobKind.QUANTIZE, model_id=rgb.id, dataset_id=gray.id,
+                                options=QuantizeOptions(), measure=MeasureOptions())
     assert "channel" in str(caught.value) and "input" in str(caught.value)
     assert repo.list_jobs() == []

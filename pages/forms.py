@@ -1,0 +1,56 @@
+"""Forms generated from the typed options dataclasses (one widget per field), single or sweep."""
+
+from typing import Any
+
+import streamlit as st
+
+from core.options import OptionField, option_fields
+
+
+def _widget(field: OptionField, key: str) -> Any:
+    label = field.name.replace("_", " ")
+    if field.kind == "enum":
+        choices = ([None] if field.optional else []) + list(field.choices)
+        default = field.default.value if field.default is not None else None
+        return st.selectbox(label, choices, index=choices.index(default), key=key,
+                            format_func=lambda c: "default" if c is None else c)
+    if field.kind == "bool":
+        return st.checkbox(label, value=bool(field.default), key=key)
+    if field.kind in ("int", "float") and not field.optional:
+        cast = int if field.kind == "int" else float
+        return st.number_input(label, value=cast(field.default), key=key,
+                               step=1 if field.kind == "int" else 0.01, format=None if field.kind == "int" else "%.3f")
+    text = st.text_input(label, value="" if field.default in (None, ()) else
+                         ",".join(field.default) if field.kind == "strings" else str(field.default),
+                         key=key, help="leave empty for the default" if field.optional else None)
+    return field.parse(text)
+
+
+def options_form(cls: type, *, skip: tuple[str, ...] = (), key: str = "opt") -> dict[str, Any]:
+    """Widgets for every field of cls (minus skip); returns the chosen values."""
+    fields = [f for f in option_fields(cls) if f.name not in skip]
+    return _in_columns(fields, st.columns(3), lambda f: _widget(f, f"{key}-{cls.__name__}-{f.name}"))
+
+
+def sweep_form(cls: type, *, skip: tuple[str, ...] = (), key: str = "sweep") -> tuple[dict, dict]:
+    """Text inputs taking comma-separated values; returns (shared base, grid of swept options)."""
+    fields = [f for f in option_fields(cls) if f.name not in skip and f.kind != "strings"]
+
+    def one(field: OptionField) -> list[Any]:
+        default = "" if field.default is None else getattr(field.default, "value", field.default)
+        text = st.text_input(field.name.replace("_", " "), value=str(default), key=f"{key}-{cls.__name__}-{field.name}",
+                             help=("one value, or several separated by commas"
+                                   + (f" ({', '.join(field.choices)})" if field.choices else "")))
+        return field.parse_many(text)
+
+    values = _in_columns(fields, st.columns(3), one)
+    return ({n: v[0] for n, v in values.items() if len(v) == 1},
+            {n: v for n, v in values.items() if len(v) > 1})
+
+
+def _in_columns(fields: list[OptionField], columns, render) -> dict[str, Any]:
+    values = {}
+    for i, field in enumerate(fields):
+        with columns[i % len(columns)]:
+            values[field.name] = render(field)
+    return values

@@ -1,0 +1,112 @@
+"""The NNCF menu on real models: PTQ options, accuracy control, weight compression, FP16, sweeps."""
+
+from __future__ import annotations
+
+import numpy as np
+import openvino as ov
+import pytest
+
+from core import lab
+from core.errors import BadInputError
+from core.models import read_model, weight_precisions
+from core.optimize import compress_weights_model, fp16_model, quantize_model, quantize_with_accuracy_control_model
+from core.options import (AccuracyControlOptions, CompressWeightsOptions, JobKind, JobStatus, MeasureOptions,
+                          QuantizeOptions, SweepOptions)
+from db import repository as repo
+from tests.models_in_code import make_outlier_classifier, make_transformer_block
+
+
+def _fake_quantize(path) -> int:
+    return sum(1 for op in read_model(path).get_ops() if op.get_type_name() == "FakeQuantize")
+
+
+def _top1(path, xs, labels) -> float:
+    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    return float(np.mean([int(compiled(x)[0].argmax()) == y for x, y in zip(xs, labels)]))
+
+
+def test_ignored_scope_keeps_operations_in_float(classifier_ir, tmp_path):
+    samples = [np.random.default_rng(i).random((1, 1, 28, 28), dtype=np.float32) for i in range(20)]
+    full = quantize_model(classifier_ir, samples, options=QuantizeOptions(subset_size=20),
+                          output_path=tmp_path / "full" / "model.xml")
+    kept = quantize_model(classifier_ir, samples, options=QuantizeOptions(subset_size=20, ignored_types=["MatMul"]),
+                          output_path=tmp_path / "kept" / "model.xml")
+    assert 0 < _fake_quantize(kept.path) < _fake_quantize(full.path)
+    with pytest.raises(BadInputError) as caught:
+        quantize_model(classifier_ir, samples, options=QuantizeOptions(subset_size=20, ignored_names=["nope"]),
+                       output_path=tmp_path / "bad" / "model.xml")
+    assert "nope" in str(caught.value)
+
+
+def test_accuracy_control_restores_what_plain_int8_loses(tmp_path):
+    path = make_outlier_classifier(tmp_path / "fp32" / "model.xml")
+    rng = np.random.default_rng(1)
+    xs = [rng.uniform(0, 1, (1, 16)).astype(np.float32) for _ in range(300)]
+    reference = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    labels = [int(reference(x)[0].argmax()) for x in xs]
+    plain = quantize_model(path, xs, options=QuantizeOptions(), output_path=tmp_path / "int8" / "model.xml")
+    assert 1.0 - _top1(plain.path, xs, labels) > 0.05, "the model was built so that plain INT8 loses accuracy"
+    options = AccuracyControlOptions(validation_dataset_id=0, max_drop=0.02)
+    controlled = quantize_with_accuracy_control_model(path, xs, list(zip(xs, labels)), options=options,
+                                                      output_path=tmp_path / "ac" / "model.xml")
+    assert 1.0 - _top1(controlled.path, xs, labels) <= 0.02
+    assert controlled.details["reverted_operations"], "the result must say which operations stayed float"
+
+
+@pytest.mark.parametrize("mode,expected_type", [("int8_asym", "u8"), ("int4_sym", "i4"), ("int4_asym", "u4")])
+def test_weight_compression_changes_weight_types_and_shrinks_the_bin(tmp_path, mode, expected_type):
+    path = make_transformer_block(tmp_path / "fp32" / "model.xml")
+    options = CompressWeightsOptions(mode=mode, group_size=64 if mode.startswith("int4") else None,
+                                     all_layers=mode.startswith("int4"))
+    result = compress_weights_model(path, options=options, output_path=tmp_path / mode / "model.xml")
+    before = path.with_suffix(".bin").stat().st_size
+    assert result.path.with_suffix(".bin").stat().st_size < before / 3
+    assert expected_type in weight_precisions(read_model(result.path))
+    assert "f32" not in result.details["weight_precisions"] or \
+        result.details["weight_precisions"]["f32"] < before / 10
+
+
+def test_fp16_halves_the_weights(classifier_ir, tmp_path):
+    result = fp16_model(classifier_ir, output_path=tmp_path / "fp16" / "model.xml")
+    assert set(result.details["weight_precisions"]) <= {"f16", "i64"}
+    assert result.path.with_suffix(".bin").stat().st_size < classifier_ir.with_suffix(".bin").stat().st_size * 0.6
+
+
+def test_options_refuse_contradictions():
+    with pytest.raises(BadInputError, match="4-bit"):
+        CompressWeightsOptions(mode="int8_sym", ratio=0.5)
+    with pytest.raises(BadInputError, match="needs data"):
+        CompressWeightsOptions(mode="int4_sym", awq=True)
+    with pytest.raises(BadInputError, match="regular expression"):
+        QuantizeOptions(ignored_patterns=["(unclosed"])
+    sweep = SweepOptions(algorithm="compress_weights", grid={"mode": ["int4_sym", "int4_asym"], "ratio": [0.5, 1.0]})
+    assert len(sweep.points()) == 4
+    with pytest.raises(BadInputError, match="4-bit"):
+        SweepOptions(algorithm="compress_weights", grid={"mode": ["int8_sym"], "ratio": [0.5]})
+
+
+def test_sweep_of_four_points_runs_through_the_worker(lab_env, monkeypatch):
+    from tests.test_jobs import start_worker, wait_for
+
+    model, calibration, validation = lab.ensure_demo()
+    worker = start_worker()
+    try:
+        sweep = SweepOptions(algorithm=JobKind.COMPRESS_WEIGHTS,
+                             grid={"mode": ["int4_sym", "int4_asym"], "group_size": [16, 32]})
+        job = lab.submit_sweep(sweep=sweep, model_id=model.id, dataset_id=calibration.id,
+                               measure=MeasureOptions(dataset_id=validation.id, seconds=0.5))
+        done = wait_for(job.id, lambda j: JobStatus(j.status).finished, timeout=240)
+    finally:
+        worker.kill()
+        worker.wait()
+    assert done.status == JobStatus.SUCCEEDED, done.message
+    points = repo.list_sweep_points(job.id)
+    assert len(points) == 4 and all(p.status == JobStatus.SUCCEEDED for p in points)
+    children = [repo.get_model(p.result_model_id) for p in points]
+    assert {(c.recipe["options"]["mode"], c.recipe["options"]["group_size"]) for c in children} == {
+        ("int4_sym", 16), ("int4_sym", 32), ("int4_asym", 16), ("int4_asym", 32)}
+    assert all(c.parent_id == model.id for c in children)
+    measured = {b.model_id for b in repo.list_benchmarks()}
+    assert {c.id for c in children} | {model.id} <= measured, "every point is measured alike"
+    accuracy = {a.model_id for a in repo.list_accuracy()}
+    assert {c.id for c in children} <= accuracy
