@@ -1,0 +1,155 @@
+"""Every export a user downloads: IR zip, OVMS repository, DL Streamer line, benchmark_app
+command, NNCF script, and the lab backup with restore. Checked by loading / running them for real."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shlex
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import backup, export, export_script, lab
+from core.__main__ import main as cli
+from core.benchmark import run_benchmark
+from core.config import REPO_ROOT
+from core.errors import BadInputError, JobError
+from core.options import BenchmarkOptions, QuantizeOptions
+from db import repository as repo
+from tests.stored_results import store_benchmark
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def model(lab_env, classifier_ir):
+    return lab.add_model_from_path(classifier_ir, name="tiny classifier")
+
+
+def unzip(data: bytes, where: Path) -> Path:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        archive.extractall(where)
+    return where
+
+
+def test_ir_zip_loads_in_openvino_and_its_readme_has_recipe_and_numbers(model, tmp_path):
+    import openvino as ov
+
+    store_benchmark(model.id)
+    repo.add_accuracy(model_id=model.id, dataset_id=None, metric="top1", value=0.875, samples=8, precision="f32")
+    folder = unzip(export.ir_zip(model), tmp_path / "ir")
+    assert ov.Core().read_model(folder / "model.xml").inputs[0].get_any_name() == "input"
+    readme = (folder / "README.md").read_text()
+    assert '"algorithm": "original"' in readme
+    assert "1.250 (0.900–2.000)" in readme and "87.50 %" in readme and "| latency | 1 |" in readme
+
+
+def test_ovms_repository_uses_the_sweeps_best_batch_else_auto(model, tmp_path):
+    import openvino as ov
+
+    folder = unzip(export.ovms_zip(model), tmp_path / "auto")
+    config = json.loads((folder / "config.json").read_text())["model_config_list"][0]["config"]
+    assert config["batch_size"] == "auto" and config["base_path"] == "/models/tiny_classifier"
+    assert "no batch sweep" in (folder / "README.md").read_text()
+    ov.Core().read_model(folder / "tiny_classifier" / "1" / "model.xml")
+
+    for batch, fps in ((1, 100.0), (4, 310.0), (8, 290.0)):
+        store_benchmark(model.id, hint="throughput", batch=batch, fps=fps)
+    folder = unzip(export.ovms_zip(model), tmp_path / "swept")
+    config = json.loads((folder / "config.json").read_text())["model_config_list"][0]["config"]
+    assert config["batch_size"] == 4
+    assert sorted(p.name for p in (folder / "tiny_classifier" / "1").iterdir()) == ["model.bin", "model.xml"]
+
+
+def test_dlstreamer_snippet_picks_classify_and_shares_the_model_across_two_streams(model):
+    for batch, fps in ((1, 100.0), (8, 400.0)):
+        store_benchmark(model.id, hint="throughput", batch=batch, fps=fps)
+    text = export.dlstreamer_snippet(model, model_path="/opt/m/model.xml")
+    commands = [line for line in text.splitlines() if line.startswith("gst-launch-1.0")]
+    assert len(commands) == 2
+    assert "gvaclassify model=/opt/m/model.xml device=CPU batch-size=8" in commands[0]
+    two_streams = text.split("# Two streams", 1)[1]
+    assert two_streams.count("model-instance-id=inf0") == 2 and two_streams.count("filesrc") == 2
+
+
+def test_benchmark_app_command_reruns_the_stored_measurement(model):
+    result = run_benchmark(lab.resolve(model.path), BenchmarkOptions(hint="throughput", seconds=0.3, precision="f32"))
+    stored = repo.add_benchmark(model.id, result.to_dict())
+    command = export.benchmark_app_command(stored)
+    args = shlex.split(command)
+    assert args[args.index("-shape") + 1] == "input[1,1,28,28]"
+    assert args[args.index("-infer_precision") + 1] == "f32" and args[args.index("-hint") + 1] == "throughput"
+    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
+    run = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "Throughput" in run.stdout
+    assert f"NUM_STREAMS: {stored.streams}" in run.stdout
+
+
+def test_nncf_script_reproduces_int8_on_the_demo(lab_env, tmp_path):
+    import openvino as ov
+
+    parent, calibration, _ = lab.ensure_demo()
+    child = repo.add_model(name="demo INT8", format="openvino-ir", path=parent.path, size_bytes=1,
+                           inputs=parent.inputs, outputs=parent.outputs, parent_id=parent.id,
+                           recipe={"algorithm": "quantize", "dataset_id": calibration.id,
+                                   "options": QuantizeOptions(subset_size=16).to_dict()})
+    source = export_script.nncf_script(child)
+    compile(source, "reproduce.py", "exec")
+    script = tmp_path / export_script.script_name(child)
+    script.write_text(source)
+    out = tmp_path / "out" / "model.xml"
+    run = subprocess.run([sys.executable, str(script), "--out", str(out)], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    ops = {op.get_type_name() for op in ov.Core().read_model(out).get_ops()}
+    assert "FakeQuantize" in ops
+    with pytest.raises(BadInputError, match="not made by an optimization job"):
+        export_script.nncf_script(parent)
+
+
+def test_cli_exports_each_format(model, tmp_path, capsys):
+    store_benchmark(model.id)
+    assert cli(["export", str(model.id), "--format", "ovms", "--out", str(tmp_path / "o.zip")]) == 0
+    assert "config.json" in zipfile.ZipFile(tmp_path / "o.zip").namelist()
+    capsys.readouterr()
+    assert cli(["export", str(model.id), "--format", "benchmark-app"]) == 0
+    assert capsys.readouterr().out.startswith("benchmark_app -m ")
+    assert cli(["export", str(model.id), "--format", "ir"]) == 2
+    assert "give --out" in capsys.readouterr().err
+
+
+def test_backup_then_restore_brings_the_lab_back_and_keeps_the_previous_state(model, tmp_path, classifier_ir):
+    store_benchmark(model.id)
+    archive = tmp_path / "lab.zip"
+    assert cli(["backup", "--out", str(archive)]) == 0
+    extra = lab.add_model_from_path(classifier_ir, name="added after the backup")
+    with pytest.raises(BadInputError, match="not an Optimization Lab backup"):
+        backup.restore(("other.zip", export.ir_zip(model)))
+    assert len(repo.list_models()) == 2, "a refused restore must change nothing"
+
+    result = backup.restore(("lab.zip", archive.read_bytes()))
+    assert [m.name for m in repo.list_models()] == ["tiny classifier"]
+    assert len(repo.list_benchmarks(model.id)) == 1
+    assert lab.resolve(model.path).is_file() and not lab.resolve(extra.path).exists()
+    assert (result.previous_state / extra.path).is_file()
+    assert (result.previous_state / "lab.db").is_file()
+
+    repo.create_job(kind="benchmark", options={}, queue="test", model_id=model.id)
+    with pytest.raises(JobError, match="wait for it to finish or cancel it"):
+        backup.restore(("lab.zip", archive.read_bytes()))
+
+
+def test_export_page_offers_every_download(model):
+    store_benchmark(model.id)
+    at = AppTest.from_file(str(REPO_ROOT / "pages" / "export.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert [c.language for c in at.code] == ["bash", "bash"]
+    assert at.code[1].value.startswith("benchmark_app -m ")
+    assert "gst-launch-1.0" in at.code[0].value
