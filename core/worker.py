@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
              len(requeued))
     threading.Thread(target=_watch, args=(args.parent_pid,), daemon=True).start()
     consumer = get_task(queue_name).huey.create_consumer(workers=1, worker_type="thread",
-                                                         periodic=False, max_delay=1.0)
+                                                         periodic=False, max_delay=0.2)
     consumer.run()
     return 0
 
