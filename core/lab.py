@@ -123,6 +123,13 @@ def ensure_demo() -> tuple[ModelRecord, DatasetRecord, DatasetRecord]:
     return model, calibration, validation
 
 
+def model_operations(model_id: int) -> dict[str, list[str]]:
+    """The model's compute operations by type, for picking an ignored scope."""
+    from core.models import operations_by_type
+
+    return operations_by_type(resolve(repo.get_model(model_id).path))
+
+
 def _check_fits(model: ModelRecord, dataset_ids: list[int | None]) -> None:
     """Raises a clear error when a dataset cannot feed the model (before anything is queued)."""
     from core.datasets import resolve_preprocessing

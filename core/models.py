@@ -150,3 +150,17 @@ def weight_precisions(model) -> dict[str, int]:
             nbytes = (size * element_type.bitwidth + 7) // 8
             totals[element_type.get_type_name()] = totals.get(element_type.get_type_name(), 0) + nbytes
     return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
+# Graph plumbing no one puts in an ignored scope.
+_PLUMBING = {"Parameter", "Result", "Constant", "Convert", "ShapeOf", "Concat", "Gather", "Reshape",
+             "Squeeze", "Unsqueeze", "Broadcast", "FakeQuantize"}
+
+
+def operations_by_type(path: Path) -> dict[str, list[str]]:
+    """Names of the model's compute operations grouped by type (choices for an ignored scope)."""
+    groups: dict[str, list[str]] = {}
+    for op in read_model(path).get_ordered_ops():
+        if op.get_type_name() not in _PLUMBING:
+            groups.setdefault(op.get_type_name(), []).append(op.get_friendly_name())
+    return dict(sorted(groups.items()))

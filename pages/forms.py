@@ -7,8 +7,10 @@ import streamlit as st
 from core.options import OptionField, option_fields
 
 
-def _widget(field: OptionField, key: str) -> Any:
+def _widget(field: OptionField, key: str, choices: dict[str, list[str]]) -> Any:
     label = field.name.replace("_", " ")
+    if field.kind == "strings" and choices.get(field.name):
+        return tuple(st.multiselect(label, choices[field.name], key=key))
     if field.kind == "enum":
         choices = ([None] if field.optional else []) + list(field.choices)
         default = field.default.value if field.default is not None else None
@@ -26,10 +28,15 @@ def _widget(field: OptionField, key: str) -> Any:
     return field.parse(text)
 
 
-def options_form(cls: type, *, skip: tuple[str, ...] = (), key: str = "opt") -> dict[str, Any]:
-    """Widgets for every field of cls (minus skip); returns the chosen values."""
+def options_form(cls: type, *, skip: tuple[str, ...] = (), key: str = "opt",
+                 choices: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Widgets for every field of cls (minus skip); returns the chosen values.
+
+    choices turns a list field into a multiselect (e.g. ignored names picked from the graph).
+    """
     fields = [f for f in option_fields(cls) if f.name not in skip]
-    return _in_columns(fields, st.columns(3), lambda f: _widget(f, f"{key}-{cls.__name__}-{f.name}"))
+    return _in_columns(fields, st.columns(3),
+                       lambda f: _widget(f, f"{key}-{cls.__name__}-{f.name}", choices or {}))
 
 
 def sweep_form(cls: type, *, skip: tuple[str, ...] = (), key: str = "sweep") -> tuple[dict, dict]:

@@ -45,8 +45,10 @@ sweep = st.toggle("Sweep: several values per option, one job per combination")
 seconds = st.number_input("Seconds per benchmark run", 1.0, 120.0, 3.0)
 skip = ("validation_dataset_id",)
 with st.expander("Options", expanded=sweep or kind != JobKind.QUANTIZE):
+    operations = st.cache_data(lab.model_operations)(model_id)
+    graph_choices = {"ignored_types": list(operations), "ignored_names": sum(operations.values(), [])}
     base, grid = sweep_form(ALGORITHM_OPTIONS[kind], skip=skip) if sweep else (
-        options_form(ALGORITHM_OPTIONS[kind], skip=skip), {})
+        options_form(ALGORITHM_OPTIONS[kind], skip=skip, choices=graph_choices), {})
 if kind == JobKind.QUANTIZE_WITH_ACCURACY_CONTROL:
     base["validation_dataset_id"] = validation_id
 
