@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int)
     p.add_argument("--streams", type=int)
     p.add_argument("--requests", type=int)
+    sub.add_parser("results", help="the comparison table: accuracy, latency, throughput, size per model")
     p = sub.add_parser("jobs", help="list jobs")
     p.add_argument("--limit", type=int, default=20)
     for name in ("cancel", "rerun", "wait"):
@@ -166,6 +167,15 @@ def _run(args) -> int:
         model, calibration, validation = lab.ensure_demo()
         _print({"model_id": model.id, "calibration_id": calibration.id,
                 "validation_id": validation.id}, args.json)
+    elif args.command == "results":
+        from core.compare import results_rows
+
+        for row in results_rows():
+            _print(row, True) if args.json else print(
+                f"#{row['model_id']} {row['model']:<36} {row['precision']:<5} top1 "
+                + (f"{row['top1']:.2%}" if row["top1"] is not None else "  n/a ")
+                + f"  latency {row['latency_ms']:.4f} ms  throughput {row['throughput_fps'] or 0:.0f} fps"
+                  f"  size {row['size_mb']:.3f} MB")
     elif args.command in ("models", "datasets", "jobs"):
         rows = {"models": repo.list_models, "datasets": repo.list_datasets,
                 "jobs": lambda: repo.list_jobs(args.limit)}[args.command]()
