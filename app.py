@@ -5,6 +5,7 @@ import streamlit as st
 from core.config import get_settings
 from core.worker import ensure_local_worker, worker_running
 from db.session import upgrade_schema
+from pages.widgets import job_toasts
 
 st.set_page_config(page_title="Optimization Lab", page_icon="⚡", layout="wide")
 
@@ -24,6 +25,7 @@ def local_worker() -> bool:
 migrated()
 if get_settings().start_local_worker:
     local_worker()
+job_toasts()  # a toast on any page when a job ends
 st.navigation([
     st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
     st.Page("pages/models.py", title="Models", icon=":material/deployed_code:"),

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from core.errors import AppError
-from core.export import EXPORT_FORMATS
+from core.options import ExportFormat
 from core.options import (ALGORITHM_OPTIONS, BenchmarkOptions, JobKind, JobStatus, MeasureOptions,
                           PerformanceHint, Precision, SweepOptions, option_fields)
 
@@ -27,9 +27,10 @@ def _wait(job_id: int) -> int:
     from core.worker import ensure_local_worker
     from db import repository as repo
 
-    ensure_local_worker()
     last = None
     while True:
+        # Checked on every poll: a worker started by an earlier command may just be exiting.
+        ensure_local_worker()
         job = repo.get_job(job_id)
         line = f"job {job.id} {job.status} {job.progress:.0%} {job.stage}"
         if line != last:
@@ -115,7 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int)
     p.add_argument("--streams", type=int)
     p.add_argument("--requests", type=int)
-    sub.add_parser("results", help="the comparison table: accuracy, latency, throughput, size per model")
+    p = sub.add_parser("results", help="the comparison table: accuracy, latency, throughput, size per model")
+    p.add_argument("--out", type=Path, help="write the table to FILE.csv or FILE.json instead")
+    p = sub.add_parser("pick", help="the best model on the accuracy-vs-latency front for a constraint")
+    constraint = p.add_mutually_exclusive_group(required=True)
+    constraint.add_argument("--latency-budget", type=float, metavar="MS", help="most accurate within MS")
+    constraint.add_argument("--min-accuracy", type=float, metavar="PERCENT", help="fastest with top-1 >= PERCENT")
     p = sub.add_parser("jobs", help="list jobs")
     p.add_argument("--limit", type=int, default=20)
     for name in ("cancel", "rerun", "wait"):
@@ -124,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("export", help="write a model's IR zip, OVMS repository, DL Streamer line, "
                                       "benchmark_app command or NNCF script")
     p.add_argument("model_id", type=int)
-    p.add_argument("--format", choices=list(EXPORT_FORMATS), default="ir")
+    p.add_argument("--format", choices=[f.value for f in ExportFormat], default="ir")
     p.add_argument("--benchmark", type=int, help="measurement id for --format benchmark-app (default: newest)")
     p.add_argument("--out", type=Path, help="file to write (text formats print to stdout without it)")
     p = sub.add_parser("backup", help="write the whole lab (database + artifacts) to a zip")
@@ -167,6 +173,19 @@ def _run(args) -> int:
         model, calibration, validation = lab.ensure_demo()
         _print({"model_id": model.id, "calibration_id": calibration.id,
                 "validation_id": validation.id}, args.json)
+    elif args.command == "results" and args.out is not None:
+        from core.compare import results_rows, table_csv, table_json
+
+        as_json = args.out.suffix.lower() == ".json"
+        args.out.write_bytes((table_json if as_json else table_csv)(results_rows()))
+        _print({"path": str(args.out)}, args.json)
+    elif args.command == "pick":
+        from core.compare import pick_for_me, results_rows
+
+        pick = pick_for_me(results_rows(), latency_budget_ms=args.latency_budget,
+                           min_accuracy=None if args.min_accuracy is None else args.min_accuracy / 100)
+        _print({"model_id": pick.row["model_id"], "model": pick.row["model"],
+                "precision": pick.row["precision"], "reason": pick.reason}, args.json)
     elif args.command == "results":
         from core.compare import results_rows
 

@@ -52,17 +52,17 @@ def results_rows() -> list[dict[str, Any]]:
     models = {m.id: m for m in repo.list_models()}
     datasets = {d.id: d.name for d in repo.list_datasets()}
     latest: dict[tuple[int, str], dict[str, Any]] = {}
-    for b in repo.list_benchmarks():
+    for b in repo.scan_benchmarks(batch=1):
         row = latest.setdefault((b.model_id, b.precision), {})
-        if b.hint == "latency" and b.batch == 1:
+        if b.hint == "latency":
             row.update(latency_ms=b.latency_median_ms, latency_min_ms=b.latency_min_ms,
                        latency_max_ms=b.latency_max_ms, load_average=(b.environment.get("load_average") or [None])[0],
                        measured_at=b.created_at, device=b.device,
                        settings=f"latency hint: {b.streams} stream(s), {b.infer_requests} request(s), "
                                 f"{b.duration_s:.1f} s")
-        elif b.hint == "throughput" and b.batch == 1:
+        elif b.hint == "throughput":
             row.update(throughput_fps=b.throughput_fps, throughput_streams=b.streams)
-    for a in repo.list_accuracy():
+    for a in repo.scan_accuracy():
         if a.metric == "top1" and (a.model_id, a.precision) in latest:
             latest[(a.model_id, a.precision)].update(top1=a.value, dataset=datasets.get(a.dataset_id, ""))
     rows = []
@@ -218,3 +218,21 @@ def ab_comparison(rows: Sequence[dict[str, Any]], key_a: str, key_b: str) -> lis
                for name, column in (("precision", "precision"), ("recipe", "recipe"), ("measured with", "settings"),
                                     ("load average", "load_average"))]
     return result
+
+
+def batch_curves(model_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """Throughput and latency against batch size for every model with runs at batch > 1.
+
+    One point per (model, precision, hint, batch): the newest run. Empty when no model has a
+    batch sweep. model_ids narrows it to those models (e.g. the filtered table's).
+    """
+    swept = {b.model_id for b in repo.scan_benchmarks(min_batch=2)}
+    swept = sorted(swept & set(model_ids) if model_ids is not None else swept)
+    if not swept:
+        return []
+    names = {m.id: m.name for m in repo.list_models()}
+    newest = {(b.model_id, b.precision, b.hint, b.batch): b for b in repo.scan_benchmarks(model_ids=swept)}
+    lines = {key[:3] for key in newest if key[3] > 1}  # a lone batch-1 run of another hint is no curve
+    return [{"line": f"{names.get(m, m)} @ {p} ({h} hint)", "batch": batch, "throughput_fps": b.throughput_fps,
+             "latency_ms": b.latency_median_ms, "streams": b.streams}
+            for (m, p, h, batch), b in sorted(newest.items()) if (m, p, h) in lines]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core import lab
 from core.errors import BadInputError, NotFoundError
+from core.options import ExportFormat
 from db import repository as repo
 from db.records import BenchmarkRecord, ModelRecord
 
@@ -211,16 +212,12 @@ def model_benchmark(model_id: int, benchmark_id: int | None = None) -> Benchmark
                         f"pick one of {', '.join(f'#{r.id}' for r in rows)}.")
 
 
-EXPORT_FORMATS = ("ir", "ovms", "dlstreamer", "benchmark-app", "script")
-
-
-def export_model(model_id: int, *, format: str, benchmark_id: int | None = None) -> bytes | str:
-    """One export of a model by format name (the CLI's `export --format`): zip bytes or text."""
+def export_model(model_id: int, *, format: ExportFormat, benchmark_id: int | None = None) -> bytes | str:
+    """One export of a model by format (the CLI's `export --format`): zip bytes or text."""
     from core.export_script import nncf_script
 
     model = repo.get_model(model_id)
-    makers = {"ir": ir_zip, "ovms": ovms_zip, "dlstreamer": dlstreamer_snippet, "script": nncf_script,
-              "benchmark-app": lambda m: benchmark_app_command(model_benchmark(m.id, benchmark_id)) + "\n"}
-    if format not in makers:
-        raise BadInputError(f"Unknown export format '{format}'; use one of {', '.join(EXPORT_FORMATS)}.")
-    return makers[format](model)
+    makers = {ExportFormat.IR: ir_zip, ExportFormat.OVMS: ovms_zip, ExportFormat.DLSTREAMER: dlstreamer_snippet,
+              ExportFormat.SCRIPT: nncf_script,
+              ExportFormat.BENCHMARK_APP: lambda m: benchmark_app_command(model_benchmark(m.id, benchmark_id)) + "\n"}
+    return makers[ExportFormat(format)](model)

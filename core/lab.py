@@ -123,6 +123,15 @@ def ensure_demo() -> tuple[ModelRecord, DatasetRecord, DatasetRecord]:
     return model, calibration, validation
 
 
+def delete_model(model_id: int) -> None:
+    """Removes a model's row, measurements and files (its folder under the data dir)."""
+    model = repo.get_model(model_id)
+    folder = resolve(model.path).parent
+    repo.delete_model(model_id)
+    if folder.is_relative_to(get_settings().data_dir / "models"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def model_operations(model_id: int) -> dict[str, list[str]]:
     """The model's compute operations by type, for picking an ignored scope."""
     from core.models import operations_by_type

@@ -469,6 +469,16 @@ def option_fields(cls: type) -> list[OptionField]:
     return described
 
 
+class ExportFormat(StrEnum):
+    """What `python -m core export --format` writes for one model."""
+
+    IR = "ir"
+    OVMS = "ovms"
+    DLSTREAMER = "dlstreamer"
+    BENCHMARK_APP = "benchmark-app"
+    SCRIPT = "script"
+
+
 class CompareAxis(StrEnum):
     """What accuracy is plotted against on the Compare page."""
 

@@ -132,13 +132,18 @@ def run_optimize(job: JobRecord, reporter) -> int:
     options = ALGORITHM_OPTIONS[kind].from_dict(job.options["recipe"])
     measure_options = MeasureOptions.from_dict(job.options.get("measure", {}))
     parent = repo.get_model(job.model_id)
+    if job.result_model_id:
+        # An earlier attempt was interrupted after storing its child: that child was never measured.
+        lab.delete_model(job.result_model_id)
+    label = job.options.get("sweep_label")
+    name = f"{parent.name} {SUFFIX[kind]}" + (f" [{label}]" if label else "")
     folder = unique_dir(get_settings().data_dir / "models", f"{parent.name}-{SUFFIX[kind]}")
     try:
         started = time.time()
         result = _optimize(kind, options, parent, job, folder / "model.xml", reporter)
         info = inspect_model(result.path)
         child = repo.add_model(
-            name=f"{parent.name} {SUFFIX[kind]}", format="openvino-ir",
+            name=name, format="openvino-ir",
             path=result.path.relative_to(get_settings().data_dir).as_posix(),
             size_bytes=result.size_bytes, inputs=port_dicts(info.inputs), outputs=port_dicts(info.outputs),
             parent_id=parent.id,

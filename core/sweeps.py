@@ -21,10 +21,11 @@ def create_points(sweep_job: JobRecord, sweep: SweepOptions, measure_options: Me
                                    device=measure_options.device, measure_parent=False).to_dict()
     points = []
     for recipe in sweep.points():
+        label = ", ".join(f"{name}={recipe[name]}" for name in sweep.grid)
         job, _ = repo.create_job(kind=sweep.algorithm, queue=sweep_job.queue, model_id=sweep_job.model_id,
                                  dataset_id=sweep_job.dataset_id,
                                  options={"recipe": recipe, "measure": point_measure,
-                                          "sweep_job_id": sweep_job.id},
+                                          "sweep_job_id": sweep_job.id, "sweep_label": label},
                                  idempotency_key=f"sweep-{sweep_job.id}-{len(points)}")
         points.append(job)
     return points

@@ -69,15 +69,17 @@ def ensure_local_worker(wait_seconds: float = 20.0) -> bool:
     raise RuntimeError("The local worker did not start; see worker.log in the data folder.")
 
 
-def _watch(parent_pid: int | None) -> None:
-    """Recovers stale jobs periodically; ends the worker when its parent process is gone."""
+def _watch(parent_pid: int | None, queue_name: str) -> None:
+    """Recovers stale jobs periodically; ends the worker once its parent is gone and it is idle."""
     from core import jobs
+    from db import repository as repo
 
     last_recovery = time.monotonic()
     while True:
         time.sleep(1.0)
-        if parent_pid and os.getppid() != parent_pid:
-            log.info("Parent process %s is gone; worker exits.", parent_pid)
+        if parent_pid and os.getppid() != parent_pid and not repo.has_unfinished_jobs(queue_name):
+            # Orphaned and idle: nothing is lost by stopping (queued work would be, so it waits).
+            log.info("Parent process %s is gone and the queue is empty; worker exits.", parent_pid)
             os._exit(0)
         if time.monotonic() - last_recovery < min(RECOVER_EVERY_SECONDS, get_settings().stale_seconds):
             continue
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     requeued = jobs.recover_stale(queue_name=queue_name)
     log.info("Worker for queue %r started (pid %s); requeued %d job(s).", queue_name, os.getpid(),
              len(requeued))
-    threading.Thread(target=_watch, args=(args.parent_pid,), daemon=True).start()
+    threading.Thread(target=_watch, args=(args.parent_pid, queue_name), daemon=True).start()
     consumer = get_task(queue_name).huey.create_consumer(workers=1, worker_type="thread",
                                                          periodic=False, max_delay=0.2)
     consumer.run()

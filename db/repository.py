@@ -188,6 +188,21 @@ def end_unfinished_points(sweep_job_id: int, status: JobStatus, message: str) ->
         _transition(point.id, _UNFINISHED, status=status, message=message, finished_at=utcnow())
 
 
+def has_unfinished_jobs(queue: str) -> bool:
+    """True while a job of this queue is pending or running."""
+    with session_scope() as s:
+        return s.scalar(select(orm.Job.id).where(orm.Job.queue == queue, orm.Job.status.in_(_UNFINISHED))
+                        .limit(1)) is not None
+
+
+def delete_model(model_id: int) -> None:
+    """Removes a model row (its measurements go with it; children keep a null parent)."""
+    with session_scope() as s:
+        row = s.get(orm.Model, model_id)
+        if row is not None:
+            s.delete(row)
+
+
 def is_cancel_requested(job_id: int) -> bool:
     with session_scope() as s:
         return bool(s.scalar(select(orm.Job.cancel_requested).where(orm.Job.id == job_id)))
@@ -255,6 +270,31 @@ def list_benchmarks(model_id: int | None = None) -> list[BenchmarkRecord]:
 def list_accuracy(model_id: int | None = None) -> list[AccuracyRecord]:
     table = orm.AccuracyResult
     return _list(table, AccuracyRecord, *([table.model_id == model_id] if model_id is not None else []))
+
+
+def _scan(table, record, *conditions) -> list:
+    """Like _list, through a plain SELECT of the record's columns (no ORM objects): about twice
+    as fast, for pages that read every result row (Compare with 10,000 results)."""
+    import dataclasses
+
+    columns = [table.__table__.c[f.name] for f in dataclasses.fields(record)]
+    with session_scope() as s:
+        return [record(*row) for row in s.execute(select(*columns).where(*conditions).order_by(table.id))]
+
+
+def scan_benchmarks(*, batch: int | None = None, min_batch: int | None = None,
+                    model_ids: list[int] | None = None) -> list[BenchmarkRecord]:
+    """Every stored benchmark row, oldest first; only at batch / from min_batch / of model_ids if given."""
+    table = orm.BenchmarkResult
+    conditions = ([table.batch == batch] if batch is not None else []) + (
+        [table.batch >= min_batch] if min_batch is not None else []) + (
+        [table.model_id.in_(model_ids)] if model_ids is not None else [])
+    return _scan(table, BenchmarkRecord, *conditions)
+
+
+def scan_accuracy() -> list[AccuracyRecord]:
+    """Every stored accuracy row, oldest first."""
+    return _scan(orm.AccuracyResult, AccuracyRecord)
 
 
 def counts() -> dict[str, int]:

@@ -36,7 +36,7 @@ try:
         chosen = st.selectbox("Measurement", benchmarks, index=len(benchmarks) - 1, format_func=lambda b: (
             f"#{b.id} {b.hint} hint, batch {b.batch}, {b.precision}: {b.latency_median_ms:.3f} ms, "
             f"{b.throughput_fps:.1f} FPS"))
-        st.code(export.benchmark_app_command(chosen), language="bash")
+        st.code(export.benchmark_app_command(chosen), language="bash", wrap_lines=True)
 except AppError as error:
     st.error(str(error))
 

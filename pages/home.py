@@ -1,9 +1,11 @@
-"""Overview: what is stored, what runs, and the one-click demo."""
+"""Overview: what is stored, what runs, the latest results, and the one-click demo."""
 
+import pandas as pd
 import streamlit as st
 
 from core import lab
 from core.errors import AppError
+from core.overview import latest_results
 from db import repository as repo
 
 st.title("Optimization Lab")
@@ -28,8 +30,22 @@ if st.button("Try the demo", type="primary"):
                                 validation_id=validation.id)
         st.switch_page("pages/optimize.py")
 
-running = [j for j in repo.list_jobs(50) if j.status in ("pending", "running")]
-if running:
-    st.subheader("Running now")
-    for job in running:
-        st.progress(job.progress, text=f"Job #{job.id} {job.kind}: {job.stage or job.status}")
+
+@st.fragment(run_every=2.0)
+def running_jobs() -> None:
+    running = [j for j in repo.list_jobs(50) if j.status in ("pending", "running")]
+    if running:
+        st.subheader("Running now")
+        for job in running:
+            st.progress(job.progress, text=f"Job #{job.id} {job.kind}: {job.stage or job.status}")
+
+
+running_jobs()
+latest = latest_results(5)
+if latest:
+    st.subheader("Latest results")
+    st.dataframe(pd.DataFrame(latest), hide_index=True, column_config={
+        "top-1 (%)": st.column_config.NumberColumn(format="%.2f"),
+        "latency (ms)": st.column_config.NumberColumn("latency median (ms)", format="%.3f")})
+    if st.button("Compare all results"):
+        st.switch_page("pages/compare.py")

@@ -28,3 +28,19 @@ def job_panel(job_id: int) -> None:
                 st.error(str(error))
 
     panel()
+
+
+def job_toasts() -> None:
+    """Shows a toast on whichever page is open when a job ends; checks every 2 seconds."""
+    from core.overview import ended_jobs
+
+    @st.fragment(run_every=2.0)
+    def watch() -> None:
+        statuses, ended = ended_jobs(st.session_state.get("job_statuses"), repo.list_jobs(50))
+        st.session_state.job_statuses = statuses
+        for job in ended:
+            ok = job.status == JobStatus.SUCCEEDED
+            st.toast(f"Job #{job.id} {job.kind} {job.status}." + (" See the Compare page." if ok else
+                     f" {job.message[:120]}"), icon=":material/check_circle:" if ok else ":material/error:")
+
+    watch()

@@ -20,7 +20,7 @@ from core.__main__ import main as cli
 from core.benchmark import run_benchmark
 from core.config import REPO_ROOT
 from core.errors import BadInputError, JobError
-from core.options import BenchmarkOptions, QuantizeOptions
+from core.options import BenchmarkOptions, CompressWeightsOptions, QuantizeOptions
 from db import repository as repo
 from tests.stored_results import store_benchmark
 
@@ -153,3 +153,38 @@ def test_export_page_offers_every_download(model):
     assert [c.language for c in at.code] == ["bash", "bash"]
     assert at.code[1].value.startswith("benchmark_app -m ")
     assert "gst-launch-1.0" in at.code[0].value
+
+
+@pytest.mark.parametrize("algorithm, options", [
+    ("compress_weights", CompressWeightsOptions(mode="int8_sym").to_dict()), ("fp16", {})])
+def test_nncf_script_of_weight_only_algorithms_runs(model, tmp_path, algorithm, options):
+    import openvino as ov
+
+    child = repo.add_model(name=f"tiny {algorithm}", format="openvino-ir", path=model.path, size_bytes=1,
+                           inputs=model.inputs, outputs=model.outputs, parent_id=model.id,
+                           recipe={"algorithm": algorithm, "options": options, "dataset_id": None})
+    script = tmp_path / "reproduce.py"
+    script.write_text(export_script.nncf_script(child))
+    out = tmp_path / "out" / "model.xml"
+    run = subprocess.run([sys.executable, str(script), "--out", str(out)], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    weights = {op.get_output_element_type(0).get_type_name() for op in ov.Core().read_model(out).get_ops()
+               if op.get_type_name() == "Constant"}
+    assert ("i8" if algorithm == "compress_weights" else "f16") in weights
+
+
+def test_accuracy_control_script_compiles_and_reads_the_validation_images(lab_env):
+    from core.datasets import load_index
+    from core.options import AccuracyControlOptions
+
+    parent, calibration, validation = lab.ensure_demo()
+    options = AccuracyControlOptions(validation_dataset_id=validation.id, max_drop=0.02).to_dict()
+    child = repo.add_model(name="demo INT8-AC", format="openvino-ir", path=parent.path, size_bytes=1,
+                           inputs=parent.inputs, outputs=parent.outputs, parent_id=parent.id,
+                           recipe={"algorithm": "quantize_with_accuracy_control", "options": options,
+                                   "dataset_id": calibration.id})
+    source = export_script.nncf_script(child)
+    compile(source, "reproduce.py", "exec")
+    assert f"VALIDATION = {str(load_index(lab.resolve(validation.path)).root)!r}" in source
+    assert "nncf.quantize_with_accuracy_control(" in source and "'max_drop': 0.02" in source

@@ -7,6 +7,7 @@ Screenshots of Overview, Compare and Export land in test-artifacts/.
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -88,7 +89,8 @@ def test_demo_flow(app_server, browser_page, tmp_path):
     assert any(p.startswith(f"{INT8} @ ") for p in points), points
 
     # The dataframe is a canvas; its accessible fallback <table> holds the visible cells.
-    grid = page.locator('[data-testid="stDataFrame"] table[role="grid"]')
+    # The first dataframe is the results table (the A/B table comes later on the page).
+    grid = page.locator('[data-testid="stDataFrame"] table[role="grid"]').first
     expect(grid.locator("td", has_text=INT8)).to_have_count(1, timeout=APP_TIMEOUT_MS)
     rows = [[c.text_content() for c in row.locator("td").all()] for row in grid.locator("tbody tr").all()]
     header = [c.text_content() for c in grid.locator("thead th").all()]
@@ -103,6 +105,9 @@ def test_demo_flow(app_server, browser_page, tmp_path):
     expect(page.get_by_role("combobox", name="Model")).to_have_value(f"#2 {INT8}", timeout=APP_TIMEOUT_MS)
     download_button = page.get_by_role("button", name="Download IR (.zip)")
     expect(download_button).to_be_visible(timeout=APP_TIMEOUT_MS)
+    expect(page.get_by_text(re.compile(r"gst-launch-1\.0 filesrc")).first).to_be_visible(timeout=APP_TIMEOUT_MS)
+    expect(page.get_by_text(re.compile(r"^benchmark_app -m "))).to_be_visible(timeout=APP_TIMEOUT_MS)
+    expect(page.get_by_role("button", name="Download backup (.zip)")).to_be_visible(timeout=APP_TIMEOUT_MS)
     wait_idle(page)
     page.screenshot(path=ARTIFACTS / "export.png", full_page=True)
     with page.expect_download(timeout=APP_TIMEOUT_MS) as download_info:
@@ -126,6 +131,24 @@ def test_demo_flow(app_server, browser_page, tmp_path):
     output = compiled(np.zeros((1, 1, 28, 28), dtype=np.float32))[compiled.output(0)]
     assert output.shape == (1, 10)
     assert np.isfinite(output).all()
+
+    # The OVMS repository: <name>/1/model.xml|bin that OpenVINO loads, config.json with the sweep's batch
+    with page.expect_download(timeout=APP_TIMEOUT_MS) as download_info:
+        page.get_by_role("button", name="Download OVMS repository (.zip)").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith("-ovms.zip")
+    ovms = tmp_path / "ovms"
+    download.save_as(tmp_path / download.suggested_filename)
+    with zipfile.ZipFile(tmp_path / download.suggested_filename) as zf:
+        zf.extractall(ovms)
+    config = json.loads((ovms / "config.json").read_text())["model_config_list"][0]["config"]
+    from core.export import sweep_batch
+    from db import repository as repo
+
+    int8 = next(m for m in repo.list_models() if m.name == INT8)
+    assert config["batch_size"] == (sweep_batch(int8.id) or "auto")
+    served = core.read_model(ovms / config["name"] / "1" / "model.xml")
+    assert any(op.get_type_name() == "FakeQuantize" for op in served.get_ops())
 
 
 def points_precision(points: set[str], model: str) -> str:
