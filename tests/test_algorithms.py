@@ -110,3 +110,33 @@ def test_sweep_of_four_points_runs_through_the_worker(lab_env, monkeypatch):
     assert {c.id for c in children} | {model.id} <= measured, "every point is measured alike"
     accuracy = {a.model_id for a in repo.list_accuracy()}
     assert {c.id for c in children} <= accuracy
+
+
+def test_rerun_of_a_sweep_resumes_and_replaces_only_unfinished_points(lab_env):
+    import os
+
+    from core import jobs
+    from db import models as orm
+    from db.session import session_scope
+
+    model, calibration, _ = lab.ensure_demo()
+    sweep = SweepOptions(algorithm=JobKind.COMPRESS_WEIGHTS, grid={"mode": ["int8_sym", "int8_asym"]})
+    job = lab.submit_sweep(sweep=sweep, model_id=model.id, dataset_id=calibration.id,
+                           measure=MeasureOptions(seconds=0.2))
+    assert repo.claim_job(job.id, os.getpid()) and jobs.execute(job.id, jobs.Reporter(job.id))
+    first, second = repo.list_sweep_points(job.id)
+    assert [p.status for p in (first, second)] == [JobStatus.SUCCEEDED] * 2
+    assert "mode=int8_sym" in repo.get_model(first.result_model_id).name
+    stale_child = repo.get_model(second.result_model_id)
+    # As if the sweep had died while its second point was measuring its stored child.
+    with session_scope() as s:
+        s.get(orm.Job, second.id).status = JobStatus.INTERRUPTED
+        s.get(orm.Job, job.id).status = JobStatus.INTERRUPTED
+    repo.reset_for_rerun(job.id)
+    assert repo.claim_job(job.id, os.getpid()) and jobs.execute(job.id, jobs.Reporter(job.id))
+    again_first, again_second = repo.list_sweep_points(job.id)
+    assert again_first.result_model_id == first.result_model_id and again_first.attempts == 1
+    assert again_second.status == JobStatus.SUCCEEDED and again_second.attempts == 2
+    assert len(repo.list_models()) == 3, "parent + one child per point; the stale child was removed"
+    assert repo.get_model(again_second.result_model_id).created_at > stale_child.created_at
+    assert len(list((lab_env / "models").iterdir())) == 3, "the interrupted attempt's files must not pile up"
