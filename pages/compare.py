@@ -1,6 +1,7 @@
 """Compare: accuracy against latency / throughput / size with the Pareto front, filters, a sortable
 table with CSV / JSON downloads, throughput and latency against batch size, "pick for me" and A/B."""
 
+import pages  # noqa: F401  (first: hands a deep link on a fresh server to app.py)
 import pandas as pd
 import streamlit as st
 

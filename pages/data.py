@@ -1,5 +1,6 @@
 """Data: upload a zip of images (one subfolder per class = labels)."""
 
+import pages  # noqa: F401  (first: hands a deep link on a fresh server to app.py)
 import pandas as pd
 import streamlit as st
 

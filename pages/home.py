@@ -1,5 +1,6 @@
 """Overview: what is stored, what runs, the latest results, and the one-click demo."""
 
+import pages  # noqa: F401  (first: hands a deep link on a fresh server to app.py)
 import pandas as pd
 import streamlit as st
 

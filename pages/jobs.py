@@ -1,5 +1,6 @@
 """Jobs: every job with live status; cancel, re-run, and read a job's log."""
 
+import pages  # noqa: F401  (first: hands a deep link on a fresh server to app.py)
 import pandas as pd
 import streamlit as st
 

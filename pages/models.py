@@ -1,5 +1,6 @@
 """Models: upload one, see what is stored and its inputs / outputs."""
 
+import pages  # noqa: F401  (first: hands a deep link on a fresh server to app.py)
 import pandas as pd
 import streamlit as st
 

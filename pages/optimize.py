@@ -1,5 +1,6 @@
 """Optimize: pick a model, data and an NNCF algorithm (or a sweep of its options), and run it."""
 
+import pages  # noqa: F401  (first: hands a deep link on a fresh server to app.py)
 import uuid
 
 import streamlit as st
@@ -23,12 +24,13 @@ if not models or not datasets:
     st.stop()
 
 
-def pick(label, items, state_key, fmt, optional=False):
+def pick(label, items, state_key, fmt, optional=False, avoid=None):
     ids = ([None] if optional else []) + [i.id for i in items]
     by_id = {i.id: i for i in items}
     current = st.session_state.get(state_key)
-    # Default to the first real choice; "none" only when the user picks it.
-    default = ids.index(current) if current in ids else min(1, len(ids) - 1) if optional else 0
+    # Default to the first real choice (not `avoid`); "none" only when the user picks it.
+    fallback = next((i for i in ids if i is not None and i != avoid), ids[0])
+    default = ids.index(current if current is not None and current in ids else fallback)
     chosen = st.selectbox(label, ids, index=default,
                           format_func=lambda i: "none" if i is None else fmt(by_id[i]))
     st.session_state[state_key] = chosen
@@ -39,7 +41,7 @@ model_id = pick("Model", models, "model_id", lambda m: f"#{m.id} {m.name}")
 calibration_id = pick("Calibration data", datasets, "calibration_id", lambda d: f"#{d.id} {d.name} ({d.samples})",
                       optional=True)
 validation_id = pick("Validation data (accuracy)", [d for d in datasets if d.has_labels], "validation_id",
-                     lambda d: f"#{d.id} {d.name} ({d.samples})", optional=True)
+                     lambda d: f"#{d.id} {d.name} ({d.samples})", optional=True, avoid=calibration_id)
 kind = JobKind(st.radio("Algorithm", list(LABELS), format_func=LABELS.get, horizontal=True))
 sweep = st.toggle("Sweep: several values per option, one job per combination")
 seconds = st.number_input("Seconds per benchmark run", 1.0, 120.0, 3.0)
