@@ -29,7 +29,8 @@ def main() -> None:
     from core import lab
     from core.__main__ import _wait
     from core.benchmark import run_benchmark
-    from core.options import BenchmarkOptions, JobKind, MeasureOptions, Precision, QuantizeOptions
+    from core.options import BenchmarkOptions, JobKind, MeasureOptions, Precision
+    from core.recipes import QuantizeOptions
     from db import repository as repo
     from db.session import upgrade_schema
 

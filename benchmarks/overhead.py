@@ -46,7 +46,8 @@ def main() -> None:
     os.environ["OPTLAB_DATA_DIR"] = tempfile.mkdtemp(prefix="optlab-overhead-")
 
     from core import lab
-    from core.options import JobKind, JobStatus, MeasureOptions, QuantizeOptions
+    from core.options import JobKind, JobStatus, MeasureOptions
+    from core.recipes import QuantizeOptions
     from core.worker import ensure_local_worker
     from db import repository as repo
     from db.session import upgrade_schema

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from core.errors import AppError
 from core.options import ExportFormat
-from core.options import (ALGORITHM_OPTIONS, BenchmarkOptions, JobKind, JobStatus, MeasureOptions,
-                          PerformanceHint, Precision, SweepOptions, option_fields)
+from core.options import (BenchmarkOptions, JobKind, JobStatus, MeasureOptions, PerformanceHint, Precision, option_fields)
+from core.recipes import ALGORITHM_OPTIONS, SweepOptions
 
 
 def _print(obj, as_json: bool) -> None:

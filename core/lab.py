@@ -16,7 +16,8 @@ from core.datasets import scan_image_folder
 from core.errors import BadInputError
 from core.files import extract_zip, save_upload, unique_dir
 from core.models import find_model_file, inspect_model, ir_size, port_dicts, read_model, save_ir, class_labels
-from core.options import ImagePreprocessing, JobKind, MeasureOptions, SweepOptions
+from core.options import ImagePreprocessing, JobKind, MeasureOptions
+from core.recipes import SweepOptions
 from db import repository as repo
 from db.records import DatasetRecord, JobRecord, ModelRecord
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from core.errors import BadInputError
 from core.models import ir_size, read_model, save_ir, weight_precisions
-from core.options import (AccuracyControlOptions, CompressWeightsOptions, ModelType, QuantizeOptions)
+from core.recipes import AccuracyControlOptions, CompressWeightsOptions, ModelType, QuantizeOptions
 
 Sample = Any  # one model call's input: an array, or a dict of arrays for multi-input models
 

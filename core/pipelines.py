@@ -16,8 +16,8 @@ from core.files import unique_dir
 from core.models import PortInfo, inspect_model, port_dicts
 from core.optimize import (OptimizeResult, compress_weights_model, fp16_model, quantize_model,
                            quantize_with_accuracy_control_model)
-from core.options import (ALGORITHM_OPTIONS, AccuracyControlOptions, BenchmarkOptions, EvaluateOptions,
-                          ImagePreprocessing, JobKind, MeasureOptions, PerformanceHint, Precision)
+from core.options import (BenchmarkOptions, EvaluateOptions, ImagePreprocessing, JobKind, MeasureOptions, PerformanceHint, Precision)
+from core.recipes import ALGORITHM_OPTIONS, AccuracyControlOptions
 from db import repository as repo
 from db.records import DatasetRecord, JobRecord, ModelRecord
 

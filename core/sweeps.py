@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from core import jobs
 from core.errors import AppError
-from core.options import JobStatus, MeasureOptions, Precision, SweepOptions
+from core.options import JobStatus, MeasureOptions, Precision
+from core.recipes import SweepOptions
 from core.pipelines import measure
 from db import repository as repo
 from db.records import JobRecord

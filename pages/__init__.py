@@ -1,15 +1,24 @@
-"""The app's pages. Imported by every page, so this runs before any page renders.
+"""The app's pages (run by app.py's st.navigation)."""
 
-Streamlit treats a folder called pages/ beside the entry script as an old-style multipage app
-until app.py has called st.navigation once in the server process; a deep link (e.g. /compare)
-as the first request of a fresh server would then run the page without app.py (no worker, the
-wrong sidebar). Switching the flag off and rerunning hands the request to app.py.
-"""
-
+import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-if PagesManager.uses_pages_directory:
-    import streamlit as st
+_checked = False
 
-    PagesManager.uses_pages_directory = False
-    st.rerun()
+
+def route_through_app() -> None:
+    """Hands a page run that bypassed app.py back to app.py; every page calls this first.
+
+    Streamlit treats a folder called pages/ beside the entry script as a legacy multipage app
+    until app.py has called st.navigation once in the server process, so a deep link (e.g.
+    /compare) as the first request of a fresh server would run the page without app.py: no
+    worker, the wrong sidebar. Switching that process-wide mode off and rerunning sends it
+    through app.py. Checked once per process, like the mode itself.
+    """
+    global _checked
+    if _checked:
+        return
+    _checked = True
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -1,7 +1,6 @@
 """Compare: accuracy against latency / throughput / size with the Pareto front, filters, a sortable
 table with CSV / JSON downloads, throughput and latency against batch size, "pick for me" and A/B."""
 
-import pages  # noqa: F401  (first: hands a deep link on a fresh server to app.py)
 import pandas as pd
 import streamlit as st
 
@@ -9,6 +8,9 @@ from core import compare
 from core.compare_figures import accuracy_figure, batch_figure
 from core.errors import AppError
 from core.options import CompareAxis, CompareFilters
+from pages import route_through_app
+
+route_through_app()
 
 st.title("Compare")
 rows = compare.results_rows()

@@ -1,12 +1,14 @@
 """Data: upload a zip of images (one subfolder per class = labels)."""
 
-import pages  # noqa: F401  (first: hands a deep link on a fresh server to app.py)
 import pandas as pd
 import streamlit as st
 
 from core import lab
 from core.errors import AppError
 from db import repository as repo
+from pages import route_through_app
+
+route_through_app()
 
 st.title("Data")
 with st.form("add-data", clear_on_submit=True):

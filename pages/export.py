@@ -1,12 +1,14 @@
 """Export: per model, one click each (IR zip, OVMS repository, DL Streamer, benchmark_app, NNCF
 script); and the whole lab as a backup, with restore."""
 
-import pages  # noqa: F401  (first: hands a deep link on a fresh server to app.py)
 import streamlit as st
 
 from core import backup, export, export_script
 from core.errors import AppError
 from db import repository as repo
+from pages import route_through_app
+
+route_through_app()
 
 ZIP = "application/zip"
 st.title("Export")

@@ -1,6 +1,5 @@
 """Overview: what is stored, what runs, the latest results, and the one-click demo."""
 
-import pages  # noqa: F401  (first: hands a deep link on a fresh server to app.py)
 import pandas as pd
 import streamlit as st
 
@@ -8,6 +7,9 @@ from core import lab
 from core.errors import AppError
 from core.overview import latest_results
 from db import repository as repo
+from pages import route_through_app
+
+route_through_app()
 
 st.title("Optimization Lab")
 st.write("Make a model run faster on Intel hardware: quantize it with NNCF, then compare accuracy, "

@@ -1,6 +1,5 @@
 """Jobs: every job with live status; cancel, re-run, and read a job's log."""
 
-import pages  # noqa: F401  (first: hands a deep link on a fresh server to app.py)
 import pandas as pd
 import streamlit as st
 
@@ -8,6 +7,9 @@ from core import jobs
 from core.errors import AppError
 from core.queue import job_log_path
 from db import repository as repo
+from pages import route_through_app
+
+route_through_app()
 
 st.title("Jobs")
 jobs.recover_stale()  # a crashed worker's jobs show up as interrupted as soon as someone looks

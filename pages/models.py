@@ -1,12 +1,14 @@
 """Models: upload one, see what is stored and its inputs / outputs."""
 
-import pages  # noqa: F401  (first: hands a deep link on a fresh server to app.py)
 import pandas as pd
 import streamlit as st
 
 from core import lab
 from core.errors import AppError
 from db import repository as repo
+from pages import route_through_app
+
+route_through_app()
 
 st.title("Models")
 with st.form("add-model", clear_on_submit=True):

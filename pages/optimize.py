@@ -1,16 +1,19 @@
 """Optimize: pick a model, data and an NNCF algorithm (or a sweep of its options), and run it."""
 
-import pages  # noqa: F401  (first: hands a deep link on a fresh server to app.py)
 import uuid
 
 import streamlit as st
 
 from core import lab
 from core.errors import AppError
-from core.options import ALGORITHM_OPTIONS, JobKind, MeasureOptions, SweepOptions
+from core.options import JobKind, MeasureOptions
+from core.recipes import ALGORITHM_OPTIONS, SweepOptions
 from db import repository as repo
 from pages.forms import options_form, sweep_form
 from pages.widgets import job_panel
+from pages import route_through_app
+
+route_through_app()
 
 LABELS = {JobKind.QUANTIZE: "INT8 quantization", JobKind.QUANTIZE_WITH_ACCURACY_CONTROL:
           "INT8 with accuracy control", JobKind.COMPRESS_WEIGHTS: "weight compression",

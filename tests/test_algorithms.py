@@ -10,8 +10,8 @@ from core import lab
 from core.errors import BadInputError
 from core.models import read_model, weight_precisions
 from core.optimize import compress_weights_model, fp16_model, quantize_model, quantize_with_accuracy_control_model
-from core.options import (AccuracyControlOptions, CompressWeightsOptions, JobKind, JobStatus, MeasureOptions,
-                          QuantizeOptions, SweepOptions)
+from core.options import JobKind, JobStatus, MeasureOptions
+from core.recipes import AccuracyControlOptions, CompressWeightsOptions, QuantizeOptions, SweepOptions
 from db import repository as repo
 from tests.models_in_code import make_outlier_classifier, make_transformer_block
 

@@ -14,7 +14,8 @@ from core import compare, lab
 from core.compare_figures import accuracy_figure
 from core.config import REPO_ROOT
 from core.errors import BadInputError
-from core.options import CompareAxis, CompareFilters, QuantizeOptions
+from core.options import CompareAxis, CompareFilters
+from core.recipes import QuantizeOptions
 from db import repository as repo
 from tests.stored_results import store_benchmark
 

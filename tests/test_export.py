@@ -20,7 +20,8 @@ from core.__main__ import main as cli
 from core.benchmark import run_benchmark
 from core.config import REPO_ROOT
 from core.errors import BadInputError, JobError
-from core.options import BenchmarkOptions, CompressWeightsOptions, QuantizeOptions
+from core.options import BenchmarkOptions
+from core.recipes import CompressWeightsOptions, QuantizeOptions
 from db import repository as repo
 from tests.stored_results import store_benchmark
 
@@ -176,7 +177,7 @@ def test_nncf_script_of_weight_only_algorithms_runs(model, tmp_path, algorithm, 
 
 def test_accuracy_control_script_compiles_and_reads_the_validation_images(lab_env):
     from core.datasets import load_index
-    from core.options import AccuracyControlOptions
+    from core.recipes import AccuracyControlOptions
 
     parent, calibration, validation = lab.ensure_demo()
     options = AccuracyControlOptions(validation_dataset_id=validation.id, max_drop=0.02).to_dict()

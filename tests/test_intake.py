@@ -111,7 +111,8 @@ def test_oversized_upload_is_refused(lab_env, monkeypatch, classifier_ir):
 
 def test_submit_refuses_data_that_does_not_fit_the_model(lab_env):
     from tests.models_in_code import make_classifier
-    from core.options import ImagePreprocessing, JobKind, MeasureOptions, QuantizeOptions
+    from core.options import ImagePreprocessing, JobKind, MeasureOptions
+    from core.recipes import QuantizeOptions
 
     rgb = lab.add_model_from_path(make_classifier(lab_env.parent / "rgb" / "model.xml", channels=3))
     gray = lab.add_image_dataset(("gray.zip", _zip({"a/1.png": _png()})),

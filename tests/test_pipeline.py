@@ -18,7 +18,8 @@ from core.evaluate import top1_accuracy
 from core.export import ir_zip
 from core.models import PortInfo
 from core.optimize import quantize_model
-from core.options import ImagePreprocessing, Precision, QuantizeOptions
+from core.options import ImagePreprocessing, Precision
+from core.recipes import QuantizeOptions
 
 
 @pytest.fixture

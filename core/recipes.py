@@ -1,0 +1,235 @@
+"""Optimization recipes: the typed options of each NNCF / OpenVINO algorithm and of sweeps.
+
+Validated in __post_init__; they travel as JSON in a job's options and a model's recipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from core.errors import BadInputError
+from core.options import JobKind, _Options, _positive, _strings
+
+
+class QuantizationPreset(StrEnum):
+    PERFORMANCE = "performance"
+    MIXED = "mixed"
+
+
+class ModelType(StrEnum):
+    """nncf.ModelType; GENERIC means none (CNNs and other non-transformers)."""
+
+    GENERIC = "generic"
+    TRANSFORMER = "transformer"
+
+
+class TargetDevice(StrEnum):
+    ANY = "ANY"
+    CPU = "CPU"
+    GPU = "GPU"
+    NPU = "NPU"
+    CPU_SPR = "CPU_SPR"
+
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantizeOptions(_Options):
+    """8-bit post-training quantization (nncf.quantize).
+
+    Attributes:
+        preset: performance (symmetric) or mixed (asymmetric activations).
+        subset_size: Calibration samples used for statistics.
+        fast_bias_correction: Fast (True) or full bias correction.
+        model_type: TRANSFORMER enables the transformer-specific scheme (and SmoothQuant).
+        target_device: Hardware the quantization scheme is tuned for.
+        ignored_names / ignored_types / ignored_patterns: Operations kept in floating point,
+            by exact name, by operation type (e.g. "Multiply") or by regular expression.
+        smooth_quant_alpha: SmoothQuant alpha for MatMuls of transformers (None: NNCF default).
+    """
+
+    preset: QuantizationPreset = QuantizationPreset.PERFORMANCE
+    subset_size: int = 300
+    fast_bias_correction: bool = True
+    model_type: ModelType = ModelType.GENERIC
+    target_device: TargetDevice = TargetDevice.ANY
+    ignored_names: tuple[str, ...] = ()
+    ignored_types: tuple[str, ...] = ()
+    ignored_patterns: tuple[str, ...] = ()
+    smooth_quant_alpha: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "preset", QuantizationPreset(self.preset))
+        object.__setattr__(self, "model_type", ModelType(self.model_type))
+        object.__setattr__(self, "target_device", TargetDevice(self.target_device))
+        for name in ("ignored_names", "ignored_types", "ignored_patterns"):
+            object.__setattr__(self, name, _strings(getattr(self, name)))
+        _positive("subset_size", self.subset_size)
+        if self.smooth_quant_alpha is not None and not 0 <= self.smooth_quant_alpha <= 1:
+            raise BadInputError(f"smooth_quant_alpha must be between 0 and 1, got {self.smooth_quant_alpha}.")
+        for pattern in self.ignored_patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise BadInputError(f"Ignored-scope pattern {pattern!r} is not a valid regular "
+                                    f"expression ({error}).") from error
+
+class DropType(StrEnum):
+    ABSOLUTE = "absolute"
+    RELATIVE = "relative"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccuracyControlOptions(QuantizeOptions):
+    """nncf.quantize_with_accuracy_control: INT8, with layers reverted until the drop fits.
+
+    The metric is the lab's own: top-1 against labels when the validation data has them, else
+    top-1 agreement with the parent model.
+    """
+
+    validation_dataset_id: int
+    max_drop: float = 0.01
+    drop_type: DropType = DropType.ABSOLUTE
+    max_validation_samples: int = 500
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "drop_type", DropType(self.drop_type))
+        _positive("max_drop", self.max_drop)
+        _positive("max_validation_samples", self.max_validation_samples)
+        if self.drop_type == DropType.ABSOLUTE and self.max_drop >= 1:
+            raise BadInputError("max_drop is a fraction of accuracy (0.01 = 1 point); use a value below 1.")
+
+
+class WeightMode(StrEnum):
+    """Weight compression modes this CPU runs (nncf.CompressWeightsMode)."""
+
+    INT8_SYM = "int8_sym"
+    INT8_ASYM = "int8_asym"
+    INT4_SYM = "int4_sym"
+    INT4_ASYM = "int4_asym"
+    NF4 = "nf4"
+    MXFP4 = "mxfp4"
+    FP8_E4M3 = "fp8_e4m3"
+
+    @property
+    def is_8bit(self) -> bool:
+        return self in (WeightMode.INT8_SYM, WeightMode.INT8_ASYM)
+
+
+class BackupMode(StrEnum):
+    INT8_ASYM = "int8_asym"
+    INT8_SYM = "int8_sym"
+    NONE = "none"
+
+
+class SensitivityMetric(StrEnum):
+    WEIGHT_QUANTIZATION_ERROR = "weight_quantization_error"
+    HESSIAN_INPUT_ACTIVATION = "hessian_input_activation"
+    MEAN_ACTIVATION_VARIANCE = "mean_activation_variance"
+    MAX_ACTIVATION_VARIANCE = "max_activation_variance"
+    MEAN_ACTIVATION_MAGNITUDE = "mean_activation_magnitude"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompressWeightsOptions(_Options):
+    """nncf.compress_weights: weight-only compression (LLMs, encoders, any MatMul/Gather weights).
+
+    Attributes:
+        mode: Precision of the compressed weights.
+        ratio: Share of 4-bit layers (the rest use backup_mode); 4-bit modes only.
+        group_size: Weights per quantization group (-1: per channel); 4-bit modes only.
+        all_layers: Also compress embeddings and the last layer to 4 bit.
+        backup_mode: Precision of the layers left out of the 4-bit ratio.
+        awq / scale_estimation: Data-aware refinements (need a dataset).
+        sensitivity_metric: How layers are ranked for the ratio (data-aware metrics need data).
+        subset_size: Samples used by data-aware steps.
+        use_data: Use the job's dataset (required by awq, scale estimation, activation metrics).
+    """
+
+    mode: WeightMode = WeightMode.INT8_ASYM
+    ratio: float | None = None
+    group_size: int | None = None
+    all_layers: bool = False
+    backup_mode: BackupMode | None = None
+    awq: bool = False
+    scale_estimation: bool = False
+    sensitivity_metric: SensitivityMetric | None = None
+    subset_size: int = 128
+    use_data: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", WeightMode(self.mode))
+        if self.backup_mode is not None:
+            object.__setattr__(self, "backup_mode", BackupMode(self.backup_mode))
+        if self.sensitivity_metric is not None:
+            object.__setattr__(self, "sensitivity_metric", SensitivityMetric(self.sensitivity_metric))
+        _positive("subset_size", self.subset_size)
+        if self.mode.is_8bit and (self.ratio not in (None, 1, 1.0) or self.group_size is not None
+                                  or self.all_layers):
+            raise BadInputError("ratio, group size and all layers apply to 4-bit modes only; leave them "
+                                f"unset for {self.mode}.")
+        if self.ratio is not None and not 0 < self.ratio <= 1:
+            raise BadInputError(f"ratio must be in (0, 1], got {self.ratio}.")
+        if self.group_size is not None and self.group_size != -1 and self.group_size <= 0:
+            raise BadInputError(f"group_size must be positive or -1 (per channel), got {self.group_size}.")
+        data_only = [name for name, on in (("AWQ", self.awq), ("scale estimation", self.scale_estimation),
+                                           ("an activation sensitivity metric",
+                                            self.sensitivity_metric not in
+                                            (None, SensitivityMetric.WEIGHT_QUANTIZATION_ERROR))) if on]
+        if data_only and not self.use_data:
+            raise BadInputError(f"{', '.join(data_only)} needs data: choose a dataset and turn on "
+                                "'use data'.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fp16Options(_Options):
+    """Store the weights in FP16 (ov.save_model(compress_to_fp16=True)); no data needed."""
+
+
+ALGORITHM_OPTIONS: dict[str, type[_Options]] = {
+    JobKind.QUANTIZE: QuantizeOptions,
+    JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: AccuracyControlOptions,
+    JobKind.COMPRESS_WEIGHTS: CompressWeightsOptions,
+    JobKind.FP16: Fp16Options,
+}
+MAX_SWEEP_POINTS = 64
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepOptions(_Options):
+    """Several values for several options of one algorithm: one job per combination.
+
+    Attributes:
+        algorithm: The job kind every point runs (quantize, compress_weights, ...).
+        base: Options shared by all points.
+        grid: Option name -> the values to try; the points are the cartesian product.
+    """
+
+    algorithm: JobKind
+    base: dict[str, Any] = dataclasses.field(default_factory=dict)
+    grid: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "algorithm", JobKind(self.algorithm))
+        if self.algorithm not in ALGORITHM_OPTIONS:
+            raise BadInputError(f"A sweep runs one of {sorted(ALGORITHM_OPTIONS)}, not {self.algorithm}.")
+        if not self.grid or any(not values for values in self.grid.values()):
+            raise BadInputError("Give at least one option with at least one value to sweep over.")
+        if len(self.points()) > MAX_SWEEP_POINTS:
+            raise BadInputError(f"The sweep has {len(self.points())} points; keep it to "
+                                f"{MAX_SWEEP_POINTS} or fewer by trimming values.")
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every combination as a full options dict, validated by the algorithm's options class."""
+        names = list(self.grid)
+        points = []
+        for values in itertools.product(*(self.grid[n] for n in names)):
+            point = {**self.base, **dict(zip(names, values))}
+            points.append(ALGORITHM_OPTIONS[self.algorithm].from_dict(point).to_dict())
+        return points
