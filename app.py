@@ -33,5 +33,6 @@ st.navigation([
     st.Page("pages/optimize.py", title="Optimize", icon=":material/bolt:"),
     st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/monitoring:"),
+    st.Page("pages/measure.py", title="Measure", icon=":material/speed:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ]).run()

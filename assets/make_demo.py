@@ -17,8 +17,11 @@ zip timestamps):
 * reads Fashion-MNIST (idx ubyte, optionally gzipped) from ``--source``
   (default ``/usr/share/datasets/fashion-mnist/``, Debian package
   ``dataset-fashion-mnist``);
-* trains a small CNN (2 conv + pool blocks, 2 linear layers) on the 60k
-  training images;
+* trains a small but conv-heavy CNN (5 conv 3x3 layers with 64-128 channels,
+  the first with stride 2, 2 max-pools, 2 linear layers; ~0.67 M parameters,
+  ~80 M multiply-adds per image) on the 60k training images, with bfloat16
+  autocast and channels_last for speed (fast on CPUs with AMX / AVX512-BF16,
+  slower elsewhere);
 * exports ``fashion_cnn.onnx`` (opset 17). Input ``image``: float32 raw pixel
   values in [0, 255], shape [N, 1, 28, 28] with dynamic N; normalisation
   (x / 255, then (x - mean) / std) happens inside the model. Output
@@ -87,7 +90,7 @@ CLASS_DIRS = [
 MEAN = 0.2860
 STD = 0.3530
 
-EPOCHS = 6
+EPOCHS = 4
 BATCH_SIZE = 128
 LR = 2e-3
 CALIB_PER_CLASS = 30
@@ -133,7 +136,14 @@ def load_fashion_mnist(source: Path):
 
 # -------------------------------------------------------------------------- model
 class FashionCNN(nn.Module):
-    """Takes raw pixels in [0, 255], [N, 1, 28, 28]; returns logits [N, 10]."""
+    """Takes raw pixels in [0, 255], [N, 1, 28, 28]; returns logits [N, 10].
+
+    Deliberately conv-heavy for its size: about 80 M multiply-adds per image, ~90 % of them in
+    the three 3x3 convs with 64/128 input channels at 14x14, so that per-inference overhead
+    does not dominate and 8-bit quantization shows a real speed-up (also over bf16 on AMX
+    CPUs). The stride-2 first conv skips the 28x28 stage, which is cheap in FLOPs but slow
+    (memory-bound, Cin=1) in both training and INT8 inference. The classifier head is small.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -141,19 +151,25 @@ class FashionCNN(nn.Module):
         self.register_buffer("mean", torch.tensor(MEAN))
         self.register_buffer("std", torch.tensor(STD))
         self.features = nn.Sequential(
-            nn.Conv2d(1, 16, kernel_size=3, padding=1),
+            nn.Conv2d(1, 64, kernel_size=3, stride=2, padding=1),  # 64 x 14x14
             nn.ReLU(),
-            nn.MaxPool2d(2),  # 14x14
-            nn.Conv2d(16, 32, kernel_size=3, padding=1),
+            nn.Conv2d(64, 128, kernel_size=3, padding=1),
             nn.ReLU(),
-            nn.MaxPool2d(2),  # 7x7
+            nn.Conv2d(128, 128, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(128, 128, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 128 x 7x7
+            nn.Conv2d(128, 128, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 128 x 3x3
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),
             nn.Dropout(0.25),
-            nn.Linear(32 * 7 * 7, 64),
+            nn.Linear(128 * 3 * 3, 128),
             nn.ReLU(),
-            nn.Linear(64, 10),
+            nn.Linear(128, 10),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -169,7 +185,8 @@ def to_input(images: np.ndarray) -> torch.Tensor:
 @torch.no_grad()
 def predict(model: nn.Module, images: np.ndarray, batch: int = 1000) -> np.ndarray:
     model.eval()
-    out = [model(to_input(images[i : i + batch])).argmax(1).numpy() for i in range(0, len(images), batch)]
+    out = [model(to_input(images[i : i + batch]).contiguous(memory_format=torch.channels_last)).argmax(1).numpy()
+           for i in range(0, len(images), batch)]
     return np.concatenate(out)
 
 
@@ -188,7 +205,11 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
         for i in range(0, len(x), BATCH_SIZE):
             idx = perm[i : i + BATCH_SIZE]
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xt[idx]), yt[idx])
+            # bfloat16 autocast (fp32 master weights, fp32 loss) + channels_last: about 3x faster
+            # than plain fp32 on CPUs with AMX / AVX512-BF16; the exported model is fp32.
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                logits = model(xt[idx].contiguous(memory_format=torch.channels_last))
+            loss = loss_fn(logits.float(), yt[idx])
             loss.backward()
             opt.step()
             sched.step()
@@ -200,6 +221,7 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
 # -------------------------------------------------------------------------- export
 def export_onnx(model: nn.Module, path: Path) -> None:
     model.eval()
+    model.to(memory_format=torch.contiguous_format)
     buf = io.BytesIO()
     with warnings.catch_warnings():
         # dynamo=False selects the legacy TorchScript exporter on purpose: the
@@ -298,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     print(f"Training on {len(x_train)} images, {EPOCHS} epochs, 2 threads ...")
-    model = FashionCNN()
+    model = FashionCNN().to(memory_format=torch.channels_last)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"Model: {params} parameters")
     train_seconds = train(model, x_train, y_train)
     print(f"Training time: {train_seconds:.1f} s")
 

@@ -12,6 +12,7 @@ from core.errors import AppError
 from core.options import ExportFormat
 from core.options import (BenchmarkOptions, JobKind, JobStatus, MeasureOptions, PerformanceHint, Precision, option_fields)
 from core.recipes import ALGORITHM_OPTIONS, SweepOptions
+from core.options import BatchSweepOptions, ProfileOptions
 
 
 def _print(obj, as_json: bool) -> None:
@@ -87,9 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("add-model", help="import a model file (.onnx, .xml with its .bin, .tflite, .zip)")
     p.add_argument("path", type=Path)
     p.add_argument("--name")
-    p = sub.add_parser("add-data", help="import a zip of images (class subfolders = labels)")
+    p.add_argument("--from-server", action="store_true",
+                   help="path is below OPTLAB_IMPORT_ROOT: read in place, only the IR is written (big models)")
+    p = sub.add_parser("add-data", help="import a zip of images (class subfolders = labels), or a "
+                                        ".npy / .npz (one array per model input, optional 'labels'), or "
+                                        "a table (.csv, .parquet, .jsonl, zipped save_to_disk folder)")
     p.add_argument("path", type=Path)
     p.add_argument("--name")
+    p.add_argument("--label-column", help="tables: the column with integer class labels")
+    p.add_argument("--columns", default="", help="tables: columns per model input, 'image=px; features=a,b'")
     sub.add_parser("demo", help="register the bundled demo model and data")
     sub.add_parser("models", help="list models")
     sub.add_parser("datasets", help="list datasets")
@@ -116,6 +123,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int)
     p.add_argument("--streams", type=int)
     p.add_argument("--requests", type=int)
+    p.add_argument("--auto-batch", action="store_true", help="OpenVINO automatic batching (BATCH:DEVICE(batch))")
+    p.add_argument("--repeats", type=int, default=1, help="run K times; one record per run")
+    p.add_argument("--versus", type=Path, metavar="MODEL_B",
+                   help="compare with MODEL_B interleaved A B A B (--repeats rounds); prints B/A ratios")
+    p = sub.add_parser("batch-sweep", help="throughput / latency per batch size (x streams, x auto batching)")
+    p.add_argument("model_path", type=Path)
+    p.add_argument("--batches", default="1,2,4,8")
+    p.add_argument("--streams", default="", help="e.g. 1,2 for a batch x streams grid")
+    p.add_argument("--auto-batch", action="store_true", help="add automatic batching on as a dimension")
+    p.add_argument("--hint", choices=[x.value for x in PerformanceHint], default="throughput")
+    p.add_argument("--precision", choices=[x.value for x in Precision], default="default")
+    p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--device", default="CPU")
+    p = sub.add_parser("profile", help="per-layer time and executed precision (performance counters)")
+    p.add_argument("model_path", type=Path)
+    p.add_argument("--precision", choices=[x.value for x in Precision], default="default")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--iterations", type=int, default=20)
+    p.add_argument("--device", default="CPU")
     p = sub.add_parser("results", help="the comparison table: accuracy, latency, throughput, size per model")
     p.add_argument("--out", type=Path, help="write the table to FILE.csv or FILE.json instead")
     p = sub.add_parser("pick", help="the best model on the accuracy-vs-latency front for a constraint")
@@ -154,8 +181,37 @@ def _run(args) -> int:
         options = BenchmarkOptions(device=args.device, hint=args.hint, batch=args.batch,
                                    precision=args.precision, seconds=args.seconds,
                                    iterations=args.iterations, streams=args.streams,
-                                   infer_requests=args.requests)
-        _print(run_benchmark(args.model_path, options).to_dict(), args.json)
+                                   infer_requests=args.requests, auto_batch=args.auto_batch)
+        if args.versus is not None:
+            from dataclasses import asdict
+
+            from core.measure import interleaved_ratio
+
+            ratio = interleaved_ratio(args.model_path, args.versus, options, rounds=args.repeats)
+            _print({"latency_ratio": asdict(ratio.latency_ratio),
+                    "throughput_ratio": asdict(ratio.throughput_ratio)}, args.json)
+            return 0
+        for repeat in range(args.repeats):
+            _print({**run_benchmark(args.model_path, options).to_dict(), "repeat": repeat}, args.json)
+        return 0
+    if args.command == "batch-sweep":
+        from core.measure import run_batch_sweep
+
+        options = BatchSweepOptions(batches=args.batches.split(","), streams=[s for s in args.streams.split(",") if s],
+                                    auto_batch=(False, True) if args.auto_batch else (False,), hint=args.hint,
+                                    precision=args.precision, seconds=args.seconds, repeats=args.repeats,
+                                    device=args.device)
+        run_batch_sweep(args.model_path, options, on_result=lambda r: _print(r.to_dict(), args.json),
+                        on_point=lambda n, total, point: print(f"point {n}/{total}: {point.label}",
+                                                               file=sys.stderr, flush=True))
+        return 0
+    if args.command == "profile":
+        from core.profile import by_layer_type, profile_model
+
+        result = profile_model(args.model_path, ProfileOptions(precision=args.precision, batch=args.batch,
+                                                               iterations=args.iterations, device=args.device))
+        _print({"device": result.device, "precision": result.precision, "total_ms": result.total_ms,
+                "by_type": by_layer_type(result.layer_dicts()), "layers": result.layer_dicts()}, args.json)
         return 0
 
     from dataclasses import asdict
@@ -165,10 +221,18 @@ def _run(args) -> int:
     from db.session import upgrade_schema
 
     upgrade_schema()
-    if args.command == "add-model":
+    if args.command == "add-model" and args.from_server:
+        from core.model_intake import import_model_from_server
+
+        _print(asdict(import_model_from_server(str(args.path), name=args.name)), args.json)
+    elif args.command == "add-model":
         _print(asdict(lab.add_model_from_path(args.path, name=args.name)), args.json)
     elif args.command == "add-data":
-        _print(asdict(lab.add_image_dataset_from_path(args.path, name=args.name)), args.json)
+        from core.data_tables import parse_columns
+        from core.sources import add_data_from_path
+
+        _print(asdict(add_data_from_path(args.path, name=args.name, label_column=args.label_column,
+                                         columns=parse_columns(args.columns))), args.json)
     elif args.command == "demo":
         model, calibration, validation = lab.ensure_demo()
         _print({"model_id": model.id, "calibration_id": calibration.id,

@@ -24,6 +24,7 @@ from core.options import BenchmarkOptions, PerformanceHint, Precision
 
 _PROGRESS_EVERY_S = 0.5
 _STOP_CHECK_EVERY_S = 0.05
+_AUTO_BATCH_TIMEOUT_MS = 50
 _SHORT_PRECISION = {"bfloat16": "bf16", "float32": "f32", "float16": "f16"}
 
 
@@ -57,6 +58,15 @@ class BenchmarkResult:
     first_inference_ms: float
     compile_ms: float
     environment: dict[str, Any]
+    auto_batch: bool = False
+    peak_memory_mb: float | None = None
+    sweep_point: str | None = None
+    repeat: int = 0
+
+    @property
+    def latency_per_sample_ms(self) -> float:
+        """Median latency divided by the samples one inference carries."""
+        return self.latency_ms.median / self.batch
 
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-able dict with exactly the contract keys (latency_ms nested)."""
@@ -121,6 +131,15 @@ def _ov_message(error: Exception) -> str:
     lines = [line.strip() for line in str(error).splitlines()]
     useful = [line for line in lines if line and not line.startswith(("Exception from ", "Check '"))]
     return " ".join(useful) or str(error).strip()
+
+
+def _rss_mb() -> float | None:
+    """Resident memory of this process now, in MB (None where /proc is missing)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _port_name(port: Any) -> str:
@@ -201,7 +220,11 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
     except Exception as error:  # OpenVINO raises RuntimeError / OSError variants
         raise ModelFormatError(f"Could not read model '{Path(model_path).name}': {_ov_message(error)} "
                                "Upload an OpenVINO IR (.xml + .bin) or an .onnx file.") from error
-    shapes = _static_shapes(model, options.batch)
+    # Automatic batching: the model keeps batch 1 and OpenVINO's BATCH device groups `batch`
+    # requests into one inference, so each request still carries one sample.
+    model_batch = 1 if options.auto_batch else options.batch
+    device = f"BATCH:{options.device}({options.batch})" if options.auto_batch else options.device
+    shapes = _static_shapes(model, model_batch)
     if any(port.get_partial_shape() != ov.PartialShape(dims) for port, dims in shapes.items()):
         try:
             model.reshape({port: ov.PartialShape(dims) for port, dims in shapes.items()})
@@ -218,16 +241,98 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
         config["NUM_STREAMS"] = options.streams
     if options.precision is not Precision.DEFAULT:
         config["INFERENCE_PRECISION_HINT"] = options.precision.value
+    if options.auto_batch:
+        # A batch still filling when the timed loop drains waits this long (default 1000 ms).
+        config["AUTO_BATCH_TIMEOUT"] = _AUTO_BATCH_TIMEOUT_MS
     start = time.perf_counter()
     try:
-        compiled = core.compile_model(model, options.device, config)
+        compiled = core.compile_model(model, device, config)
     except Exception as error:
-        raise BadInputError(f"Could not compile the model for {options.device} with {config}: "
+        raise BadInputError(f"Could not compile the model for {device} with {config}: "
                             f"{_ov_message(error)}") from error
     compile_ms = (time.perf_counter() - start) * 1e3
     environment["inference_num_threads"] = _int_property(compiled, "INFERENCE_NUM_THREADS")
 
+    peak_mb = _rss_mb()
+    if options.hint is PerformanceHint.LATENCY and options.infer_requests in (None, 1) and not options.auto_batch:
+        # benchmark_app's method for the latency hint: one request, synchronous infer().
+        loop = _sync_loop(compiled, options, progress, should_stop)
+    else:
+        loop = _async_loop(ov, compiled, options, progress, should_stop)
+    times, iteration, duration_s, first_inference_ms, nireq, loop_peak_mb = loop
+    if progress is not None:
+        progress(1.0, f"{iteration} inferences in {duration_s:.1f} s")
+
+    latencies = np.asarray(times, dtype=np.float64)
+    median, p90, p99 = (float(v) for v in np.percentile(latencies, [50, 90, 99]))
+    stats = LatencyStats(median=median, mean=float(latencies.mean()), min=float(latencies.min()),
+                         max=float(latencies.max()), p90=p90, p99=p99)
+    peaks = [value for value in (peak_mb, loop_peak_mb) if value is not None]
+    return BenchmarkResult(
+        model=str(model_path), device=options.device, hint=options.hint.value, batch=options.batch,
+        streams=_int_property(compiled, "NUM_STREAMS") or 0, infer_requests=nireq,
+        precision=describe_precision(compiled), latency_ms=stats,
+        throughput_fps=iteration * model_batch / duration_s, iterations=iteration, duration_s=duration_s,
+        first_inference_ms=float(first_inference_ms), compile_ms=compile_ms, environment=environment,
+        auto_batch=options.auto_batch, peak_memory_mb=round(max(peaks), 1) if peaks else None)
+
+
+class _Ticker:
+    """Stop checks (~50 ms), progress reports (~0.5 s) and memory samples of a timed loop."""
+
+    def __init__(self, options: BenchmarkOptions, progress, should_stop) -> None:
+        self.options, self.progress, self.should_stop = options, progress, should_stop
+        self.start = time.perf_counter()
+        self.next_check, self.next_report = self.start + _STOP_CHECK_EVERY_S, self.start + _PROGRESS_EVERY_S
+        self.peak_mb = _rss_mb()
+
+    def stop(self, now: float, iteration: int) -> bool:
+        """Called after every inference; True when the caller asked to stop."""
+        if now < self.next_check:
+            return False
+        self.next_check = now + _STOP_CHECK_EVERY_S
+        rss = _rss_mb()
+        if rss is not None and (self.peak_mb is None or rss > self.peak_mb):
+            self.peak_mb = rss
+        if self.should_stop is not None and self.should_stop():
+            return True
+        if self.progress is not None and now >= self.next_report:
+            self.next_report = now + _PROGRESS_EVERY_S
+            limit, seconds = self.options.iterations, self.options.seconds
+            done = iteration / limit if limit else (now - self.start) / seconds
+            self.progress(min(done, 1.0), f"{iteration} inferences in {now - self.start:.1f} s")
+        return False
+
+
+def _sync_loop(compiled: Any, options: BenchmarkOptions, progress, should_stop):
+    """benchmark_app's sync mode: one request, ``infer()`` back to back, its own latency stamps."""
+    request = compiled.create_infer_request()
+    for index in range(len(compiled.inputs)):
+        _fill_random(request.get_input_tensor(index))
+    request.infer()
+    first_inference_ms = request.latency
+    for _ in range(options.warmup - 1):
+        request.infer()
+    times, iteration, limit, seconds = [], 0, options.iterations, options.seconds
+    clock = time.perf_counter
+    ticker = _Ticker(options, progress, should_stop)
+    start = now = ticker.start
+    while (iteration < limit) if limit else (now - start < seconds):
+        request.infer()
+        times.append(request.latency)
+        iteration += 1
+        now = clock()
+        if ticker.stop(now, iteration):
+            break
+    duration_s = max(clock() - start, time.get_clock_info("perf_counter").resolution)
+    return times, iteration, duration_s, first_inference_ms, 1, ticker.peak_mb
+
+
+def _async_loop(ov: Any, compiled: Any, options: BenchmarkOptions, progress, should_stop):
+    """benchmark_app's async inference-only mode: an AsyncInferQueue kept full."""
     nireq = options.infer_requests or _int_property(compiled, "OPTIMAL_NUMBER_OF_INFER_REQUESTS") or 1
+    if options.auto_batch:
+        nireq = max(nireq, options.batch)  # fewer requests than the batch would wait for its timeout
     queue = ov.AsyncInferQueue(compiled, nireq)
     nireq = len(queue)
     for request in queue:
@@ -245,8 +350,8 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
     times, in_flight, iteration = [], set(), 0
     limit, seconds = options.iterations, options.seconds
     clock = time.perf_counter
-    start = now = clock()
-    next_check, next_report = start + _STOP_CHECK_EVERY_S, start + _PROGRESS_EVERY_S
+    ticker = _Ticker(options, progress, should_stop)
+    start = now = ticker.start
     while (iteration < limit) if limit else (now - start < seconds or iteration % nireq):
         idle = queue.get_idle_request_id()
         if idle in in_flight:
@@ -256,27 +361,9 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
         queue.start_async()
         iteration += 1
         now = clock()
-        if now >= next_check:
-            next_check = now + _STOP_CHECK_EVERY_S
-            if should_stop is not None and should_stop():
-                break
-            if progress is not None and now >= next_report:
-                next_report = now + _PROGRESS_EVERY_S
-                done = iteration / limit if limit else (now - start) / seconds
-                progress(min(done, 1.0), f"{iteration} inferences in {now - start:.1f} s")
+        if ticker.stop(now, iteration):
+            break
     queue.wait_all()
     duration_s = max(clock() - start, time.get_clock_info("perf_counter").resolution)
     times.extend(queue[request_id].latency for request_id in in_flight)
-    if progress is not None:
-        progress(1.0, f"{iteration} inferences in {duration_s:.1f} s")
-
-    latencies = np.asarray(times, dtype=np.float64)
-    median, p90, p99 = (float(v) for v in np.percentile(latencies, [50, 90, 99]))
-    stats = LatencyStats(median=median, mean=float(latencies.mean()), min=float(latencies.min()),
-                         max=float(latencies.max()), p90=p90, p99=p99)
-    return BenchmarkResult(
-        model=str(model_path), device=options.device, hint=options.hint.value, batch=options.batch,
-        streams=_int_property(compiled, "NUM_STREAMS") or 0, infer_requests=nireq,
-        precision=describe_precision(compiled), latency_ms=stats,
-        throughput_fps=iteration * options.batch / duration_s, iterations=iteration, duration_s=duration_s,
-        first_inference_ms=float(first_inference_ms), compile_ms=compile_ms, environment=environment)
+    return times, iteration, duration_s, first_inference_ms, nireq, ticker.peak_mb

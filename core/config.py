@@ -40,6 +40,8 @@ class Settings:
     stale_seconds: float
     max_attempts: int
     start_local_worker: bool
+    # Server folder models may be imported from (too big for a browser upload); None = off.
+    import_root: Path | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -63,4 +65,5 @@ def get_settings() -> Settings:
         stale_seconds=float(os.environ.get("OPTLAB_STALE_SECONDS", "30")),
         max_attempts=int(os.environ.get("OPTLAB_MAX_ATTEMPTS", "3")),
         start_local_worker=os.environ.get("OPTLAB_LOCAL_WORKER", "1") != "0",
+        import_root=Path(os.environ["OPTLAB_IMPORT_ROOT"]).resolve() if os.environ.get("OPTLAB_IMPORT_ROOT") else None,
     )

@@ -25,13 +25,17 @@ class AccuracyMeasurement:
 
 def compile_model(model_path: Path, *, device: str = "CPU", precision: Precision = Precision.DEFAULT,
                   extra: dict | None = None):
-    """Compiles a model with an optional INFERENCE_PRECISION_HINT (f32 forces a true FP32 baseline)."""
+    """Compiles a model with an optional INFERENCE_PRECISION_HINT (f32 forces a true FP32 baseline).
+
+    model_path may also be an already read (e.g. reshaped) ``ov.Model``.
+    """
     import openvino as ov
 
     config = dict(extra or {})
     if Precision(precision) != Precision.DEFAULT:
         config["INFERENCE_PRECISION_HINT"] = Precision(precision).value
-    return ov.Core().compile_model(read_model(model_path), device, config)
+    model = read_model(model_path) if isinstance(model_path, (str, Path)) else model_path
+    return ov.Core().compile_model(model, device, config)
 
 
 def top1_accuracy(model_path: Path, samples: Iterable[tuple[np.ndarray, int | None]], *,
@@ -55,7 +59,8 @@ def top1_accuracy(model_path: Path, samples: Iterable[tuple[np.ndarray, int | No
         if label is None:
             raise DatasetError("Top-1 accuracy needs labels, and this dataset has none; upload images "
                                "in one subfolder per class.")
-        scores = request.infer([tensor])[compiled.output(0)]
+        # A dict (input name -> array) feeds a multi-input model; a bare array the single input.
+        scores = request.infer(tensor if isinstance(tensor, dict) else [tensor])[compiled.output(0)]
         correct += int(np.argmax(scores.reshape(scores.shape[0], -1)[0]) == label)
         count += 1
         if on_progress:

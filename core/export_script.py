@@ -164,7 +164,11 @@ if __name__ == "__main__":
 def _data_root(dataset_id: int | None) -> str | None:
     if dataset_id is None:
         return None
-    return str(load_index(lab.resolve(repo.get_dataset(dataset_id).path)).root)
+    dataset = repo.get_dataset(dataset_id)
+    if dataset.format != "image-folder":  # the script's loader reads image folders only
+        raise BadInputError(f"The reproduction script reloads image folders, and '{dataset.name}' is "
+                            f"{dataset.format} data; download the IR instead, or re-run the job on image data.")
+    return str(load_index(lab.resolve(dataset.path)).root)
 
 
 def _preprocessing(parent: ModelRecord, dataset_id: int | None) -> dict | None:

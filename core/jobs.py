@@ -24,7 +24,8 @@ from db.records import JobRecord
 log = logging.getLogger("optlab.jobs")
 # Kinds that only read their inputs and write new rows: safe to run again after an interruption.
 RERUNNABLE = frozenset({JobKind.QUANTIZE, JobKind.EVALUATE, JobKind.BENCHMARK, JobKind.FP16,
-                        JobKind.QUANTIZE_WITH_ACCURACY_CONTROL, JobKind.COMPRESS_WEIGHTS, JobKind.SWEEP})
+                        JobKind.QUANTIZE_WITH_ACCURACY_CONTROL, JobKind.COMPRESS_WEIGHTS, JobKind.SWEEP,
+                        JobKind.BATCH_SWEEP, JobKind.PROFILE})
 # Jobs this process runs right now (the job itself, and a sweep's current point); all heartbeat.
 ACTIVE_JOBS: set[int] = set()
 
@@ -120,13 +121,14 @@ def _heartbeat_forever(job_id: int, supervisor_pid: int, interval: float) -> Non
 
 
 def _handlers() -> dict[str, Callable[[JobRecord, Reporter], int | None]]:
-    from core import pipelines, sweeps
+    from core import measure_jobs, pipelines, sweeps
 
     optimize = pipelines.run_optimize
     return {JobKind.QUANTIZE: optimize, JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: optimize,
             JobKind.COMPRESS_WEIGHTS: optimize, JobKind.FP16: optimize,
             JobKind.EVALUATE: pipelines.run_evaluate, JobKind.BENCHMARK: pipelines.run_benchmark_job,
-            JobKind.SWEEP: sweeps.run_sweep}
+            JobKind.SWEEP: sweeps.run_sweep,
+            JobKind.BATCH_SWEEP: measure_jobs.run_batch_sweep_job, JobKind.PROFILE: measure_jobs.run_profile_job}
 
 
 def execute(job_id: int, reporter: Reporter) -> bool:

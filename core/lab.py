@@ -66,14 +66,20 @@ def add_model(files: list[Upload], *, name: str | None = None) -> ModelRecord:
     with _new_folder("models", stem) as folder:
         _save_all(files, folder / "original")
         source, fmt = find_model_file(folder / "original")
-        model = read_model(source)
-        info = inspect_model(model)
-        xml = save_ir(model, folder / "model.xml")
-        return repo.add_model(
-            name=name or source.stem, format=fmt, path=_relative(xml), size_bytes=ir_size(xml),
-            inputs=port_dicts(info.inputs), outputs=port_dicts(info.outputs),
-            recipe={"algorithm": "original", "source_file": source.name,
-                    "labels": class_labels(model)})
+        return _register_model(source, fmt, folder, name=name)
+
+
+def _register_model(source: Path, fmt: str, folder: Path, *, name: str | None,
+                    recipe: dict | None = None) -> ModelRecord:
+    """Converts source once to an FP32 IR in folder and stores its row."""
+    model = read_model(source)
+    info = inspect_model(model)
+    xml = save_ir(model, folder / "model.xml")
+    return repo.add_model(
+        name=name or source.stem, format=fmt, path=_relative(xml), size_bytes=ir_size(xml),
+        inputs=port_dicts(info.inputs), outputs=port_dicts(info.outputs),
+        recipe={"algorithm": "original", "source_file": source.name, "labels": class_labels(model),
+                **(recipe or {})})
 
 
 def add_model_from_path(path: Path, *, name: str | None = None) -> ModelRecord:
@@ -142,15 +148,10 @@ def model_operations(model_id: int) -> dict[str, list[str]]:
 
 def _check_fits(model: ModelRecord, dataset_ids: list[int | None]) -> None:
     """Raises a clear error when a dataset cannot feed the model (before anything is queued)."""
-    from core.datasets import resolve_preprocessing
-    from core.models import PortInfo
+    from core.sources import open_dataset
 
     for dataset_id in filter(None, dataset_ids):
-        dataset = repo.get_dataset(dataset_id)
-        if len(model.inputs) != 1:
-            raise BadInputError(f"'{model.name}' has {len(model.inputs)} inputs; image data feeds "
-                                "single-input models.")
-        resolve_preprocessing(ImagePreprocessing.from_dict(dataset.preprocessing), PortInfo(**model.inputs[0]))
+        open_dataset(repo.get_dataset(dataset_id), model)
 
 
 def submit_optimization(*, kind: JobKind, model_id: int, dataset_id: int | None, options,

@@ -15,8 +15,11 @@ import numpy as np
 from core.errors import ModelFormatError
 
 # Suffix -> format name, for the files a user may hand over as "the model".
-MODEL_SUFFIXES = {".xml": "openvino-ir", ".onnx": "onnx", ".tflite": "tflite", ".pdmodel": "paddle"}
-SUPPORTED_HINT = "Upload an ONNX file (.onnx), an OpenVINO IR (.xml with its .bin), a .tflite file, or a zip holding one of them."
+MODEL_SUFFIXES = {".xml": "openvino-ir", ".onnx": "onnx", ".tflite": "tflite", ".pdmodel": "paddle",
+                  ".pb": "tensorflow", ".pt2": "pytorch-exported-program"}
+SUPPORTED_HINT = ("Upload an ONNX file (.onnx), an OpenVINO IR (.xml with its .bin), a .tflite file, a "
+                  "PaddlePaddle .pdmodel with its .pdiparams, a PyTorch ExportedProgram (.pt2), or a zip "
+                  "holding one of them or a TensorFlow SavedModel folder.")
 
 
 @dataclass(frozen=True)
@@ -70,14 +73,53 @@ def read_model(path: Path):
     if suffix == ".xml" and not path.with_suffix(".bin").exists():
         raise ModelFormatError(f"'{path.name}' needs its weights file '{path.with_suffix('.bin').name}'; "
                                "select the .xml and the .bin together, or upload a zip holding both.")
+    if suffix == ".xml":
+        _check_weights_file(path)
+    if suffix == ".pdmodel" and not path.with_suffix(".pdiparams").exists():
+        raise ModelFormatError(f"'{path.name}' needs its weights file '{path.with_suffix('.pdiparams').name}'; "
+                               "select the .pdmodel and the .pdiparams together, or upload a zip holding both.")
     try:
+        if suffix == ".pt2":
+            return ov.convert_model(_load_exported_program(path))
+        if suffix == ".pb":  # a SavedModel is read as its folder, a frozen graph as the file
+            return ov.convert_model(str(path.parent if path.name == "saved_model.pb" else path))
         return ov.Core().read_model(str(path))
+    except ModelFormatError:
+        raise
     except Exception as error:  # OpenVINO raises RuntimeError subclasses with long C++ traces
         first_line = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
         raise ModelFormatError(
             f"OpenVINO could not read '{path.name}' as {MODEL_SUFFIXES[suffix]}: {first_line}. "
             "Check that the file is complete and not corrupt (export or download it again); for an "
             "IR, make sure the .bin is the one saved with this .xml.") from error
+
+
+def _check_weights_file(xml: Path) -> None:
+    """Refuses a .bin whose size differs from what the .xml's constants address (a wrong or cut pair).
+
+    OpenVINO itself would happily read a larger, unrelated .bin and return garbage weights.
+    """
+    import re
+
+    ends = [int(offset) + int(size) for offset, size in
+            re.findall(r'offset="(\d+)"\s+size="(\d+)"', xml.read_text(errors="replace"))]
+    have, need = xml.with_suffix(".bin").stat().st_size, max(ends, default=0)
+    if ends and have != need:
+        raise ModelFormatError(f"'{xml.name}' could not read its weights: '{xml.with_suffix('.bin').name}' "
+                               f"holds {have} bytes but the .xml expects {need}, so the .bin is not the one "
+                               "saved with this .xml or it is cut short. Upload the pair saved together.")
+
+
+def _load_exported_program(path: Path):
+    """torch.export.load, with a message saying how to enable .pt2 when torch is missing."""
+    try:
+        import torch
+    except ImportError as error:
+        raise ModelFormatError(f"'{path.name}' is a PyTorch ExportedProgram; reading it needs PyTorch, "
+                               "which is not installed here. Install torch in the lab's environment "
+                               "(pip install torch) to enable .pt2 uploads, or export the model to ONNX "
+                               "(torch.onnx.export) and upload the .onnx.") from error
+    return torch.export.load(str(path))
 
 
 def _port(port) -> PortInfo:

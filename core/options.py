@@ -22,6 +22,8 @@ class JobKind(StrEnum):
     COMPRESS_WEIGHTS = "compress_weights"
     FP16 = "fp16"
     SWEEP = "sweep"
+    BATCH_SWEEP = "batch_sweep"
+    PROFILE = "profile"
 
 
 class JobStatus(StrEnum):
@@ -41,6 +43,7 @@ class PerformanceHint(StrEnum):
     LATENCY = "latency"
     THROUGHPUT = "throughput"
     NONE = "none"
+    CUMULATIVE_THROUGHPUT = "cumulative_throughput"
 
 
 class Precision(StrEnum):
@@ -106,6 +109,7 @@ class BenchmarkOptions(_Options):
     streams: int | None = None
     infer_requests: int | None = None
     warmup: int = 1
+    auto_batch: bool = False  # OpenVINO automatic batching (ALLOW_AUTO_BATCHING, throughput hint)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hint", PerformanceHint(self.hint))
@@ -184,6 +188,67 @@ class MeasureOptions(_Options):
 
     def __post_init__(self) -> None:
         _positive("seconds", self.seconds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchSweepOptions(_Options):
+    """A batch-size sweep, optionally × streams and × automatic batching (off / on), K repeats each.
+
+    Attributes:
+        batches: Static batch sizes the model is reshaped to, one point each.
+        streams: NUM_STREAMS values (empty = the hint's choice); more than one makes a grid.
+        auto_batch: Automatic-batching settings to try (False, True = both, as a dimension).
+        hint: Performance hint of every point (streams given: NONE is used for them).
+        precision / device / seconds / warmup: As in BenchmarkOptions, for every point.
+        repeats: Runs per point; their spread is stored (one row per repeat).
+    """
+
+    batches: tuple[int, ...] = (1, 2, 4, 8)
+    streams: tuple[int, ...] = ()
+    auto_batch: tuple[bool, ...] = (False,)
+    hint: PerformanceHint = PerformanceHint.THROUGHPUT
+    precision: Precision = Precision.DEFAULT
+    device: str = "CPU"
+    seconds: float = 2.0
+    repeats: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hint", PerformanceHint(self.hint))
+        object.__setattr__(self, "precision", Precision(self.precision))
+        for name in ("batches", "streams"):
+            try:
+                values = tuple(int(v) for v in getattr(self, name))
+            except (TypeError, ValueError) as error:
+                raise BadInputError(f"{name} takes whole numbers separated by commas, e.g. 1,2,4,8; "
+                                    f"got {getattr(self, name)!r}.") from error
+            for value in values:
+                _positive(name, value)
+            object.__setattr__(self, name, values)
+        object.__setattr__(self, "auto_batch", tuple(bool(v) for v in self.auto_batch) or (False,))
+        if not self.batches:
+            raise BadInputError("Give at least one batch size, e.g. 1,2,4,8.")
+        _positive("seconds", self.seconds)
+        _positive("repeats", self.repeats)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        return {**data, "batches": list(self.batches), "streams": list(self.streams),
+                "auto_batch": list(self.auto_batch)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileOptions(_Options):
+    """A per-layer profile run (performance counters on; kept apart from timing runs)."""
+
+    device: str = "CPU"
+    precision: Precision = Precision.DEFAULT
+    batch: int = 1
+    iterations: int = 20
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "precision", Precision(self.precision))
+        _positive("batch", self.batch)
+        _positive("iterations", self.iterations)
 
 
 

@@ -9,15 +9,16 @@ from typing import Any
 from core import lab
 from core.benchmark import run_benchmark
 from core.config import get_settings
-from core.datasets import calibration_indices, iter_samples, load_image, load_index, resolve_preprocessing
+from core.datasets import calibration_indices
 from core.errors import DatasetError
 from core.evaluate import compile_model, top1_accuracy
 from core.files import unique_dir
-from core.models import PortInfo, inspect_model, port_dicts
+from core.models import inspect_model, port_dicts
 from core.optimize import (OptimizeResult, compress_weights_model, fp16_model, quantize_model,
                            quantize_with_accuracy_control_model)
-from core.options import (BenchmarkOptions, EvaluateOptions, ImagePreprocessing, JobKind, MeasureOptions, PerformanceHint, Precision)
+from core.options import (BenchmarkOptions, EvaluateOptions, JobKind, MeasureOptions, PerformanceHint, Precision)
 from core.recipes import ALGORITHM_OPTIONS, AccuracyControlOptions
+from core.sources import open_part
 from db import repository as repo
 from db.records import DatasetRecord, JobRecord, ModelRecord
 
@@ -26,27 +27,17 @@ SUFFIX = {JobKind.QUANTIZE: "INT8", JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: "INT
           JobKind.COMPRESS_WEIGHTS: "WC", JobKind.FP16: "FP16"}
 
 
-def _first_input(model: ModelRecord) -> PortInfo:
-    if len(model.inputs) != 1:
-        raise DatasetError(f"'{model.name}' has {len(model.inputs)} inputs; image folders feed "
-                           "single-input models.")
-    return PortInfo(**model.inputs[0])
-
-
-def _spec(model: ModelRecord, dataset: DatasetRecord) -> ImagePreprocessing:
-    return resolve_preprocessing(ImagePreprocessing.from_dict(dataset.preprocessing), _first_input(model))
-
-
 def load_samples(model: ModelRecord, dataset: DatasetRecord, count: int | None, reporter,
-                 seed: int = 0) -> list[tuple[Any, int | None]]:
-    """A seeded sample of count (input, label) pairs of dataset, preprocessed for model."""
-    spec = _spec(model, dataset)
-    index = load_index(lab.resolve(dataset.path))
-    chosen = calibration_indices(len(index.samples), count or len(index.samples), seed)
+                 seed: int = 0, part: str = "calibration") -> list[tuple[Any, int | None]]:
+    """A seeded sample of count (input, label) pairs of dataset, preprocessed for model.
+
+    part picks the calibration or validation part when the dataset was split (core.sources).
+    """
+    source = open_part(dataset, model, part)
+    chosen = calibration_indices(len(source), count or len(source), seed)
     samples = []
-    for n, i in enumerate(chosen, 1):
-        path, label = index.samples[i]
-        samples.append((load_image(index.root / path, spec), label))
+    for n, sample in enumerate(source.samples(chosen), 1):
+        samples.append(sample)
         reporter.fraction(n / len(chosen), f"{n}/{len(chosen)} samples")
     return samples
 
@@ -59,6 +50,7 @@ def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOpt
     """
     dataset = repo.get_dataset(options.dataset_id) if options.dataset_id else None
     steps = len(precisions) * (3 if dataset and dataset.has_labels else 2)
+    steps += len(precisions) if dataset and model.parent_id else 0  # agreement with the parent (issue 5)
     step = 0
     path = lab.resolve(model.path)
 
@@ -70,14 +62,20 @@ def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOpt
     for precision in precisions:
         if dataset and dataset.has_labels:
             next_stage(f"evaluating {model.name} ({precision})")
-            index = load_index(lab.resolve(dataset.path))
-            total = len(index.samples)
-            result = top1_accuracy(path, iter_samples(index, _spec(model, dataset)), device=options.device,
+            source = open_part(dataset, model, "validation")
+            total = len(source)
+            result = top1_accuracy(path, source.samples(), device=options.device,
                                    precision=precision,
                                    on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} images"))
             repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric,
                               value=result.value, samples=result.samples, precision=result.precision,
                               job_id=job_id)
+        if dataset and model.parent_id:
+            from core.measure_jobs import store_agreement
+
+            next_stage(f"agreement of {model.name} with its parent ({precision})")
+            store_agreement(model, dataset, precision=precision, device=options.device, job_id=job_id,
+                            on_progress=lambda n: reporter.fraction(n / 200, f"{n} samples"))
         for hint in (PerformanceHint.LATENCY, PerformanceHint.THROUGHPUT):
             next_stage(f"benchmarking {model.name} ({precision}, {hint} hint)")
             bench = run_benchmark(path, BenchmarkOptions(device=options.device, hint=hint, batch=1,
@@ -120,7 +118,8 @@ def _optimize(kind: JobKind, options, parent: ModelRecord, job: JobRecord, outpu
     assert isinstance(options, AccuracyControlOptions)
     reporter.stage("loading validation data", 0.05, 0.1)
     validation = _targets(parent, load_samples(parent, repo.get_dataset(options.validation_dataset_id),
-                                               options.max_validation_samples, reporter, seed=1))
+                                               options.max_validation_samples, reporter, seed=1,
+                                               part="validation"))
     reporter.stage("quantizing with accuracy control (statistics, then validation rounds)", 0.1, 0.45)
     return quantize_with_accuracy_control_model(path, inputs, validation, options=options, output_path=output,
                                                 on_sample=on_sample)
@@ -168,10 +167,9 @@ def run_evaluate(job: JobRecord, reporter) -> None:
     model = repo.get_model(job.model_id)
     dataset = repo.get_dataset(options.dataset_id)
     reporter.stage(f"evaluating {model.name}", 0.0, 1.0)
-    index = load_index(lab.resolve(dataset.path))
-    total = len(index.samples[:options.max_samples])
-    result = top1_accuracy(lab.resolve(model.path),
-                           iter_samples(index, _spec(model, dataset), options.max_samples),
+    source = open_part(dataset, model, "validation")
+    total = min(len(source), options.max_samples or len(source))
+    result = top1_accuracy(lab.resolve(model.path), source.samples(range(total)),
                            device=options.device, precision=options.precision,
                            on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} images"))
     repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric, value=result.value,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -96,6 +96,26 @@ class BenchmarkResult(Base):
     iterations: Mapped[int] = mapped_column(Integer)
     duration_s: Mapped[float] = mapped_column(Float)
     environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Added in 0002 (issue 5): automatic batching, peak memory, and which sweep point / repeat.
+    auto_batch: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    peak_memory_mb: Mapped[float | None] = mapped_column(Float)
+    sweep_point: Mapped[str | None] = mapped_column(String(100))
+    repeat: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Profile(Base):
+    """One per-layer profile run (performance counters) of a model at one precision."""
+
+    __tablename__ = "profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    device: Mapped[str] = mapped_column(String(40))
+    precision: Mapped[str] = mapped_column(String(10))
+    total_ms: Mapped[float] = mapped_column(Float)
+    layers: Mapped[list[Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

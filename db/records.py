@@ -91,6 +91,22 @@ class BenchmarkRecord:
     duration_s: float
     environment: dict[str, Any]
     created_at: datetime
+    auto_batch: bool = False
+    peak_memory_mb: float | None = None
+    sweep_point: str | None = None
+    repeat: int = 0
+
+
+@dataclass(frozen=True)
+class ProfileRecord:
+    id: int
+    model_id: int
+    job_id: int | None
+    device: str
+    precision: str
+    total_ms: float
+    layers: list[Any]
+    created_at: datetime
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from db.records import (
     DatasetRecord,
     JobRecord,
     ModelRecord,
+    ProfileRecord,
     to_record,
 )
 from db.session import session_scope
@@ -243,7 +244,9 @@ def add_benchmark(model_id: int, result: dict[str, Any], job_id: int | None = No
             precision=result["precision"], throughput_fps=result["throughput_fps"],
             first_inference_ms=result["first_inference_ms"], compile_ms=result["compile_ms"],
             iterations=result["iterations"], duration_s=result["duration_s"],
-            environment=result["environment"],
+            environment=result["environment"], auto_batch=bool(result.get("auto_batch", False)),
+            peak_memory_mb=result.get("peak_memory_mb"), sweep_point=result.get("sweep_point"),
+            repeat=int(result.get("repeat", 0)),
             **{f"latency_{k}_ms": latency[k] for k in ("median", "mean", "min", "max", "p90", "p99")})
         s.add(row)
         s.flush()
@@ -265,6 +268,28 @@ def add_accuracy(*, model_id: int, dataset_id: int | None, metric: str, value: f
 def list_benchmarks(model_id: int | None = None) -> list[BenchmarkRecord]:
     table = orm.BenchmarkResult
     return _list(table, BenchmarkRecord, *([table.model_id == model_id] if model_id is not None else []))
+
+
+def sweep_benchmarks(model_id: int) -> list[BenchmarkRecord]:
+    """A model's stored batch-sweep / grid points (rows with a sweep_point label), oldest first."""
+    table = orm.BenchmarkResult
+    return _list(table, BenchmarkRecord, table.model_id == model_id, table.sweep_point.is_not(None))
+
+
+def add_profile(*, model_id: int, device: str, precision: str, total_ms: float, layers: list[dict[str, Any]],
+                job_id: int | None = None) -> ProfileRecord:
+    """Stores one per-layer profile (layers: JSON-able dicts, one per executed layer)."""
+    with session_scope() as s:
+        row = orm.Profile(model_id=model_id, job_id=job_id, device=device, precision=precision,
+                          total_ms=total_ms, layers=layers)
+        s.add(row)
+        s.flush()
+        return to_record(ProfileRecord, row)
+
+
+def list_profiles(model_id: int | None = None) -> list[ProfileRecord]:
+    table = orm.Profile
+    return _list(table, ProfileRecord, *([table.model_id == model_id] if model_id is not None else []))
 
 
 def list_accuracy(model_id: int | None = None) -> list[AccuracyRecord]:

@@ -1,9 +1,10 @@
-"""Data: upload a zip of images (one subfolder per class = labels)."""
+"""Data: upload an image zip or NumPy arrays, then check a dataset against a model."""
 
 import pandas as pd
 import streamlit as st
 
-from core import lab
+from core import sources
+from core.data_tables import parse_columns
 from core.errors import AppError
 from db import repository as repo
 from pages import route_through_app
@@ -12,26 +13,85 @@ route_through_app()
 
 st.title("Data")
 with st.form("add-data", clear_on_submit=True):
-    upload = st.file_uploader("Zip of images: one subfolder per class (labelled) or a flat folder",
-                              type=["zip"])
+    upload = st.file_uploader(
+        "A zip of images (one subfolder per class = labelled, a flat folder = unlabelled), or NumPy "
+        "arrays: a .npy for one input, a .npz with one array per model input (named after it) and an "
+        "optional 'labels' array; or a table: .csv, .parquet, .jsonl, a zipped save_to_disk folder",
+        type=["zip", "npy", "npz", "csv", "parquet", "jsonl"])
     name = st.text_input("Name (optional)")
+    left, right = st.columns(2)
+    label_column = left.text_input("Tables: label column (optional)")
+    mapping = right.text_input("Tables: columns per model input (optional)",
+                               placeholder="image=pixels; features=a,b,c")
+    with st.expander("Images: preprocessing (empty = taken from the model's input)"):
+        a, b, c, d, e, f = st.columns(6)
+        spec = dict(width=a.number_input("Width", 0, 8192, 0), height=b.number_input("Height", 0, 8192, 0),
+                    layout=c.selectbox("Layout", ["", "NCHW", "NHWC"]),
+                    color=d.selectbox("Colour", ["", "RGB", "BGR", "GRAY"]),
+                    mean=e.text_input("Mean", "0"), scale=f.text_input("Scale", "1"))
     if st.form_submit_button("Add data", type="primary"):
         try:
             if upload is None:
-                raise AppError("Choose a zip file first.")
-            dataset = lab.add_image_dataset((upload.name, upload), name=name.strip() or None)
-            st.success(f"Added dataset #{dataset.id} '{dataset.name}': {dataset.samples} images, "
+                raise AppError("Choose a zip, .npy, .npz or table file first.")
+            dataset = sources.add_data((upload.name, upload), name=name.strip() or None,
+                                       label_column=label_column.strip() or None,
+                                       columns=parse_columns(mapping), preprocessing=sources.image_spec(**spec))
+            st.success(f"Added dataset #{dataset.id} '{dataset.name}': {dataset.samples} samples, "
                        f"{len(dataset.classes)} classes.")
             if dataset.skipped:
                 st.warning(f"{dataset.skipped} file(s) could not be decoded as images and were skipped.")
         except AppError as error:
             st.error(str(error))
 
+
+def _split_text(dataset) -> str:
+    split = sources.dataset_split(dataset)
+    return f"{len(split.calibration)} / {len(split.validation)}" if split else ""
+
+
 datasets = repo.list_datasets()
 if not datasets:
-    st.info("No data yet. Upload a zip above, or press **Try the demo** on the Overview page.")
+    st.info("No data yet. Upload a file above, or press **Try the demo** on the Overview page.")
     st.stop()
+with st.form("split-data"):
+    st.write("Split one dataset into calibration and validation parts (seeded, no overlap); a job given "
+             "the same dataset for both then calibrates on one part and measures on the other.")
+    left, middle, right = st.columns(3)
+    to_split = left.selectbox("Dataset to split", [d.id for d in datasets],
+                              format_func=lambda i: f"#{i} {repo.get_dataset(i).name}")
+    fraction = middle.number_input("Validation share", 0.05, 0.95, 0.3, 0.05)
+    seed = right.number_input("Seed", 0, 2**31 - 1, 0)
+    if st.form_submit_button("Split"):
+        try:
+            split = sources.split_dataset(to_split, validation_fraction=fraction, seed=int(seed))
+            st.success(f"Split: {len(split.calibration)} calibration and {len(split.validation)} "
+                       "validation samples.")
+        except AppError as error:
+            st.error(str(error))
+
 st.dataframe(pd.DataFrame([{
-    "id": d.id, "name": d.name, "format": d.format, "images": d.samples, "labelled": d.has_labels,
+    "id": d.id, "name": d.name, "format": d.format, "samples": d.samples, "labelled": d.has_labels,
     "classes": ", ".join(d.classes[:10]) + (" …" if len(d.classes) > 10 else ""),
-    "skipped": d.skipped, "created": d.created_at} for d in datasets]), hide_index=True)
+    "skipped": d.skipped, "split (calibration / validation)": _split_text(d),
+    "created": d.created_at} for d in datasets]), hide_index=True)
+
+st.subheader("Check data against a model")
+models = repo.list_models()
+if models:
+    left, right = st.columns(2)
+    dataset = {d.id: d for d in datasets}[left.selectbox(
+        "Dataset", [d.id for d in datasets], format_func=lambda i: f"#{i} {repo.get_dataset(i).name}")]
+    model = {m.id: m for m in models}[right.selectbox(
+        "Model", [m.id for m in models], format_func=lambda i: f"#{i} {repo.get_model(i).name}")]
+    if right.button("Make synthetic data for this model (benchmark only)"):
+        try:
+            made = sources.add_synthetic_dataset(model.id)
+            st.success(f"Added dataset #{made.id} '{made.name}'. It is random numbers: use it for "
+                       "benchmarks only; accuracy and calibration on it are refused.")
+        except AppError as error:
+            st.error(str(error))
+    try:
+        st.dataframe(pd.DataFrame(sources.preview(dataset, model)), hide_index=True)
+        st.success(f"'{dataset.name}' fits every input of '{model.name}'.")
+    except AppError as error:
+        st.error(str(error))

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core import lab
+from core import lab, model_intake, preprocess_bake
 from core.errors import AppError
 from db import repository as repo
 from pages import route_through_app
@@ -12,8 +12,10 @@ route_through_app()
 
 st.title("Models")
 with st.form("add-model", clear_on_submit=True):
-    files = st.file_uploader("Model file(s): .onnx, .tflite, an IR .xml together with its .bin, or a .zip",
-                             type=["onnx", "xml", "bin", "tflite", "zip"], accept_multiple_files=True)
+    files = st.file_uploader("Model file(s): .onnx, .tflite, an IR .xml with its .bin, a .pdmodel with its "
+                             ".pdiparams, a .pt2, or a .zip (also of a TensorFlow SavedModel folder)",
+                             type=["onnx", "xml", "bin", "tflite", "zip", "pdmodel", "pdiparams", "pt2", "pb"],
+                             accept_multiple_files=True)
     name = st.text_input("Name (optional)")
     if st.form_submit_button("Add model", type="primary"):
         try:
@@ -21,6 +23,17 @@ with st.form("add-model", clear_on_submit=True):
             st.success(f"Added model #{model.id} '{model.name}'.")
         except AppError as error:
             st.error(str(error))
+
+if model_intake.default_import_root():
+    with st.form("import-model", clear_on_submit=True):
+        relative = st.text_input(f"Or import from the server, below {model_intake.default_import_root()}",
+                                 placeholder="llm/openvino_model.xml")
+        if st.form_submit_button("Import"):
+            try:
+                model = model_intake.import_model_from_server(relative.strip())
+                st.success(f"Imported model #{model.id} '{model.name}'.")
+            except AppError as error:
+                st.error(str(error))
 
 models = repo.list_models()
 if not models:
@@ -39,5 +52,43 @@ left.write("Inputs")
 left.dataframe(pd.DataFrame(chosen.inputs), hide_index=True)
 right.write("Outputs")
 right.dataframe(pd.DataFrame(chosen.outputs), hide_index=True)
+try:
+    details = model_intake.describe_model(chosen.id)
+    a, b, c = st.columns(3)
+    a.metric("Parameters", f"{details.parameters:,}")
+    b.metric("Size on disk", f"{details.size_bytes / 1e6:.3f} MB")
+    c.metric("Operations", sum(details.op_counts.values()))
+    left, right = st.columns(2)
+    left.write("Operations by type")
+    left.dataframe(pd.DataFrame(details.op_counts.items(), columns=["type", "count"]), hide_index=True)
+    right.write("Weights by precision")
+    right.dataframe(pd.DataFrame([(k, round(v / 1e6, 3)) for k, v in details.weight_bytes.items()],
+                                 columns=["precision", "MB"]), hide_index=True)
+    st.write("Lineage (this model first, then its parents)")
+    st.dataframe(pd.DataFrame(details.lineage), hide_index=True)
+except AppError as error:
+    st.error(str(error))
+if any(d < 0 for p in chosen.inputs for d in p["shape"]):
+    with st.form("reshape"):
+        text = st.text_input("Dynamic dimensions (?): set the shape used for calibration and benchmarks "
+                             "(stored as a child model)", placeholder="input=1,3,224,224")
+        if st.form_submit_button("Set shape"):
+            try:
+                reshaped = model_intake.set_static_shapes(chosen.id, model_intake.parse_shapes(text))
+                st.success(f"Added model #{reshaped.id} '{reshaped.name}'.")
+            except AppError as error:
+                st.error(str(error))
+images = [d for d in repo.list_datasets() if d.format == "image-folder"]
+if images:
+    left, right = st.columns([3, 1])
+    source = left.selectbox("Bake an image dataset's preprocessing into a copy of this model (raw uint8 "
+                            "images in, resize / colour / mean-scale / layout in the graph)", [d.id for d in images],
+                            format_func=lambda i: f"#{i} {repo.get_dataset(i).name}")
+    if right.button("Bake preprocessing"):
+        try:
+            baked = preprocess_bake.bake_preprocessing(chosen.id, source)
+            st.success(f"Added model #{baked.id} '{baked.name}'.")
+        except AppError as error:
+            st.error(str(error))
 st.write("Recipe")
 st.json(chosen.recipe)

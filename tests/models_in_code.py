@@ -91,3 +91,43 @@ def make_outlier_classifier(path: Path, *, features: int = 16, classes: int = 4,
     path.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(model, str(path), compress_to_fp16=False)
     return path
+
+
+def make_resnet18_like(path: Path, *, size: int = 224, classes: int = 1000, seed: int = 0) -> Path:
+    """A ResNet-18-sized classifier (~11.7 M weights, ~1.8 GFLOPs at 224²) built with opset13.
+
+    Stem conv 7×7/2 + max-pool, four stages of two basic blocks (64, 128, 256, 512 channels, with
+    1×1 projection shortcuts where the shape changes), global average pool and a linear head.
+    Timing on it is dominated by the convolutions, not Python overhead (for fidelity checks).
+    Input "input" [-1, 3, size, size] f32, output "logits" [-1, classes].
+    """
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(seed)
+
+    def conv(x, cin, cout, k, stride):
+        weight = rng.normal(0, (2.0 / (cin * k * k)) ** 0.5, (cout, cin, k, k)).astype(np.float32)
+        pad = k // 2
+        out = ops.convolution(x, ops.constant(weight), [stride, stride], [pad, pad], [pad, pad], [1, 1])
+        return ops.add(out, ops.constant(np.zeros((1, cout, 1, 1), np.float32)))
+
+    x = ops.parameter([-1, 3, size, size], np.float32, name="input")
+    y = ops.relu(conv(x, 3, 64, 7, 2))
+    y = ops.max_pool(y, [2, 2], [1, 1], [1, 1], [1, 1], [3, 3]).output(0)
+    cin = 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        for block in range(2):
+            s = stride if block == 0 else 1
+            shortcut = conv(y, cin, cout, 1, s) if (s != 1 or cin != cout) else y
+            out = ops.relu(conv(y, cin, cout, 3, s))
+            y = ops.relu(ops.add(conv(out, cout, cout, 3, 1), shortcut))
+            cin = cout
+    pooled = ops.reduce_mean(y, ops.constant(np.array([2, 3], dtype=np.int64)), keep_dims=False)
+    head = ops.constant(rng.normal(0, 0.01, (512, classes)).astype(np.float32))
+    logits = ops.matmul(pooled, head, False, False)
+    logits.output(0).get_tensor().set_names({"logits"})
+    model = ov.Model([logits], [x], "resnet18_like")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(model, str(path), compress_to_fp16=False)
+    return path

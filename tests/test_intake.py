@@ -57,10 +57,20 @@ def _bad_models(classifier_ir: Path) -> list[tuple[str, list, type, str]]:
         ("empty file", [("model.onnx", b"")], BadInputError, "empty"),
         ("zip slip", [("m.zip", _zip({"../evil.onnx": b"x"}))], UnsafeArchiveError, ".."),
         ("two models", [("a.onnx", b"x"), ("b.onnx", b"y")], ModelFormatError, "More than one"),
+        ("xml with the wrong bin", [("model.xml", xml), ("model.bin", _other_bin(classifier_ir))],
+         ModelFormatError, "not the one saved with this .xml"),
     ]
 
 
-@pytest.mark.parametrize("case", range(7))
+def _other_bin(classifier_ir: Path) -> bytes:
+    """The weights of a different (3-channel) model: OpenVINO alone would load them as garbage."""
+    from tests.models_in_code import make_classifier
+
+    return make_classifier(classifier_ir.parent.parent / "other" / "model.xml", channels=3) \
+        .with_suffix(".bin").read_bytes()
+
+
+@pytest.mark.parametrize("case", range(8))
 def test_bad_model_uploads_fail_clearly_and_keep_what_was_stored(lab_env, classifier_ir, case):
     label, files, error_type, phrase = _bad_models(classifier_ir)[case]
     kept = lab.add_model_from_path(classifier_ir, name="kept")
@@ -122,3 +132,18 @@ def test_submit_refuses_data_that_does_not_fit_the_model(lab_env):
                                 options=QuantizeOptions(), measure=MeasureOptions())
     assert "channel" in str(caught.value) and "input" in str(caught.value)
     assert repo.list_jobs() == []
+
+
+def test_image_preprocessing_from_the_form_shapes_the_preview(lab_env, classifier_ir):
+    from core import sources
+
+    model = lab.add_model_from_path(classifier_ir)
+    spec = sources.image_spec(width=28, height=28, color="GRAY", mean="127.5", scale="127.5")
+    dataset = sources.add_data(("big.zip", _zip({"a/1.png": _png(255, size=40), "b/2.png": _png(0, size=40)})),
+                               preprocessing=spec)
+    rows = sources.preview(dataset, model)
+    assert [(r["shape"], r["min"], r["label"]) for r in rows] == [("[1, 1, 28, 28]", 1.0, "a"),
+                                                                  ("[1, 1, 28, 28]", -1.0, "b")]
+    with pytest.raises(BadInputError) as caught:
+        sources.image_spec(mean="0.5;0.5")
+    assert "separated by commas" in str(caught.value)

@@ -48,7 +48,7 @@ def test_pages_show_stored_demo(lab_env):
     assert not at.exception
     assert "fashion-cnn (demo)" in at.dataframe[0].value["name"].tolist()
     at = page("data").run()
-    assert sorted(at.dataframe[0].value["images"].tolist()) == [300, 500]
+    assert sorted(at.dataframe[0].value["samples"].tolist()) == [300, 500]
     at = page("optimize").run()
     assert not at.exception
     assert [b.label for b in at.button] == ["Run INT8 quantization"]

@@ -1,0 +1,118 @@
+"""Accuracy without labels (agreement with a reference model's outputs) and top-k with labels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import DatasetError
+from core.evaluate import AccuracyMeasurement, compile_model
+from core.options import Precision
+
+
+@dataclass(frozen=True)
+class AgreementMetric:
+    """One agreement metric of one output of a model against the reference model."""
+
+    output: str
+    metric: str  # top1_agreement, cosine, mse, max_abs_error
+    value: float
+    samples: int
+    precision: str  # what the compared model actually ran at
+
+
+def agreement_metrics(reference_path: Path, model_path: Path, inputs: Iterable[np.ndarray], *,
+                      device: str = "CPU", precision: Precision = Precision.F32,
+                      on_progress: Callable[[int], None] | None = None) -> list[AgreementMetric]:
+    """Compares a model's outputs with a reference's on the same inputs, per output.
+
+    Args:
+        reference_path: The reference (usually the parent, run in f32).
+        model_path: The model compared with it (same inputs and outputs).
+        inputs: Input tensors (single-input models) fed to both.
+        device: OpenVINO device.
+        precision: Inference precision asked of the compared model (the reference runs in f32).
+        on_progress: Called with the number of inputs done.
+
+    Returns:
+        top1_agreement (argmax over the last axis equal), cosine (mean over samples),
+        mse and max_abs_error for each output, in output order.
+
+    Raises:
+        DatasetError: No inputs, or the two models have different outputs.
+    """
+    reference = compile_model(reference_path, device=device, precision=Precision.F32)
+    model = compile_model(model_path, device=device, precision=precision)
+    if len(reference.outputs) != len(model.outputs):
+        raise DatasetError(f"The models have {len(reference.outputs)} and {len(model.outputs)} outputs; "
+                           "agreement compares a model with its parent, which have the same outputs.")
+    names = [sorted(port.get_names())[0] if port.get_names() else f"output{i}"
+             for i, port in enumerate(reference.outputs)]
+    sums = {name: {"agree": 0.0, "cosine": 0.0, "sq": 0.0, "count": 0, "max": 0.0} for name in names}
+    ref_request, request = reference.create_infer_request(), model.create_infer_request()
+    samples = 0
+    for tensor in inputs:
+        feed = tensor if isinstance(tensor, dict) else [tensor]  # multi-input samples are dicts
+        expected = ref_request.infer(feed)
+        actual = request.infer(feed)
+        for name, ref_port, port in zip(names, reference.outputs, model.outputs):
+            x = np.asarray(expected[ref_port], dtype=np.float64)
+            y = np.asarray(actual[port], dtype=np.float64)
+            if x.shape != y.shape:
+                raise DatasetError(f"Output '{name}' has shape {x.shape} in the reference and {y.shape} in "
+                                   "the model; compare models with the same output shapes.")
+            acc = sums[name]
+            acc["agree"] += float(np.argmax(x.reshape(-1, x.shape[-1]), -1).tolist()
+                                  == np.argmax(y.reshape(-1, y.shape[-1]), -1).tolist())
+            denominator = np.linalg.norm(x) * np.linalg.norm(y)
+            acc["cosine"] += float(x.ravel() @ y.ravel() / denominator) if denominator else float(
+                np.array_equal(x, y))
+            acc["sq"] += float(((x - y) ** 2).sum())
+            acc["count"] += x.size
+            acc["max"] = max(acc["max"], float(np.abs(x - y).max()) if x.size else 0.0)
+        samples += 1
+        if on_progress:
+            on_progress(samples)
+    if samples == 0:
+        raise DatasetError("No inputs to compare on; choose a dataset with at least one sample.")
+    from core.benchmark import describe_precision
+
+    ran, metrics = describe_precision(model), []
+    for name in names:
+        acc = sums[name]
+        metrics += [AgreementMetric(name, "top1_agreement", acc["agree"] / samples, samples, ran),
+                    AgreementMetric(name, "cosine", acc["cosine"] / samples, samples, ran),
+                    AgreementMetric(name, "mse", acc["sq"] / max(acc["count"], 1), samples, ran),
+                    AgreementMetric(name, "max_abs_error", acc["max"], samples, ran)]
+    return metrics
+
+
+def topk_accuracy(model_path: Path, samples: Iterable[tuple[np.ndarray, int | None]], *, k: int = 5,
+                  device: str = "CPU", precision: Precision = Precision.F32) -> AccuracyMeasurement:
+    """Top-k accuracy: the share of samples whose label is among the k largest logits.
+
+    Args:
+        model_path: The classifier (first output = class scores).
+        samples: (tensor, label) pairs; every label must be set.
+        k: How many of the largest logits count (5 for top-5).
+        device: OpenVINO device.
+        precision: Inference precision to ask for; the one that ran is returned.
+    """
+    from core.benchmark import describe_precision
+
+    compiled = compile_model(model_path, device=device, precision=precision)
+    request = compiled.create_infer_request()
+    hits = count = 0
+    for tensor, label in samples:
+        if label is None:
+            raise DatasetError(f"Top-{k} accuracy needs labels; use agreement metrics for unlabelled data.")
+        scores = request.infer([tensor])[compiled.output(0)].reshape(-1)
+        hits += int(label in np.argsort(scores)[::-1][:k])
+        count += 1
+    if count == 0:
+        raise DatasetError("The dataset yielded no samples to evaluate.")
+    return AccuracyMeasurement(metric=f"top{k}", value=hits / count, samples=count,
+                               precision=describe_precision(compiled))

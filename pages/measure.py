@@ -1,0 +1,93 @@
+"""Measure: batch sweeps, batch × streams grids, automatic batching and per-layer profiles."""
+
+import uuid
+
+import streamlit as st
+
+from core import measure_charts as charts
+from core.batching import best_batch
+from core.compare_figures import batch_figure
+from core.errors import AppError
+from core.measure import estimate_seconds, sweep_points
+from core.measure_jobs import submit_batch_sweep, submit_profile
+from core.options import BatchSweepOptions, PerformanceHint, Precision, ProfileOptions
+from db import repository as repo
+from pages import route_through_app
+from pages.widgets import job_panel
+
+route_through_app()
+
+st.title("Measure")
+models = repo.list_models()
+if not models:
+    st.info("Add a model on the Models page first, or press **Try the demo** on the Overview page.")
+    st.stop()
+names = {m.id: f"#{m.id} {m.name}" for m in models}
+model_id = st.selectbox("Model", list(names), format_func=names.get)
+st.session_state.setdefault("measure_nonce", uuid.uuid4().hex)
+st.session_state.setdefault("measure_counter", 0)
+key = f"measure-{st.session_state.measure_nonce}-{st.session_state.measure_counter}"
+
+sweep_tab, profile_tab = st.tabs(["Batch sweep", "Per-layer profile"])
+with sweep_tab:
+    left, right = st.columns(2)
+    batches = left.text_input("Batch sizes", "1,2,4,8")
+    streams = right.text_input("Streams (empty = the hint's choice; several = a grid)", "")
+    hint = left.selectbox("Hint", [h.value for h in PerformanceHint], index=1)
+    precision = right.selectbox("Inference precision", [p.value for p in Precision], key="sweep-precision")
+    seconds = left.number_input("Seconds per point", 0.5, 60.0, 2.0)
+    repeats = right.number_input("Repeats per point (spread)", 1, 10, 1)
+    auto = st.toggle("Automatic batching as a dimension (off and on)")
+    try:
+        options = BatchSweepOptions(batches=[b for b in batches.split(",") if b.strip()],
+                                    streams=[s for s in streams.split(",") if s.strip()],
+                                    auto_batch=(False, True) if auto else (False,), hint=hint,
+                                    precision=precision, seconds=seconds, repeats=repeats)
+        st.caption(f"{len(sweep_points(options))} points × {repeats} repeats: about "
+                   f"{estimate_seconds(options):.0f} s")
+        if st.button("Run sweep", type="primary"):
+            st.session_state.measure_job = submit_batch_sweep(model_id=model_id, options=options,
+                                                              idempotency_key=key).id
+    except AppError as error:
+        st.error(str(error))
+
+with profile_tab:
+    profile_precision = st.selectbox("Inference precision", [p.value for p in Precision], key="profile-precision")
+    if st.button("Run profile", type="primary"):
+        try:
+            st.session_state.measure_job = submit_profile(
+                model_id=model_id, options=ProfileOptions(precision=profile_precision),
+                idempotency_key=f"{key}-profile").id
+        except AppError as error:
+            st.error(str(error))
+
+if "measure_job" in st.session_state:
+    job_panel(st.session_state.measure_job)
+    if st.button("Set up another run"):
+        st.session_state.measure_counter += 1
+        del st.session_state.measure_job
+        st.rerun()
+
+st.header("Results")
+compared = st.multiselect("Models", list(names), default=[model_id], format_func=names.get)
+summary = charts.sweep_summary(compared)
+if summary:
+    st.plotly_chart(batch_figure(charts.sweep_curves(summary)))
+    if len({r["streams"] for r in summary if r["model_id"] == model_id}) > 1:
+        st.plotly_chart(charts.grid_figure(summary, model_id))
+    if any(r["auto_batch"] for r in summary):
+        st.plotly_chart(charts.auto_batch_figure(summary))
+    budget = st.number_input("Latency budget (ms)", 0.0, 10000.0, 0.0, help="0 = no budget")
+    best = best_batch(model_id, latency_budget_ms=budget or None)
+    st.metric("Best batch for this budget", best if best is not None else "none fits")
+    st.dataframe(summary, hide_index=True)
+else:
+    st.info("No sweep stored for these models yet; run one above.")
+
+profiles = charts.profile_choices()
+if profiles:
+    chosen = st.selectbox("Profile", list(profiles))
+    st.dataframe(charts.profile_table(profiles[chosen]), hide_index=True)
+    other = st.selectbox("Diff against", [None, *profiles], format_func=lambda p: p or "none")
+    if other:
+        st.dataframe(charts.profile_diff_table(profiles[other], profiles[chosen]), hide_index=True)

