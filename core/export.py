@@ -17,6 +17,7 @@ from pathlib import Path
 from core import lab
 from core.errors import BadInputError, NotFoundError
 from core.options import ExportFormat
+from core.batching import best_batch
 from db import repository as repo
 from db.records import BenchmarkRecord, ModelRecord
 
@@ -80,17 +81,6 @@ def ir_zip_name(model: ModelRecord) -> str:
     return f"{safe_name(model)}-ir.zip"
 
 
-def sweep_batch(model_id: int) -> int | None:
-    """The batch size the batch sweep found best (highest throughput), or None without a sweep.
-
-    A sweep is any stored throughput measurement at batch > 1; batch 1 rows take part in the choice.
-    """
-    rows = [b for b in repo.list_benchmarks(model_id) if b.hint == "throughput"]
-    if not any(b.batch > 1 for b in rows):
-        return None
-    return max(rows, key=lambda b: b.throughput_fps).batch
-
-
 def ovms_config(model: ModelRecord, batch: int | None) -> dict:
     """The OVMS config.json of a repository holding this one model."""
     name = safe_name(model)
@@ -102,7 +92,7 @@ def ovms_config(model: ModelRecord, batch: int | None) -> dict:
 def ovms_zip(model: ModelRecord) -> bytes:
     """An OVMS model repository: <name>/1/model.xml|bin, config.json and a README."""
     xml, weights = ir_files(model)
-    name, batch = safe_name(model), sweep_batch(model.id)
+    name, batch = safe_name(model), best_batch(model.id)
     origin = (f"`batch_size` is {batch}: the batch with the highest throughput in this model's batch sweep."
               if batch else "`batch_size` is \"auto\": no batch sweep is stored for this model, so OVMS "
               "reshapes the model to the batch of each request. Run a batch sweep in the lab to get a "
@@ -148,7 +138,7 @@ def dlstreamer_snippet(model: ModelRecord, *, model_path: str | None = None) -> 
         model_path: Path of model.xml on the target machine (default: its path in this lab).
     """
     path = model_path or str(lab.resolve(model.path))
-    element, swept = _gst_element(model), sweep_batch(model.id)
+    element, swept = _gst_element(model), best_batch(model.id)
     batch = swept or 1
     region = " inference-region=full-frame" if element == "gvaclassify" else ""
     infer = (f"{element} model={shlex.quote(path)} device=CPU batch-size={batch}{region} "

@@ -13,7 +13,7 @@ from core.measure_jobs import submit_batch_sweep, submit_profile
 from core.options import BatchSweepOptions, PerformanceHint, Precision, ProfileOptions
 from db import repository as repo
 from pages import route_through_app
-from pages.widgets import job_panel
+from pages.widgets import current_job_panel
 
 route_through_app()
 
@@ -61,12 +61,7 @@ with profile_tab:
         except AppError as error:
             st.error(str(error))
 
-if "measure_job" in st.session_state:
-    job_panel(st.session_state.measure_job)
-    if st.button("Set up another run"):
-        st.session_state.measure_counter += 1
-        del st.session_state.measure_job
-        st.rerun()
+current_job_panel("measure_job", "measure_counter")
 
 st.header("Results")
 compared = st.multiselect("Models", list(names), default=[model_id], format_func=names.get)

@@ -10,7 +10,7 @@ from core.options import JobKind, MeasureOptions
 from core.recipes import ALGORITHM_OPTIONS, SweepOptions
 from db import repository as repo
 from pages.forms import options_form, sweep_form
-from pages.widgets import job_panel
+from pages.widgets import current_job_panel
 from pages import route_through_app
 
 route_through_app()
@@ -75,9 +75,4 @@ try:
 except AppError as error:
     st.error(str(error))
 
-if "current_job" in st.session_state:
-    job_panel(st.session_state.current_job)
-    if st.button("Set up another run"):
-        st.session_state.run_counter += 1
-        del st.session_state.current_job
-        st.rerun()
+current_job_panel("current_job", "run_counter")

@@ -44,3 +44,17 @@ def job_toasts() -> None:
                      f" {job.message[:120]}"), icon=":material/check_circle:" if ok else ":material/error:")
 
     watch()
+
+
+def current_job_panel(job_key: str, counter_key: str) -> None:
+    """The live panel of the job a page submitted, and a button to set up the next run.
+
+    The counter is part of the page's idempotency key, so only this button (never a double click)
+    makes the next submit a new job.
+    """
+    if job_key in st.session_state:
+        job_panel(st.session_state[job_key])
+        if st.button("Set up another run"):
+            st.session_state[counter_key] += 1
+            del st.session_state[job_key]
+            st.rerun()

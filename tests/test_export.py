@@ -61,7 +61,7 @@ def test_ovms_repository_uses_the_sweeps_best_batch_else_auto(model, tmp_path):
     ov.Core().read_model(folder / "tiny_classifier" / "1" / "model.xml")
 
     for batch, fps in ((1, 100.0), (4, 310.0), (8, 290.0)):
-        store_benchmark(model.id, hint="throughput", batch=batch, fps=fps)
+        store_benchmark(model.id, hint="throughput", batch=batch, fps=fps, sweep_point=f"batch {batch}")
     folder = unzip(export.ovms_zip(model), tmp_path / "swept")
     config = json.loads((folder / "config.json").read_text())["model_config_list"][0]["config"]
     assert config["batch_size"] == 4
@@ -70,7 +70,7 @@ def test_ovms_repository_uses_the_sweeps_best_batch_else_auto(model, tmp_path):
 
 def test_dlstreamer_snippet_picks_classify_and_shares_the_model_across_two_streams(model):
     for batch, fps in ((1, 100.0), (8, 400.0)):
-        store_benchmark(model.id, hint="throughput", batch=batch, fps=fps)
+        store_benchmark(model.id, hint="throughput", batch=batch, fps=fps, sweep_point=f"batch {batch}")
     text = export.dlstreamer_snippet(model, model_path="/opt/m/model.xml")
     commands = [line for line in text.splitlines() if line.startswith("gst-launch-1.0")]
     assert len(commands) == 2

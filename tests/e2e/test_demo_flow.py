@@ -142,11 +142,11 @@ def test_demo_flow(app_server, browser_page, tmp_path):
     with zipfile.ZipFile(tmp_path / download.suggested_filename) as zf:
         zf.extractall(ovms)
     config = json.loads((ovms / "config.json").read_text())["model_config_list"][0]["config"]
-    from core.export import sweep_batch
+    from core.batching import best_batch
     from db import repository as repo
 
     int8 = next(m for m in repo.list_models() if m.name == INT8)
-    assert config["batch_size"] == (sweep_batch(int8.id) or "auto")
+    assert config["batch_size"] == (best_batch(int8.id) or "auto")
     served = core.read_model(ovms / config["name"] / "1" / "model.xml")
     assert any(op.get_type_name() == "FakeQuantize" for op in served.get_ops())
 
