@@ -1,8 +1,9 @@
 """The job queue (Huey on its own SQLite file) and the supervisor task the worker runs.
 
 The queue message carries only a job id: the `jobs` row is the source of truth. The supervisor
-imports no OpenVINO; it spawns `python -m core.jobs run ID`, which alone does the heavy work, and
-turns a cancel request into terminate-then-kill within seconds.
+imports no OpenVINO; each job runs in a process of its own (`python -m core.jobs`), which alone does
+the heavy work, and the supervisor turns a cancel request into terminate-then-kill within seconds.
+One such process is kept started ahead ("standby"), its imports done, so a job starts at once.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from core.config import REPO_ROOT, Settings, get_settings
 from core.options import JobStatus
 
 _queues: dict[tuple[str, str], object] = {}
+_standby: subprocess.Popen | None = None
+_standby_lock = threading.Lock()
 POLL_SECONDS = 0.5
 KILL_AFTER_SECONDS = 3.0
 
@@ -57,12 +61,11 @@ def supervise_job(job_id: int) -> None:
 
     if repo.get_job(job_id).status != JobStatus.PENDING:
         return  # cancelled while queued, or picked up by another worker
-    with open(job_log_path(job_id), "ab") as log:
-        # start_new_session: a terminal's Ctrl-C to the worker must not hit the job directly.
-        process = subprocess.Popen([sys.executable, "-m", "core.jobs", "run", str(job_id)],
-                                   cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    process = _job_process(job_id)
+    try:
         cancelled = _wait(process, job_id)
+    finally:
+        prepare_standby()  # after the job, so that its imports never compete with a running job
     job = repo.get_job(job_id)
     if job.status != JobStatus.RUNNING:
         return
@@ -76,6 +79,33 @@ def supervise_job(job_id: int) -> None:
                         message=f"The job process exited with code {process.returncode} before "
                                 f"finishing. Last log lines:\n{tail}")
         repo.end_unfinished_points(job_id, JobStatus.FAILED, "The sweep's process ended unexpectedly.")
+
+
+def prepare_standby() -> None:
+    """Starts the next job process ahead of its job unless one is already waiting."""
+    global _standby
+    with _standby_lock:
+        if _standby is None or _standby.poll() is not None:
+            # start_new_session: a terminal's Ctrl-C to the worker must not hit the job directly.
+            # Until its job arrives, its output (an import error, say) goes to the worker's log.
+            _standby = subprocess.Popen([sys.executable, "-m", "core.jobs", "standby"], cwd=REPO_ROOT,
+                                        stdin=subprocess.PIPE, start_new_session=True)
+
+
+def _job_process(job_id: int) -> subprocess.Popen:
+    """The standby process, handed job_id (a fresh one when none is alive)."""
+    global _standby
+    for _ in range(2):
+        prepare_standby()
+        with _standby_lock:
+            process, _standby = _standby, None
+        try:
+            process.stdin.write(f"{job_id}\n".encode())
+            process.stdin.close()
+            return process
+        except BrokenPipeError:  # it died between the check and the hand-over: start another
+            process.wait()
+    raise RuntimeError("Could not start a job process; see worker.log in the data folder.")
 
 
 def _wait(process: subprocess.Popen, job_id: int) -> bool:

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     from core import jobs
-    from core.queue import get_task
+    from core.queue import get_task, prepare_standby
     from db.session import upgrade_schema
 
     settings = get_settings()
@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("Worker for queue %r started (pid %s); requeued %d job(s).", queue_name, os.getpid(),
              len(requeued))
     threading.Thread(target=_watch, args=(args.parent_pid, queue_name), daemon=True).start()
+    prepare_standby()
     consumer = get_task(queue_name).huey.create_consumer(workers=1, worker_type="thread",
                                                          periodic=False, max_delay=0.2)
     consumer.run()

@@ -69,6 +69,22 @@ def test_job_runs_with_progress_and_stores_result(worker, classifier_ir):
     assert result.hint == "throughput" and result.iterations > 0
 
 
+def test_each_job_runs_in_its_own_process_and_logs_to_its_own_file(worker, classifier_ir):
+    # Job processes are started ahead of their job (standby); each must still be its own process
+    # with its own log, the page's "log" view of one job never showing another's.
+    from core.queue import job_log_path
+
+    model = lab.add_model_from_path(classifier_ir)
+    first, second = submit_benchmark(model.id, 0.3), submit_benchmark(model.id, 0.3)
+    done = [wait_for(job_id, lambda j: JobStatus(j.status).finished) for job_id in (first, second)]
+    assert [job.status for job in done] == [JobStatus.SUCCEEDED] * 2, [job.message for job in done]
+    assert done[0].pid != done[1].pid
+    for job_id, other in ((first, second), (second, first)):
+        log = job_log_path(job_id).read_text()
+        assert f"job {job_id} (benchmark) attempt 1 started" in log and f"job {job_id} succeeded" in log
+        assert f"job {other} " not in log
+
+
 def test_cancel_stops_a_running_job_within_seconds(worker, classifier_ir):
     model = lab.add_model_from_path(classifier_ir)
     job_id = submit_benchmark(model.id, 120.0)
