@@ -124,9 +124,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--streams", type=int)
     p.add_argument("--requests", type=int)
     p.add_argument("--auto-batch", action="store_true", help="OpenVINO automatic batching (BATCH:DEVICE(batch))")
+    p.add_argument("--threads", type=int, help="INFERENCE_NUM_THREADS, like benchmark_app -nthreads")
     p.add_argument("--repeats", type=int, default=1, help="run K times; one record per run")
     p.add_argument("--versus", type=Path, metavar="MODEL_B",
                    help="compare with MODEL_B interleaved A B A B (--repeats rounds); prints B/A ratios")
+    p = sub.add_parser("ab", help="interleaved A B A B benchmark of two stored results rows as a job: "
+                                  "B / A of latency and throughput with their spread over the rounds")
+    p.add_argument("key_a", help="MODEL_ID:PRECISION of a results row (see `results`), e.g. 1:f32")
+    p.add_argument("key_b", help="MODEL_ID:PRECISION of the row compared with it")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=2.0, help="duration of each run")
+    p.add_argument("--hint", choices=[x.value for x in PerformanceHint], default="latency")
+    p.add_argument("--threads", type=int, help="INFERENCE_NUM_THREADS of every run")
+    p.add_argument("--wait", action="store_true", help="follow the job, then print the ratios")
     p = sub.add_parser("batch-sweep", help="throughput / latency per batch size (x streams, x auto batching)")
     p.add_argument("model_path", type=Path)
     p.add_argument("--batches", default="1,2,4,8")
@@ -181,7 +191,8 @@ def _run(args) -> int:
         options = BenchmarkOptions(device=args.device, hint=args.hint, batch=args.batch,
                                    precision=args.precision, seconds=args.seconds,
                                    iterations=args.iterations, streams=args.streams,
-                                   infer_requests=args.requests, auto_batch=args.auto_batch)
+                                   infer_requests=args.requests, auto_batch=args.auto_batch,
+                                   threads=args.threads)
         if args.versus is not None:
             from dataclasses import asdict
 
@@ -280,6 +291,17 @@ def _run(args) -> int:
                                           options=ALGORITHM_OPTIONS[kind].from_dict(values), measure=measure)
         _print({"job_id": job.id, "status": job.status}, args.json)
         return _wait(job.id) if args.wait else 0
+    elif args.command == "ab":
+        from core.compare_ab import interleaved_summary, submit_interleaved
+
+        benchmark = BenchmarkOptions(hint=args.hint, seconds=args.seconds, threads=args.threads)
+        job = submit_interleaved(args.key_a, args.key_b, benchmark=benchmark, rounds=args.rounds)
+        _print({"job_id": job.id, "status": job.status}, args.json)
+        if args.wait:
+            code = _wait(job.id)
+            for row in interleaved_summary(args.key_a, args.key_b):
+                _print(row, args.json)
+            return code
     elif args.command == "cancel":
         _print(asdict(jobs.cancel(args.job_id)), args.json)
     elif args.command == "rerun":

@@ -109,7 +109,8 @@ def topk_accuracy(model_path: Path, samples: Iterable[tuple[np.ndarray, int | No
     for tensor, label in samples:
         if label is None:
             raise DatasetError(f"Top-{k} accuracy needs labels; use agreement metrics for unlabelled data.")
-        scores = request.infer([tensor])[compiled.output(0)].reshape(-1)
+        # A dict (input name -> array) feeds a multi-input model; a bare array the single input.
+        scores = request.infer(tensor if isinstance(tensor, dict) else [tensor])[compiled.output(0)].reshape(-1)
         hits += int(label in np.argsort(scores)[::-1][:k])
         count += 1
     if count == 0:

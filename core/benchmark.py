@@ -24,7 +24,7 @@ from core.options import BenchmarkOptions, PerformanceHint, Precision
 
 _PROGRESS_EVERY_S = 0.5
 _STOP_CHECK_EVERY_S = 0.05
-_AUTO_BATCH_TIMEOUT_MS = 50
+AUTO_BATCH_TIMEOUT_MS = 50
 _SHORT_PRECISION = {"bfloat16": "bf16", "float32": "f32", "float16": "f16"}
 
 
@@ -241,9 +241,12 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
         config["NUM_STREAMS"] = options.streams
     if options.precision is not Precision.DEFAULT:
         config["INFERENCE_PRECISION_HINT"] = options.precision.value
+    if options.threads is not None:  # like benchmark_app -nthreads
+        config["INFERENCE_NUM_THREADS"] = options.threads
+        environment["threads"] = options.threads  # asked for; inference_num_threads is what ran
     if options.auto_batch:
         # A batch still filling when the timed loop drains waits this long (default 1000 ms).
-        config["AUTO_BATCH_TIMEOUT"] = _AUTO_BATCH_TIMEOUT_MS
+        config["AUTO_BATCH_TIMEOUT"] = AUTO_BATCH_TIMEOUT_MS
     start = time.perf_counter()
     try:
         compiled = core.compile_model(model, device, config)

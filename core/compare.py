@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.accuracy_tables import higher_is_better, is_percent, latest_by_key, metric_title, shown_value, sort_metrics
 from core.errors import BadInputError
 from core.options import CompareAxis, CompareFilters
 from db import repository as repo
@@ -62,25 +63,56 @@ def results_rows() -> list[dict[str, Any]]:
                                 f"{b.duration_s:.1f} s")
         elif b.hint == "throughput":
             row.update(throughput_fps=b.throughput_fps, throughput_streams=b.streams)
-    for a in repo.scan_accuracy():
-        if a.metric == "top1" and (a.model_id, a.precision) in latest:
-            latest[(a.model_id, a.precision)].update(top1=a.value, dataset=datasets.get(a.dataset_id, ""))
+    accuracy = latest_by_key(set(latest))
+    metrics = sort_metrics({m for entry in accuracy.values() for m in entry["metrics"]} - {"top1"})
     rows = []
     for (model_id, precision), values in sorted(latest.items()):
         model = models.get(model_id)
         if model is None or "latency_ms" not in values:
             continue
         parent = models.get(model.parent_id) if model.parent_id else None
+        found = accuracy.get((model_id, precision), {"metrics": {}, "dataset_id": None, "reference_model_id": None})
+        reference = models.get(found["reference_model_id"])
         rows.append({"key": f"{model_id}:{precision}", "model_id": model_id, "model": model.name,
                      "algorithm": model.recipe.get("algorithm", ""),
                      "parent": parent.name if parent else "", "source": _source(model, models),
-                     "precision": precision, "top1": values.get("top1"), "dataset": values.get("dataset", ""),
+                     "precision": precision, "top1": found["metrics"].get("top1"),
+                     "dataset": datasets.get(found["dataset_id"], ""),
+                     **{m: found["metrics"].get(m) for m in metrics},
+                     "reference": reference.name if reference else "",
                      "latency_ms": values["latency_ms"], "latency_min_ms": values["latency_min_ms"],
                      "latency_max_ms": values["latency_max_ms"], "throughput_fps": values.get("throughput_fps"),
                      "size_mb": round(model.size_bytes / 1e6, 3), "device": values["device"],
                      "load_average": values["load_average"], "measured_at": values["measured_at"],
                      "recipe": recipe_text(model.recipe), "settings": values["settings"]})
     return rows
+
+
+def accuracy_metrics(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The accuracy metrics some row has a value of (top-1 first); ['top1'] when none has any."""
+    found = {m for r in rows for m in _metric_columns(r) if r.get(m) is not None}
+    return sort_metrics(found) or ["top1"]
+
+
+def _metric_columns(row: dict[str, Any]) -> list[str]:
+    """The accuracy metric columns of a results row: top1 and those between 'dataset' and 'reference'."""
+    keys = list(row)
+    return ["top1", *keys[keys.index("dataset") + 1:keys.index("reference")]]
+
+
+def metric_columns(rows: Sequence[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    """Each accuracy metric column of the rows -> (title, number format) for the Compare table."""
+    return {m: (metric_title(m), "%.2f" if is_percent(m) else "%.4g") for m in (_metric_columns(rows[0]) if rows else [])}
+
+
+def table_frame(rows: Sequence[dict[str, Any]]):
+    """The rows as the Compare table shows them (a pandas DataFrame): no key column, fractions in %."""
+    import pandas as pd
+
+    table = pd.DataFrame(list(rows)).drop(columns=["key"])
+    for metric in metric_columns(rows):
+        table[metric] = pd.to_numeric(table[metric]) * (100 if is_percent(metric) else 1)
+    return table
 
 
 def filter_choices(rows: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
@@ -133,11 +165,16 @@ def pareto_front(points: Sequence[tuple[float, float]], *, lower_x_is_better: bo
     return sorted(front, key=lambda i: points[i][0])
 
 
-def front_rows(rows: Sequence[dict[str, Any]], axis: CompareAxis = CompareAxis.LATENCY) -> list[dict[str, Any]]:
-    """The rows on the accuracy-vs-axis Pareto front (rows without accuracy or that axis left out)."""
+def front_rows(rows: Sequence[dict[str, Any]], axis: CompareAxis = CompareAxis.LATENCY,
+               metric: str = "top1") -> list[dict[str, Any]]:
+    """The rows on the metric-vs-axis Pareto front (rows without that metric or axis left out).
+
+    Error metrics (MSE, max abs error) count lower as better.
+    """
     column = AXIS_COLUMN[CompareAxis(axis)]
-    usable = [r for r in rows if r.get("top1") is not None and r.get(column) is not None]
-    points = [(r[column], r["top1"]) for r in usable]
+    usable = [r for r in rows if r.get(metric) is not None and r.get(column) is not None]
+    sign = 1 if higher_is_better(metric) else -1
+    points = [(r[column], sign * r[metric]) for r in usable]
     return [usable[i] for i in pareto_front(points, lower_x_is_better=CompareAxis(axis).lower_is_better)]
 
 
@@ -191,6 +228,12 @@ def _text(value: Any) -> str:
     return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _metric_text(metric: str, value: float | None) -> str:
+    """Percent metrics with 2 decimals, errors and similarities with 4 significant digits."""
+    shown = shown_value(metric, value)
+    return "—" if shown is None else f"{shown:.2f}" if is_percent(metric) else f"{shown:.4g}"
+
+
 def ab_comparison(rows: Sequence[dict[str, Any]], key_a: str, key_b: str) -> list[dict[str, Any]]:
     """Every metric of rows A and B side by side with B / A and the spread of that ratio.
 
@@ -213,9 +256,13 @@ def ab_comparison(rows: Sequence[dict[str, Any]], key_a: str, key_b: str) -> lis
              ("size (MB)", a["size_mb"], b["size_mb"], "—")]
     result = [{"metric": name, "A": _text(va), "B": _text(vb), "B / A": _ratio(vb, va), "spread of B / A": s}
               for name, va, vb, s in table]
-    result += [{"metric": name, "A": _text(a[column]), "B": _text(b[column]), "B / A": None,
-                "spread of B / A": "—"}
-               for name, column in (("precision", "precision"), ("recipe", "recipe"), ("measured with", "settings"),
+    result += [{"metric": metric_title(m), "A": _metric_text(m, a.get(m)), "B": _metric_text(m, b.get(m)),
+                "B / A": _ratio(b.get(m), a.get(m)), "spread of B / A": "—"}
+               for m in accuracy_metrics([a, b]) if m != "top1"]
+    result += [{"metric": name, "A": _text(a[column]) if a[column] != "" else "—",
+                "B": _text(b[column]) if b[column] != "" else "—", "B / A": None, "spread of B / A": "—"}
+               for name, column in (("precision", "precision"), ("agreement reference", "reference"),
+                                    ("recipe", "recipe"), ("measured with", "settings"),
                                     ("load average", "load_average"))]
     return result
 

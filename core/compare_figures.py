@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.accuracy_tables import metric_title, shown_value
 from core.compare import AXIS_COLUMN, AXIS_TITLE, front_rows
 from core.options import CompareAxis
 
@@ -12,8 +13,8 @@ from core.options import CompareAxis
 WEBGL_FROM = 1000
 
 
-def accuracy_figure(rows: list[dict[str, Any]], axis: CompareAxis = CompareAxis.LATENCY):
-    """Scatter of top-1 against the axis column, the Pareto front drawn as a dashed line.
+def accuracy_figure(rows: list[dict[str, Any]], axis: CompareAxis = CompareAxis.LATENCY, metric: str = "top1"):
+    """Scatter of an accuracy metric (default top-1) against the axis column, the Pareto front dashed.
 
     Each point's customdata is its row key, so a selected point leads back to its row; the hover
     shows the recipe and the settings the numbers were measured with.
@@ -22,25 +23,26 @@ def accuracy_figure(rows: list[dict[str, Any]], axis: CompareAxis = CompareAxis.
 
     axis = CompareAxis(axis)
     column = AXIS_COLUMN[axis]
-    rows = [r for r in rows if r.get("top1") is not None and r.get(column) is not None]
+    rows = [r for r in rows if r.get(metric) is not None and r.get(column) is not None]
+    title = metric_title(metric)
     scatter = go.Scattergl if len(rows) >= WEBGL_FROM else go.Scatter
     figure = go.Figure()
     for algorithm in sorted({r["algorithm"] for r in rows}):
         group = [r for r in rows if r["algorithm"] == algorithm]
         figure.add_trace(scatter(
-            x=[r[column] for r in group], y=[r["top1"] * 100 for r in group], mode="markers",
+            x=[r[column] for r in group], y=[shown_value(metric, r[metric]) for r in group], mode="markers",
             name=algorithm, marker={"size": 12}, text=[f"{r['model']} @ {r['precision']}" for r in group],
             customdata=[[r["key"], r["recipe"], r["settings"], r["load_average"]] for r in group],
-            hovertemplate=(f"%{{text}}<br>{AXIS_TITLE[axis]}: %{{x:.3f}}<br>top-1 %{{y:.2f}} %"
+            hovertemplate=(f"%{{text}}<br>{AXIS_TITLE[axis]}: %{{x:.3f}}<br>{title}: %{{y:.4g}}"
                            "<br>recipe: %{customdata[1]}<br>%{customdata[2]}, load %{customdata[3]}"
                            "<extra></extra>")))
-    front = front_rows(rows, axis)
+    front = front_rows(rows, axis, metric)
     if front:
-        figure.add_trace(go.Scatter(x=[r[column] for r in front], y=[r["top1"] * 100 for r in front],
+        figure.add_trace(go.Scatter(x=[r[column] for r in front], y=[shown_value(metric, r[metric]) for r in front],
                                     mode="lines+markers", name="Pareto front", line={"dash": "dash"},
                                     marker={"size": 18, "symbol": "circle-open"},
                                     hoverinfo="skip"))
-    figure.update_layout(xaxis_title=AXIS_TITLE[axis], yaxis_title="top-1 accuracy (%)",
+    figure.update_layout(xaxis_title=AXIS_TITLE[axis], yaxis_title=title,
                          legend_title="algorithm", margin={"t": 30})
     return figure
 

@@ -3,6 +3,7 @@
 The first axis of every array is the sample axis. Arrays are matched to model inputs by name, or
 by order when the model has one input; an array named like LABEL_NAMES holds integer class labels.
 Arrays are always read with allow_pickle=False (core.files), so object arrays are refused.
+A stored .npy is memory-mapped when jobs read it (rows are read on demand); a .npz is read whole.
 """
 
 from __future__ import annotations
@@ -12,25 +13,25 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import BadInputError, DatasetError
-from core.files import load_npy, load_npz
+from core.files import load_npy, load_npz, map_npy
+from core.models import NUMPY_DTYPES
 from db import repository as repo
 from db.records import DatasetRecord, ModelRecord
 
 FORMAT = "numpy"
 LABEL_NAMES = ("labels", "label", "y", "targets")
-# OpenVINO element type -> the NumPy dtype fed to it.
-_DTYPES = {"f32": np.float32, "f16": np.float16, "bf16": np.float32, "f64": np.float64,
-           "i64": np.int64, "i32": np.int32, "i16": np.int16, "i8": np.int8, "u8": np.uint8,
-           "u16": np.uint16, "u32": np.uint32, "u64": np.uint64, "boolean": np.bool_}
 
 
-def _load(path: Path) -> dict[str, np.ndarray]:
-    return load_npz(path) if path.suffix.lower() == ".npz" else {path.stem: load_npy(path)}
+def _load(path: Path, *, mapped: bool) -> dict[str, np.ndarray]:
+    """The arrays of path; mapped=True memory-maps a .npy (checked before) instead of reading it."""
+    if path.suffix.lower() == ".npz":
+        return load_npz(path)  # np.load cannot map the members of a zip: they are read whole
+    return {path.stem: map_npy(path) if mapped else load_npy(path)}
 
 
-def _split(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray | None, str | None]:
+def _split(path: Path, *, mapped: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray | None, str | None]:
     """Loads path; returns (input arrays, labels or None, name of the labels array)."""
-    arrays = _load(path)
+    arrays = _load(path, mapped=mapped)
     label_key = next((k for k in LABEL_NAMES if k in arrays), None) if path.suffix.lower() == ".npz" else None
     labels = arrays.pop(label_key) if label_key else None
     return arrays, labels, label_key
@@ -63,15 +64,15 @@ def _check_arrays(file_name: str, arrays: dict[str, np.ndarray], labels: np.ndar
 
 def add_array_dataset(upload: tuple, *, name: str | None = None) -> DatasetRecord:
     """Imports a .npy or .npz upload after checking every array (NaN, inf, object, sample counts)."""
-    from core.lab import _new_folder, _save_all
+    from core.lab import new_folder, save_all
 
     file_name, _ = upload
     if Path(file_name).suffix.lower() not in (".npy", ".npz"):
         raise BadInputError(f"'{file_name}' is not a .npy or .npz file; save the arrays with np.save "
                             "or np.savez and upload that file.")
     stem = name or Path(file_name).stem
-    with _new_folder("datasets", stem) as folder:
-        (path,) = _save_all([upload], folder / "upload")
+    with new_folder("datasets", stem) as folder:
+        (path,) = save_all([upload], folder / "upload")
         return store_arrays(path, name=stem, source=file_name, fmt=FORMAT)
 
 
@@ -85,13 +86,13 @@ def store_arrays(path: Path, *, name: str, source: str, fmt: str, extra: dict | 
         fmt: The record's format (FORMAT, or a format that was converted to arrays).
         extra: More settings kept in the record's preprocessing JSON (e.g. a column mapping).
     """
-    from core.lab import _relative
+    from core.lab import relative
 
     arrays, labels, label_key = _split(path)
     count = _check_arrays(source, arrays, labels)
     classes = [str(c) for c in np.unique(labels).tolist()] if labels is not None else []
     return repo.add_dataset(
-        name=name, format=fmt, path=_relative(path), samples=count, has_labels=labels is not None,
+        name=name, format=fmt, path=relative(path), samples=count, has_labels=labels is not None,
         classes=classes, skipped=0, preprocessing={
             "arrays": {k: list(a.shape) for k, a in arrays.items()}, "labels": label_key, **(extra or {})})
 
@@ -126,17 +127,17 @@ def open_array_dataset(dataset: DatasetRecord, model: ModelRecord):
     from core import lab
     from core.sources import SampleSource
 
-    arrays, labels, _ = _split(lab.resolve(dataset.path))
+    arrays, labels, _ = _split(lab.resolve(dataset.path), mapped=True)  # checked when it was stored
     feeds = {}
     for port in model.inputs:
         array_name = _match(model, dataset, arrays)[port["name"]]
         check_shape(port["name"], port["shape"], array_name, arrays[array_name])
-        feeds[port["name"]] = arrays[array_name].astype(_DTYPES.get(port["element_type"], np.float32),
-                                                        copy=False)
+        feeds[port["name"]] = (arrays[array_name], NUMPY_DTYPES.get(port["element_type"], np.float32))
     single = len(feeds) == 1
 
     def load(i: int):
-        inputs = {k: np.ascontiguousarray(a[i:i + 1]) for k, a in feeds.items()}
+        # Copy and cast one row at a time: a whole-array astype would read a mapped .npy into memory.
+        inputs = {k: np.array(a[i:i + 1], dtype=dtype, order="C") for k, (a, dtype) in feeds.items()}
         return (next(iter(inputs.values())) if single else inputs), (int(labels[i]) if labels is not None else None)
 
     return SampleSource(name=dataset.name, count=dataset.samples, has_labels=labels is not None, load=load)

@@ -92,7 +92,7 @@ def add_table_dataset(upload: tuple, *, name: str | None = None, label_column: s
         columns: Model input name -> the columns that feed it, in order. Default: every column but
             the label one, into a single input.
     """
-    from core.lab import _new_folder, _save_all
+    from core.lab import new_folder, save_all
 
     file_name, _ = upload
     suffix = Path(file_name).suffix.lower()
@@ -100,8 +100,8 @@ def add_table_dataset(upload: tuple, *, name: str | None = None, label_column: s
         raise BadInputError(f"'{file_name}' is not a table; upload .csv, .parquet, .jsonl or a zip of a "
                             "Hugging Face save_to_disk folder.")
     stem = name or Path(file_name).stem
-    with _new_folder("datasets", stem) as folder:
-        (path,) = _save_all([upload], folder / "upload")
+    with new_folder("datasets", stem) as folder:
+        (path,) = save_all([upload], folder / "upload")
         table = _read_table(path, folder / "cache")
         arrays = _columns_to_arrays(table, columns, label_column)
         target = folder / "arrays.npz"

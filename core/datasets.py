@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import DatasetError
-from core.models import PortInfo
-from core.options import ColorMode, ImagePreprocessing, Layout
+from core.models import NUMPY_DTYPES, PortInfo
+from core.options import ColorMode, ImagePreprocessing, Layout, TensorType
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 MANIFEST = "manifest.json"
@@ -106,12 +106,33 @@ def resolve_preprocessing(spec: ImagePreprocessing, model_input: PortInfo) -> Im
     if width is None or height is None or width <= 0 or height <= 0:
         raise DatasetError(f"Model input '{model_input.name}' has a dynamic image size "
                            f"{model_input.shape_text}; set the width and height in the preprocessing.")
+    _check_dtype(spec.dtype, model_input)
     return ImagePreprocessing(width=width, height=height, layout=layout, color=color,
-                              mean=spec.mean, scale=spec.scale)
+                              mean=spec.mean, scale=spec.scale, dtype=spec.dtype)
+
+
+def _check_dtype(dtype: TensorType, model_input: PortInfo) -> None:
+    """Refuses image tensors of another element type than the model input takes."""
+    expected = NUMPY_DTYPES.get(model_input.element_type)
+    if expected is None or np.dtype(expected) != np.dtype(dtype.value):
+        takes = f"{np.dtype(expected).name} ({model_input.element_type})" if expected else model_input.element_type
+        hint = (f"set the preprocessing dtype to {np.dtype(expected).name}" if expected is not None
+                and np.dtype(expected).name in set(TensorType) else
+                f"image data can only be {', '.join(TensorType)}; feed this input with a .npz instead")
+        raise DatasetError(f"Model input '{model_input.name}' takes {takes} tensors but the image "
+                           f"preprocessing makes {dtype.value}; {hint}.")
+
+
+def _cast(array: np.ndarray, dtype: TensorType) -> np.ndarray:
+    """array as dtype; integer types round and clip to their range instead of wrapping around."""
+    target = np.dtype(dtype.value)
+    if target.kind in "iu":
+        array = np.clip(np.rint(array), np.iinfo(target).min, np.iinfo(target).max)
+    return array.astype(target)
 
 
 def load_image(path: Path, spec: ImagePreprocessing) -> np.ndarray:
-    """Decodes and preprocesses one image into a batch-1 float32 tensor (spec fully resolved)."""
+    """Decodes and preprocesses one image into a batch-1 tensor of spec.dtype (spec fully resolved)."""
     from PIL import Image
 
     try:
@@ -128,7 +149,32 @@ def load_image(path: Path, spec: ImagePreprocessing) -> np.ndarray:
     array = (array - np.asarray(spec.mean, np.float32)) / np.asarray(spec.scale, np.float32)
     if spec.layout == Layout.NCHW:
         array = array.transpose(2, 0, 1)
-    return np.ascontiguousarray(array[None])
+    return np.ascontiguousarray(_cast(array[None], spec.dtype))
+
+
+def tensor_to_image(tensor: np.ndarray, spec: ImagePreprocessing) -> np.ndarray:
+    """Turns a preprocessed image tensor back into a displayable uint8 image (the inverse of load_image).
+
+    Args:
+        tensor: One image, [1,C,H,W] / [C,H,W] for NCHW or [1,H,W,C] / [H,W,C] for NHWC, 1 or 3
+            channels, of any dtype.
+        spec: The resolved preprocessing that made it (layout, colour, mean, scale).
+
+    Returns:
+        H×W (grayscale) or H×W×3 RGB uint8 pixels: value * scale + mean, rounded and clipped to 0..255.
+    """
+    array = np.asarray(tensor, dtype=np.float32)
+    array = array[0] if array.ndim == 4 else array
+    if array.ndim != 3:
+        raise DatasetError(f"A tensor of shape {list(np.shape(tensor))} is not one image; expected "
+                           "[1,C,H,W], [1,H,W,C] or the same without the batch axis.")
+    if spec.layout == Layout.NCHW:
+        array = array.transpose(1, 2, 0)
+    array = array * np.asarray(spec.scale, np.float32) + np.asarray(spec.mean, np.float32)
+    if spec.color == ColorMode.BGR:
+        array = array[..., ::-1]
+    pixels = np.clip(np.rint(array), 0, 255).astype(np.uint8)
+    return pixels[..., 0] if pixels.shape[-1] == 1 else np.ascontiguousarray(pixels)
 
 
 def iter_samples(index: ImageFolderIndex, spec: ImagePreprocessing,

@@ -165,26 +165,71 @@ def _shape_argument(model: ModelRecord, batch: int) -> str | None:
     return ",".join(parts)
 
 
+# benchmark_app has no flag for these properties; the command writes them to this file (-load_config).
+BENCHMARK_APP_CONFIG = "benchmark_app_config.json"
+
+
+def _load_config(benchmark: BenchmarkRecord) -> dict[str, dict[str, str]]:
+    """Properties the run was compiled with that benchmark_app can only take from -load_config.
+
+    Automatic batching: benchmark_app 2026.4 cannot parse ``-d BATCH:CPU(4)`` (it looks for a
+    device "CPU(4)"), so the command uses ``-d BATCH`` with the same device list, hint, precision
+    and timeout core.benchmark compiled with. Threads with a hint: benchmark_app takes -nthreads
+    only with ``-hint none``, so INFERENCE_NUM_THREADS goes to the file instead.
+    """
+    from core.benchmark import AUTO_BATCH_TIMEOUT_MS
+
+    threads = benchmark.environment.get("threads")
+    if benchmark.auto_batch:
+        config = {"MULTI_DEVICE_PRIORITIES": f"{benchmark.device}({benchmark.batch})",
+                  "AUTO_BATCH_TIMEOUT": str(AUTO_BATCH_TIMEOUT_MS)}
+        if benchmark.hint != "none":
+            config["PERFORMANCE_HINT"] = benchmark.hint.upper()
+        elif benchmark.streams:
+            config["NUM_STREAMS"] = str(benchmark.streams)
+        if benchmark.precision in ("f32", "bf16", "f16"):
+            config["INFERENCE_PRECISION_HINT"] = benchmark.precision
+        return {"BATCH": config | ({"INFERENCE_NUM_THREADS": str(threads)} if threads else {})}
+    if threads and benchmark.hint != "none":
+        return {benchmark.device: {"INFERENCE_NUM_THREADS": str(threads)}}
+    return {}
+
+
 def benchmark_app_command(benchmark: BenchmarkRecord, *, model_path: str | None = None) -> str:
     """The benchmark_app command line that repeats one stored measurement.
+
+    Automatic-batching rows run on the BATCH device and a set thread count becomes -nthreads;
+    properties benchmark_app has no flag for are written to a -load_config file first
+    (``echo '{...}' > benchmark_app_config.json && benchmark_app ...``).
 
     Args:
         benchmark: A stored measurement (repo.list_benchmarks).
         model_path: Path of model.xml to put in the command (default: its path in this lab).
     """
     model = repo.get_model(benchmark.model_id)
-    args = ["benchmark_app", "-m", model_path or str(lab.resolve(model.path)), "-d", benchmark.device,
-            "-hint", benchmark.hint, "-api", "async"]
-    shape = _shape_argument(model, benchmark.batch)
-    args += ["-shape", shape] if shape else ["-b", str(benchmark.batch)]
-    if benchmark.hint == "none" and benchmark.streams:
+    config = _load_config(benchmark)
+    args = ["benchmark_app", "-m", model_path or str(lab.resolve(model.path)),
+            "-d", "BATCH" if benchmark.auto_batch else benchmark.device]
+    if not benchmark.auto_batch:  # the BATCH device takes no -hint; the hint is in the config file
+        args += ["-hint", benchmark.hint]
+    args += ["-api", "async"]
+    # Automatic batching keeps the model at batch 1; OpenVINO groups the requests.
+    batch = 1 if benchmark.auto_batch else benchmark.batch
+    shape = _shape_argument(model, batch)
+    args += ["-shape", shape] if shape else ["-b", str(batch)]
+    if benchmark.hint == "none" and benchmark.streams and not benchmark.auto_batch:
         # benchmark_app takes -nstreams only without a hint; with one, the hint picks the same streams.
         args += ["-nstreams", str(benchmark.streams)]
+    if benchmark.hint == "none" and benchmark.environment.get("threads") and not benchmark.auto_batch:
+        args += ["-nthreads", str(benchmark.environment["threads"])]
     args += ["-nireq", str(benchmark.infer_requests)]
-    if benchmark.precision in ("f32", "bf16", "f16"):
+    if benchmark.precision in ("f32", "bf16", "f16") and not benchmark.auto_batch:
         args += ["-infer_precision", benchmark.precision]
     args += ["-t", str(max(1, math.ceil(benchmark.duration_s)))]
-    return shlex.join(args)
+    if not config:
+        return shlex.join(args)
+    write = shlex.join(["echo", json.dumps(config)]) + f" > {BENCHMARK_APP_CONFIG} && "
+    return write + shlex.join([*args, "-load_config", BENCHMARK_APP_CONFIG])
 
 
 def model_benchmark(model_id: int, benchmark_id: int | None = None) -> BenchmarkRecord:

@@ -52,7 +52,7 @@ def image_files(folder):
 
 
 def load_image(path, spec):
-    """One image as a batch-1 float32 tensor, preprocessed like the lab does."""
+    """One image as a batch-1 tensor of the spec's dtype, preprocessed like the lab does."""
     with Image.open(path) as image:
         image = image.convert("L" if spec["color"] == "GRAY" else "RGB")
         image = image.resize((spec["width"], spec["height"]), Image.Resampling.BILINEAR)
@@ -63,7 +63,10 @@ def load_image(path, spec):
     array = (array - np.asarray(spec["mean"], np.float32)) / np.asarray(spec["scale"], np.float32)
     if spec["layout"] == "NCHW":
         array = array.transpose(2, 0, 1)
-    return np.ascontiguousarray(array[None])
+    dtype = np.dtype(spec.get("dtype", "float32"))
+    if dtype.kind in "iu":  # integer tensors: rounded and clipped to the type's range
+        array = np.clip(np.rint(array), np.iinfo(dtype).min, np.iinfo(dtype).max)
+    return np.ascontiguousarray(array[None].astype(dtype))
 
 
 def samples(folder, count, seed=0):

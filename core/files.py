@@ -250,6 +250,14 @@ def load_npy(path: Path) -> np.ndarray:
     return _read_array(partial(open, path, "rb"), path.name)
 
 
+def map_npy(path: Path) -> np.ndarray:
+    """A read-only memory map of a .npy already checked by load_npy (no pickle; rows read on demand)."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:  # changed or damaged since it was checked
+        raise DatasetError(f"'{path.name}' cannot be read as a NumPy array ({exc}); upload it again.") from exc
+
+
 def load_npz(path: Path) -> dict[str, np.ndarray]:
     """Loads every array of a .npz file without pickle, keyed by name; checks as load_npy."""
     try:

@@ -8,6 +8,7 @@ modules while the queue is idle and runs the job whose id arrives on its stdin.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -27,7 +28,7 @@ log = logging.getLogger("optlab.jobs")
 # Kinds that only read their inputs and write new rows: safe to run again after an interruption.
 RERUNNABLE = frozenset({JobKind.QUANTIZE, JobKind.EVALUATE, JobKind.BENCHMARK, JobKind.FP16,
                         JobKind.QUANTIZE_WITH_ACCURACY_CONTROL, JobKind.COMPRESS_WEIGHTS, JobKind.SWEEP,
-                        JobKind.BATCH_SWEEP, JobKind.PROFILE})
+                        JobKind.BATCH_SWEEP, JobKind.PROFILE, JobKind.INTERLEAVED})
 # Jobs this process runs right now (the job itself, and a sweep's current point); all heartbeat.
 ACTIVE_JOBS: set[int] = set()
 
@@ -130,7 +131,8 @@ def _handlers() -> dict[str, Callable[[JobRecord, Reporter], int | None]]:
             JobKind.COMPRESS_WEIGHTS: optimize, JobKind.FP16: optimize,
             JobKind.EVALUATE: pipelines.run_evaluate, JobKind.BENCHMARK: pipelines.run_benchmark_job,
             JobKind.SWEEP: sweeps.run_sweep,
-            JobKind.BATCH_SWEEP: measure_jobs.run_batch_sweep_job, JobKind.PROFILE: measure_jobs.run_profile_job}
+            JobKind.BATCH_SWEEP: measure_jobs.run_batch_sweep_job, JobKind.PROFILE: measure_jobs.run_profile_job,
+            JobKind.INTERLEAVED: measure_jobs.run_interleaved_job}
 
 
 def execute(job_id: int, reporter: Reporter) -> bool:
@@ -173,8 +175,7 @@ def standby() -> int:
     The worker keeps one of these ready so that a job does not first spend ~2 s importing
     OpenVINO, NNCF and SQLAlchemy. End of input (the worker is gone) ends it without a job.
     """
-    import nncf  # noqa: F401  (the import is the point: it is what takes the time)
-
+    importlib.import_module("nncf")  # the import is the point: it is what takes the time
     _handlers()
     line = sys.stdin.readline().strip()
     if not line.isdigit():

@@ -32,12 +32,13 @@ def resolve(stored_path: str) -> Path:
     return get_settings().data_dir / stored_path
 
 
-def _relative(path: Path) -> str:
+def relative(path: Path) -> str:
+    """The form of a path under the data dir that rows store (the inverse of resolve)."""
     return path.relative_to(get_settings().data_dir).as_posix()
 
 
 @contextmanager
-def _new_folder(kind: str, stem: str) -> Iterator[Path]:
+def new_folder(kind: str, stem: str) -> Iterator[Path]:
     """A fresh folder under the data dir that is removed again if the block fails."""
     folder = unique_dir(get_settings().data_dir / kind, stem)
     try:
@@ -47,7 +48,8 @@ def _new_folder(kind: str, stem: str) -> Iterator[Path]:
         raise
 
 
-def _save_all(files: list[Upload], folder: Path) -> list[Path]:
+def save_all(files: list[Upload], folder: Path) -> list[Path]:
+    """Saves uploads into folder within the size limit; a single zip is unpacked safely."""
     limit = get_settings().max_upload_bytes
     if not files:
         raise BadInputError("No file was given; choose a file to upload.")
@@ -63,20 +65,20 @@ def add_model(files: list[Upload], *, name: str | None = None) -> ModelRecord:
     The original is kept under original/; the lab works on an FP32 IR converted once.
     """
     stem = name or (Path(files[0][0]).stem if files else "model")
-    with _new_folder("models", stem) as folder:
-        _save_all(files, folder / "original")
+    with new_folder("models", stem) as folder:
+        save_all(files, folder / "original")
         source, fmt = find_model_file(folder / "original")
-        return _register_model(source, fmt, folder, name=name)
+        return register_model(source, fmt, folder, name=name)
 
 
-def _register_model(source: Path, fmt: str, folder: Path, *, name: str | None,
+def register_model(source: Path, fmt: str, folder: Path, *, name: str | None,
                     recipe: dict | None = None) -> ModelRecord:
     """Converts source once to an FP32 IR in folder and stores its row."""
     model = read_model(source)
     info = inspect_model(model)
     xml = save_ir(model, folder / "model.xml")
     return repo.add_model(
-        name=name or source.stem, format=fmt, path=_relative(xml), size_bytes=ir_size(xml),
+        name=name or source.stem, format=fmt, path=relative(xml), size_bytes=ir_size(xml),
         inputs=port_dicts(info.inputs), outputs=port_dicts(info.outputs),
         recipe={"algorithm": "original", "source_file": source.name, "labels": class_labels(model),
                 **(recipe or {})})
@@ -105,11 +107,11 @@ def add_image_dataset(upload: Upload, *, name: str | None = None,
         raise BadInputError(f"'{file_name}' is not a zip; zip the image folder (one subfolder per "
                             "class for labelled data) and upload the .zip.")
     stem = name or Path(file_name).stem
-    with _new_folder("datasets", stem) as folder:
-        (files,) = _save_all([upload], folder / "upload")
+    with new_folder("datasets", stem) as folder:
+        (files,) = save_all([upload], folder / "upload")
         index = scan_image_folder(files)
         return repo.add_dataset(
-            name=name or Path(file_name).stem, format="image-folder", path=_relative(files),
+            name=name or Path(file_name).stem, format="image-folder", path=relative(files),
             samples=len(index.samples), has_labels=index.has_labels, classes=index.classes,
             preprocessing=(preprocessing or ImagePreprocessing()).to_dict(), skipped=len(index.skipped))
 

@@ -120,19 +120,24 @@ class InterleavedRatio:
 
 
 def interleaved_ratio(path_a: str | Path, path_b: str | Path, options: BenchmarkOptions, *,
-                      rounds: int = 3) -> InterleavedRatio:
-    """Runs A and B alternately ``rounds`` times with the same options and reports B/A ratios.
+                      rounds: int = 3, options_b: BenchmarkOptions | None = None,
+                      on_result: Callable[[int, str, BenchmarkResult], None] | None = None) -> InterleavedRatio:
+    """Runs A and B alternately ``rounds`` times and reports B/A ratios.
 
     Args:
         path_a: The reference model.
         path_b: The model compared with it.
-        options: Benchmark options of every run.
+        options: Benchmark options of every run (of A's runs when options_b is given).
         rounds: A B pairs to run (the ratio's spread comes from them).
+        options_b: B's options when they differ (e.g. an FP32 baseline at f32 vs INT8 at default).
+        on_result: Called as ``on_result(round, "A" | "B", result)`` after each run (e.g. to store it).
     """
     a, b = [], []
-    for _ in range(rounds):
-        a.append(run_benchmark(path_a, options))
-        b.append(run_benchmark(path_b, options))
+    for round_number in range(rounds):
+        for side, path, side_options, runs in (("A", path_a, options, a), ("B", path_b, options_b or options, b)):
+            runs.append(run_benchmark(path, side_options))
+            if on_result is not None:
+                on_result(round_number, side, runs[-1])
     return InterleavedRatio(
         latency_ratio=spread([y.latency_ms.median / x.latency_ms.median for x, y in zip(a, b)]),
         throughput_ratio=spread([y.throughput_fps / x.throughput_fps for x, y in zip(a, b)]), a=a, b=b)

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from core import lab
 from core.errors import BadInputError
-from core.measure import SweepPoint, run_batch_sweep
-from core.options import BatchSweepOptions, Precision, ProfileOptions
+from core.measure import SweepPoint, interleaved_ratio, run_batch_sweep
+from core.options import BatchSweepOptions, InterleavedOptions, Precision, ProfileOptions
 from core.profile import profile_model
 from db import repository as repo
 from db.records import AccuracyRecord, DatasetRecord, JobRecord, ModelRecord
@@ -37,6 +37,31 @@ def run_profile_job(job: JobRecord, reporter) -> None:
     result = profile_model(lab.resolve(model.path), options)
     repo.add_profile(model_id=model.id, job_id=job.id, device=result.device, precision=result.precision,
                      total_ms=result.total_ms, layers=result.layer_dicts())
+
+
+def run_interleaved_job(job: JobRecord, reporter) -> None:
+    """Benchmarks the job's model (A) and options.model_b_id (B) alternately, storing every run.
+
+    Each run is a benchmark row of its model with this job's id and, in its environment JSON,
+    ``interleaved = {"round", "side", "versus_model_id"}``; core.compare_ab reads the B / A ratios
+    and their spread back from those rows.
+    """
+    options = InterleavedOptions.from_dict(job.options)
+    models = {"A": repo.get_model(job.model_id), "B": repo.get_model(options.model_b_id)}
+    total = 2 * options.rounds
+
+    def store(round_number: int, side: str, result) -> None:
+        other = models["B" if side == "A" else "A"]
+        row = result.to_dict()
+        row["environment"] = {**row["environment"], "interleaved": {
+            "round": round_number, "side": side, "versus_model_id": other.id}}
+        repo.add_benchmark(models[side].id, row, job_id=job.id)
+        done = 2 * round_number + (2 if side == "B" else 1)
+        reporter.stage(f"round {round_number + 1}/{options.rounds}: {side} measured", done / total, done / total)
+
+    reporter.stage(f"round 1/{options.rounds}: measuring A", 0.0, 1 / total)
+    interleaved_ratio(lab.resolve(models["A"].path), lab.resolve(models["B"].path), options.side("A"),
+                      rounds=options.rounds, options_b=options.side("B"), on_result=store)
 
 
 def submit_batch_sweep(*, model_id: int, options: BatchSweepOptions, idempotency_key: str | None = None) -> JobRecord:

@@ -48,8 +48,8 @@ def import_model_from_server(relative: str, *, name: str | None = None) -> Model
     else:
         raise BadInputError(f"'{relative}' is not a model file or folder below {root}; give the path of "
                             "an .xml, .onnx, .tflite, .pdmodel, .pt2 or a SavedModel folder.")
-    with lab._new_folder("models", name or source.stem) as folder:
-        return lab._register_model(source, fmt, folder, name=name,
+    with lab.new_folder("models", name or source.stem) as folder:
+        return lab.register_model(source, fmt, folder, name=name,
                                    recipe={"imported_from": source.relative_to(root).as_posix()})
 
 
@@ -131,10 +131,10 @@ def store_derived_model(parent: ModelRecord, model, *, name: str, recipe: dict) 
     from core.models import inspect_model, ir_size, port_dicts, save_ir
 
     info = inspect_model(model)
-    with lab._new_folder("models", name) as folder:
+    with lab.new_folder("models", name) as folder:
         xml = save_ir(model, folder / "model.xml")
         return repo.add_model(
-            name=name, format="openvino-ir", path=lab._relative(xml), size_bytes=ir_size(xml),
+            name=name, format="openvino-ir", path=lab.relative(xml), size_bytes=ir_size(xml),
             inputs=port_dicts(info.inputs), outputs=port_dicts(info.outputs), parent_id=parent.id,
             recipe={**recipe, "labels": parent.recipe.get("labels", [])})
 

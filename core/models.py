@@ -17,6 +17,10 @@ from core.errors import ModelFormatError
 # Suffix -> format name, for the files a user may hand over as "the model".
 MODEL_SUFFIXES = {".xml": "openvino-ir", ".onnx": "onnx", ".tflite": "tflite", ".pdmodel": "paddle",
                   ".pb": "tensorflow", ".pt2": "pytorch-exported-program"}
+# OpenVINO element type -> the NumPy dtype fed to it.
+NUMPY_DTYPES = {"f32": np.float32, "f16": np.float16, "bf16": np.float32, "f64": np.float64,
+                "i64": np.int64, "i32": np.int32, "i16": np.int16, "i8": np.int8, "u8": np.uint8,
+                "u16": np.uint16, "u32": np.uint32, "u64": np.uint64, "boolean": np.bool_}
 SUPPORTED_HINT = ("Upload an ONNX file (.onnx), an OpenVINO IR (.xml with its .bin), a .tflite file, a "
                   "PaddlePaddle .pdmodel with its .pdiparams, a PyTorch ExportedProgram (.pt2), or a zip "
                   "holding one of them or a TensorFlow SavedModel folder.")
@@ -46,12 +50,26 @@ class ModelInfo:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+def _is_model_file(path: Path) -> bool:
+    """Whether path is a model file; a SavedModel's side files (fingerprint.pb, ...) are not."""
+    if path.suffix.lower() not in MODEL_SUFFIXES or not path.is_file():
+        return False
+    return not (path.suffix.lower() == ".pb" and path.name != "saved_model.pb"
+                and (path.parent / "saved_model.pb").is_file())
+
+
 def find_model_file(folder: Path) -> tuple[Path, str]:
     """Finds the one model file in folder (searched recursively); returns (path, format)."""
-    candidates = sorted(p for p in folder.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file())
+    candidates = sorted(p for p in folder.rglob("*") if _is_model_file(p))
     if not candidates:
-        names = ", ".join(sorted(p.name for p in folder.rglob("*") if p.is_file())[:5]) or "nothing"
-        raise ModelFormatError(f"No model file found (got {names}). {SUPPORTED_HINT}")
+        files = sorted(p.name for p in folder.rglob("*") if p.is_file())
+        if any(name.lower().endswith(".pdiparams") for name in files):
+            raise ModelFormatError(
+                f"Found Paddle weights but no .pdmodel (got {', '.join(files[:5])}). Paddle 3 saves a "
+                "PIR program as .json, which OpenVINO cannot read: export again with the environment "
+                "variable FLAGS_enable_pir_api=0 set before importing paddle (paddle.jit.save then "
+                "writes a .pdmodel) and upload the .pdmodel with its .pdiparams.")
+        raise ModelFormatError(f"No model file found (got {', '.join(files[:5]) or 'nothing'}). {SUPPORTED_HINT}")
     if len(candidates) > 1:
         raise ModelFormatError("More than one model file found ("
                                + ", ".join(p.name for p in candidates[:5])
@@ -80,7 +98,8 @@ def read_model(path: Path):
                                "select the .pdmodel and the .pdiparams together, or upload a zip holding both.")
     try:
         if suffix == ".pt2":
-            return ov.convert_model(_load_exported_program(path))
+            program = _load_exported_program(path)
+            return ov.convert_model(program, input=_exported_input_shapes(program))
         if suffix == ".pb":  # a SavedModel is read as its folder, a frozen graph as the file
             return ov.convert_model(str(path.parent if path.name == "saved_model.pb" else path))
         return ov.Core().read_model(str(path))
@@ -116,10 +135,30 @@ def _load_exported_program(path: Path):
         import torch
     except ImportError as error:
         raise ModelFormatError(f"'{path.name}' is a PyTorch ExportedProgram; reading it needs PyTorch, "
-                               "which is not installed here. Install torch in the lab's environment "
-                               "(pip install torch) to enable .pt2 uploads, or export the model to ONNX "
-                               "(torch.onnx.export) and upload the .onnx.") from error
+                               "which is not installed here. Install the CPU build in the lab's "
+                               "environment (pip install torch==2.13.0, as in requirements-dev.txt) to "
+                               "enable .pt2 uploads, or export the model to ONNX (torch.onnx.export) and "
+                               "upload the .onnx.") from error
     return torch.export.load(str(path))
+
+
+def _exported_input_shapes(program) -> list | None:
+    """The input shapes torch.export recorded (a symbolic dimension = -1), None when not all are tensors.
+
+    Without them OpenVINO makes every dimension but the channels dynamic, although the program
+    was exported for fixed sizes.
+    """
+    import openvino as ov
+
+    user_inputs = set(program.graph_signature.user_inputs)
+    shapes = []
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name in user_inputs:
+            value = node.meta.get("val")
+            if not hasattr(value, "shape"):
+                return None
+            shapes.append(ov.PartialShape([d if isinstance(d, int) else -1 for d in value.shape]))
+    return shapes or None
 
 
 def _port(port) -> PortInfo:

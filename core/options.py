@@ -24,6 +24,7 @@ class JobKind(StrEnum):
     SWEEP = "sweep"
     BATCH_SWEEP = "batch_sweep"
     PROFILE = "profile"
+    INTERLEAVED = "interleaved"  # A B A B ... benchmark of two models (B / A with spread)
 
 
 class JobStatus(StrEnum):
@@ -98,6 +99,8 @@ class BenchmarkOptions(_Options):
         streams: NUM_STREAMS, or None for the device's choice.
         infer_requests: Number of parallel infer requests, or None for the optimal number.
         warmup: Inferences run before timing starts (the first one is timed separately).
+        threads: INFERENCE_NUM_THREADS (like benchmark_app -nthreads), or None for all cores;
+            meaningful with hint NONE, where streams are set by hand too.
     """
 
     device: str = "CPU"
@@ -110,11 +113,13 @@ class BenchmarkOptions(_Options):
     infer_requests: int | None = None
     warmup: int = 1
     auto_batch: bool = False  # OpenVINO automatic batching (ALLOW_AUTO_BATCHING, throughput hint)
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hint", PerformanceHint(self.hint))
         object.__setattr__(self, "precision", Precision(self.precision))
         _positive("batch", self.batch)
+        _positive("threads", self.threads, allow_none=True)
         _positive("seconds", self.seconds)
         _positive("iterations", self.iterations, allow_none=True)
         _positive("streams", self.streams, allow_none=True)
@@ -148,11 +153,22 @@ class ColorMode(StrEnum):
     GRAY = "GRAY"
 
 
+class TensorType(StrEnum):
+    """Element type of a preprocessed image tensor (NumPy dtype names)."""
+
+    FLOAT32 = "float32"
+    FLOAT16 = "float16"
+    UINT8 = "uint8"
+    INT8 = "int8"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ImagePreprocessing(_Options):
-    """How images become input tensors: value = (pixel - mean) / scale, per channel.
+    """How images become input tensors: value = (pixel - mean) / scale, per channel, as dtype.
 
-    Fields left None are taken from the model's input shape when the data is used.
+    Fields left None are taken from the model's input shape when the data is used. Integer dtypes
+    round the values and clip them to the type's range. Records saved before dtype existed load
+    as float32.
     """
 
     width: int | None = None
@@ -161,8 +177,12 @@ class ImagePreprocessing(_Options):
     color: ColorMode | None = None
     mean: tuple[float, ...] = (0.0,)
     scale: tuple[float, ...] = (1.0,)
+    dtype: TensorType = TensorType.FLOAT32
 
     def __post_init__(self) -> None:
+        if self.dtype not in set(TensorType):
+            raise BadInputError(f"dtype is one of {', '.join(TensorType)}; got {self.dtype!r}.")
+        object.__setattr__(self, "dtype", TensorType(self.dtype))
         if self.layout is not None:
             object.__setattr__(self, "layout", Layout(self.layout))
         if self.color is not None:
@@ -250,6 +270,40 @@ class ProfileOptions(_Options):
         _positive("batch", self.batch)
         _positive("iterations", self.iterations)
 
+
+
+@dataclass(frozen=True, kw_only=True)
+class InterleavedOptions(_Options):
+    """Two models benchmarked alternately A B A B ..., so machine noise hits both alike.
+
+    The job's model is A. Attributes:
+        model_b_id: The model compared with A.
+        precision_a / precision_b: Inference precision asked of each side (benchmark.precision is
+            replaced by these).
+        rounds: A B pairs; the spread of B / A comes from them.
+        benchmark: Options of every run (hint, seconds, threads, ...).
+    """
+
+    model_b_id: int
+    precision_a: Precision = Precision.DEFAULT
+    precision_b: Precision = Precision.DEFAULT
+    rounds: int = 3
+    benchmark: BenchmarkOptions = dataclasses.field(default_factory=lambda: BenchmarkOptions(seconds=2.0))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "precision_a", Precision(self.precision_a))
+        object.__setattr__(self, "precision_b", Precision(self.precision_b))
+        if isinstance(self.benchmark, dict):
+            object.__setattr__(self, "benchmark", BenchmarkOptions.from_dict(self.benchmark))
+        _positive("rounds", self.rounds)
+
+    def side(self, which: str) -> BenchmarkOptions:
+        """The benchmark options of side 'A' or 'B' (its precision set)."""
+        precision = self.precision_a if which == "A" else self.precision_b
+        return dataclasses.replace(self.benchmark, precision=precision)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "benchmark": self.benchmark.to_dict()}
 
 
 @dataclass(frozen=True)

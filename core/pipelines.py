@@ -42,6 +42,12 @@ def load_samples(model: ModelRecord, dataset: DatasetRecord, count: int | None, 
     return samples
 
 
+def _class_count(model: ModelRecord) -> int:
+    """The last dimension of the model's first output (its classes, for a classifier); 0 if unknown."""
+    shape = model.outputs[0].get("shape", []) if model.outputs else []
+    return shape[-1] if shape and shape[-1] > 0 else 0
+
+
 def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOptions, reporter,
             job_id: int, start: float, end: float) -> None:
     """Evaluates (when the dataset has labels) and benchmarks a model at each precision.
@@ -70,6 +76,12 @@ def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOpt
             repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric,
                               value=result.value, samples=result.samples, precision=result.precision,
                               job_id=job_id)
+            if _class_count(model) > 5:  # top-5 says something only with more than five classes
+                from core.agreement import topk_accuracy
+
+                top5 = topk_accuracy(path, source.samples(), k=5, device=options.device, precision=precision)
+                repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=top5.metric, value=top5.value,
+                                  samples=top5.samples, precision=top5.precision, job_id=job_id)
         if dataset and model.parent_id:
             from core.measure_jobs import store_agreement
 

@@ -85,7 +85,7 @@ def add_synthetic_dataset(model_id: int, *, samples: int = 16, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     arrays = {p["name"]: rng.uniform(0, 1, [samples, *[d if d > 0 else 1 for d in p["shape"][1:]]])
               .astype(np.float32) for p in model.inputs}
-    with lab._new_folder("datasets", f"synthetic-{model.name}") as folder:
+    with lab.new_folder("datasets", f"synthetic-{model.name}") as folder:
         np.savez(folder / "arrays.npz", allow_pickle=False, **arrays)
         return store_arrays(folder / "arrays.npz", name=f"synthetic for {model.name} (benchmark only)",
                             source="synthetic", fmt=SYNTHETIC, extra={"model_id": model.id, "seed": seed})
@@ -128,7 +128,7 @@ def add_data(upload: tuple, *, name: str | None = None, label_column: str | None
 
 
 def image_spec(*, width: int = 0, height: int = 0, layout: str = "", color: str = "", mean: str = "0",
-               scale: str = "1"):
+               scale: str = "1", dtype: str = "float32"):
     """An ImagePreprocessing from form values: 0 / '' = take it from the model; mean, scale as '0.5,0.5,0.5'."""
     from core.errors import BadInputError
     from core.options import ImagePreprocessing
@@ -139,7 +139,7 @@ def image_spec(*, width: int = 0, height: int = 0, layout: str = "", color: str 
         raise BadInputError(f"Mean and scale are numbers separated by commas, e.g. '123.7,116.3,103.5' "
                             f"({error}).") from error
     return ImagePreprocessing(width=width or None, height=height or None, layout=layout or None,
-                              color=color or None, mean=tuple(means), scale=tuple(scales))
+                              color=color or None, mean=tuple(means), scale=tuple(scales), dtype=dtype)
 
 
 def _is_hf_folder_zip(data) -> bool:
@@ -184,6 +184,24 @@ def preview(dataset: DatasetRecord, model: ModelRecord, count: int = 5) -> list[
                          "max": float(np.max(array)), "label": dataset.classes[label]
                          if label is not None and dataset.format == "image-folder" else label})
     return rows
+
+
+def preview_images(dataset: DatasetRecord, model: ModelRecord, count: int = 8) -> list[tuple[Any, str]]:
+    """The first count samples of an image dataset as the model gets them, turned back into pictures.
+
+    Returns (H×W or H×W×3 uint8 image, caption 'sample i: label') pairs; [] for data that is not an
+    image folder (arrays and tables have no picture to show). Raises DatasetError like open_dataset.
+    """
+    from core.datasets import resolve_preprocessing, tensor_to_image
+    from core.options import ImagePreprocessing
+
+    if dataset.format != "image-folder":
+        return []
+    source = open_dataset(dataset, model)  # checks the model has one fitting input
+    spec = resolve_preprocessing(ImagePreprocessing.from_dict(dataset.preprocessing), model_inputs(model)[0])
+    return [(tensor_to_image(tensor, spec),
+             f"sample {i}: {dataset.classes[label] if label is not None else 'unlabelled'}")
+            for i, (tensor, label) in enumerate(source.samples(range(min(count, len(source)))))]
 
 
 SPLIT_FILE = "split.json"

@@ -7,8 +7,10 @@ import streamlit as st
 from core import compare
 from core.compare_figures import accuracy_figure, batch_figure
 from core.errors import AppError
+from core.accuracy_tables import metric_title
 from core.options import CompareAxis, CompareFilters
 from pages import route_through_app
+from pages.ab_view import ab_view
 
 route_through_app()
 
@@ -33,8 +35,10 @@ if not shown:
     st.info("No result passes these filters; clear some of them.")
     st.stop()
 
-axis = st.radio("Accuracy against", [a.value for a in CompareAxis], horizontal=True)
-event = st.plotly_chart(accuracy_figure(shown, axis), key="accuracy-figure", on_select="rerun",
+metric_column, axis_column = st.columns([1, 2])
+metric = metric_column.selectbox("Accuracy metric", compare.accuracy_metrics(shown), format_func=metric_title)
+axis = axis_column.radio("Accuracy against", [a.value for a in CompareAxis], horizontal=True)
+event = st.plotly_chart(accuracy_figure(shown, axis, metric), key="accuracy-figure", on_select="rerun",
                         selection_mode="points")
 selected = {p["customdata"][0] for p in event.selection.points if p.get("customdata")}
 if selected:
@@ -43,10 +47,10 @@ if selected:
 st.caption("Latency: median of the latency-hint run at batch 1 (min–max in the table). Throughput: "
            "throughput-hint run. 'precision' is the inference precision OpenVINO reported; f32 is a forced "
            "FP32 baseline, bf16 is what this CPU runs FP32 models at by default. Click a column to sort.")
-table = pd.DataFrame(shown).drop(columns=["key"])
-table["top1"] = table["top1"] * 100
-st.dataframe(table, hide_index=True, column_config={
-    "top1": st.column_config.NumberColumn("top-1 (%)", format="%.2f"),
+st.dataframe(compare.table_frame(shown), hide_index=True, column_config={
+    **{column: st.column_config.NumberColumn(title, format=number_format)
+       for column, (title, number_format) in compare.metric_columns(shown).items()},
+    "reference": st.column_config.TextColumn("agreement reference"),
     "latency_ms": st.column_config.NumberColumn("latency median (ms)", format="%.3f"),
     "latency_min_ms": st.column_config.NumberColumn("min (ms)", format="%.3f"),
     "latency_max_ms": st.column_config.NumberColumn("max (ms)", format="%.3f"),
@@ -73,10 +77,4 @@ try:
 except AppError as error:
     st.warning(str(error))
 
-st.subheader("A/B")
-labels = {r["key"]: f"{r['model']} @ {r['precision']}" for r in shown}
-keys = list(labels)
-a_column, b_column = st.columns(2)
-key_a = a_column.selectbox("A", keys, format_func=labels.get)
-key_b = b_column.selectbox("B", keys, index=len(keys) - 1, format_func=labels.get)
-st.dataframe(pd.DataFrame(compare.ab_comparison(shown, key_a, key_b)), hide_index=True, column_config={"B / A": st.column_config.NumberColumn(format="%.3f")})
+ab_view(shown)

@@ -6,6 +6,7 @@ import streamlit as st
 from core import sources
 from core.data_tables import parse_columns
 from core.errors import AppError
+from core.options import TensorType
 from db import repository as repo
 from pages import route_through_app
 
@@ -24,11 +25,12 @@ with st.form("add-data", clear_on_submit=True):
     mapping = right.text_input("Tables: columns per model input (optional)",
                                placeholder="image=pixels; features=a,b,c")
     with st.expander("Images: preprocessing (empty = taken from the model's input)"):
-        a, b, c, d, e, f = st.columns(6)
+        a, b, c, d, e, f, g = st.columns(7)
         spec = dict(width=a.number_input("Width", 0, 8192, 0), height=b.number_input("Height", 0, 8192, 0),
                     layout=c.selectbox("Layout", ["", "NCHW", "NHWC"]),
                     color=d.selectbox("Colour", ["", "RGB", "BGR", "GRAY"]),
-                    mean=e.text_input("Mean", "0"), scale=f.text_input("Scale", "1"))
+                    mean=e.text_input("Mean", "0"), scale=f.text_input("Scale", "1"),
+                    dtype=g.selectbox("Tensor type", list(TensorType), help="must match the model input's type"))
     if st.form_submit_button("Add data", type="primary"):
         try:
             if upload is None:
@@ -91,6 +93,9 @@ if models:
         except AppError as error:
             st.error(str(error))
     try:
+        images = sources.preview_images(dataset, model)
+        for column, (image, caption) in zip(st.columns(len(images)) if images else [], images):
+            column.image(image, caption=caption, width="stretch")
         st.dataframe(pd.DataFrame(sources.preview(dataset, model)), hide_index=True)
         st.success(f"'{dataset.name}' fits every input of '{model.name}'.")
     except AppError as error:

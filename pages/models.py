@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core import lab, model_intake, preprocess_bake
+from core.accuracy_tables import model_accuracy
 from core.errors import AppError
 from db import repository as repo
 from pages import route_through_app
@@ -68,6 +69,13 @@ try:
     st.dataframe(pd.DataFrame(details.lineage), hide_index=True)
 except AppError as error:
     st.error(str(error))
+st.write("Accuracy (newest per dataset, metric and precision; agreement metrics compare with the reference model)")
+accuracy = model_accuracy(chosen.id)
+if accuracy:
+    st.dataframe(pd.DataFrame(accuracy), hide_index=True,
+                 column_config={"value": st.column_config.NumberColumn(format="%.4g")})
+else:
+    st.caption("No accuracy stored yet: optimization jobs with validation data measure it.")
 if any(d < 0 for p in chosen.inputs for d in p["shape"]):
     with st.form("reshape"):
         text = st.text_input("Dynamic dimensions (?): set the shape used for calibration and benchmarks "

@@ -11,10 +11,18 @@ from db import repository as repo
 def job_panel(job_id: int) -> None:
     """Live progress of one job with a cancel button; refreshes itself every second."""
 
+    watching = f"job-panel-watching-{job_id}"
+
     @st.fragment(run_every=1.0)
     def panel() -> None:
         job = repo.get_job(job_id)
         status = JobStatus(job.status)
+        if status in (JobStatus.PENDING, JobStatus.RUNNING):
+            st.session_state[watching] = True
+        elif st.session_state.pop(watching, False):
+            # Only this fragment reruns while the job runs; rerun the page once so what it draws
+            # outside the panel (e.g. Measure's results) includes the rows the job just stored.
+            st.rerun(scope="app")
         text = f"Job #{job.id} {job.kind} — {job.status}: {job.stage}"
         st.progress(job.progress, text=text)
         if status == JobStatus.SUCCEEDED:

@@ -131,3 +131,16 @@ def test_progress_is_rate_limited(model_xml: Path) -> None:
     fractions = [f for f, _ in calls]
     assert 2 <= len(calls) <= 5
     assert fractions == sorted(fractions) and all(0 <= f <= 1 for f in fractions)
+
+
+def test_threads_are_validated_offered_in_forms_and_passed_to_the_cli(model_xml: Path, capsys) -> None:
+    from core.__main__ import main
+    from core.options import option_fields
+
+    with pytest.raises(BadInputError, match="threads must be a positive"):
+        BenchmarkOptions(threads=0)
+    field = next(f for f in option_fields(BenchmarkOptions) if f.name == "threads")
+    assert (field.kind, field.optional, field.default) == ("int", True, None)
+    assert main(["benchmark", str(model_xml), "--hint", "none", "--threads", "1", "--iterations", "5", "--json"]) == 0
+    environment = json.loads(capsys.readouterr().out)["environment"]
+    assert environment["threads"] == 1 and environment["inference_num_threads"] == 1

@@ -93,6 +93,25 @@ def test_single_npy_feeds_a_single_input_model_by_order(lab_env, classifier_ir):
     assert inputs.shape == (1, 1, 28, 28) and label is None
 
 
+def test_stored_npy_is_memory_mapped_and_rows_are_cast_one_at_a_time(lab_env, classifier_ir, monkeypatch):
+    from core import data_arrays
+
+    model = lab.add_model_from_path(classifier_ir)
+    rows = np.arange(4 * 28 * 28, dtype=np.float64).reshape(4, 1, 28, 28)
+    dataset = add_array_dataset(("x.npy", _npy(rows)))
+    mapped, real_map = [], data_arrays.map_npy
+
+    def spy(path):
+        mapped.append(real_map(path))
+        return mapped[-1]
+
+    monkeypatch.setattr(data_arrays, "map_npy", spy)
+    inputs, _ = open_dataset(dataset, model).load(2)
+    assert len(mapped) == 1 and isinstance(mapped[0], np.memmap) and mapped[0].dtype == np.float64
+    assert inputs.dtype == np.float32 and inputs.flags.writeable and inputs.flags.c_contiguous
+    np.testing.assert_array_equal(inputs, rows[2:3])
+
+
 def test_shape_mismatch_names_the_input_expected_and_actual_shape(lab_env, classifier_ir):
     model = lab.add_model_from_path(classifier_ir)
     dataset = add_array_dataset(("small.npz", _npz(input=np.zeros((3, 1, 32, 32), np.float32))))

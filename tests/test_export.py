@@ -189,3 +189,42 @@ def test_accuracy_control_script_compiles_and_reads_the_validation_images(lab_en
     compile(source, "reproduce.py", "exec")
     assert f"VALIDATION = {str(load_index(lab.resolve(validation.path)).root)!r}" in source
     assert "nncf.quantize_with_accuracy_control(" in source and "'max_drop': 0.02" in source
+
+
+def _run_command(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Runs an exported command line (maybe 'echo ... > config && benchmark_app ...') in a shell."""
+    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=180, env=env, cwd=cwd)
+
+
+def test_benchmark_app_command_of_an_auto_batch_row_runs_on_the_batch_device(model, tmp_path):
+    result = run_benchmark(lab.resolve(model.path), BenchmarkOptions(hint="throughput", batch=4, auto_batch=True,
+                                                                     seconds=0.3, precision="f32"))
+    stored = repo.add_benchmark(model.id, result.to_dict())
+    command = export.benchmark_app_command(stored)
+    config_line, run_line = command.split(" && ")
+    args = shlex.split(run_line)
+    assert args[args.index("-d") + 1] == "BATCH" and "-hint" not in args  # the BATCH device takes no -hint
+    assert args[args.index("-shape") + 1] == "input[1,1,28,28]", "the model stays at batch 1"
+    config = json.loads(shlex.split(config_line.split(" > ")[0])[1])
+    assert config == {"BATCH": {"MULTI_DEVICE_PRIORITIES": "CPU(4)", "AUTO_BATCH_TIMEOUT": "50",
+                                "PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}}
+    run = _run_command(command, tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "AUTO_BATCH_TIMEOUT: 50" in run.stdout and "Throughput" in run.stdout
+
+
+def test_a_thread_count_is_stored_and_becomes_nthreads(model, tmp_path):
+    result = run_benchmark(lab.resolve(model.path), BenchmarkOptions(hint="none", streams=1, threads=1, seconds=0.3))
+    stored = repo.add_benchmark(model.id, result.to_dict())
+    assert stored.environment["threads"] == 1 and stored.environment["inference_num_threads"] == 1
+    args = shlex.split(export.benchmark_app_command(stored))
+    assert args[args.index("-nthreads") + 1] == "1" and args[args.index("-hint") + 1] == "none"
+    run = _run_command(export.benchmark_app_command(stored), tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "INFERENCE_NUM_THREADS: 1" in run.stdout
+    # With a hint benchmark_app refuses -nthreads, so the thread count goes to its config file.
+    latency = repo.add_benchmark(model.id, run_benchmark(lab.resolve(model.path),
+                                                         BenchmarkOptions(threads=1, iterations=5)).to_dict())
+    command = export.benchmark_app_command(latency)
+    assert "-nthreads" not in command and '"INFERENCE_NUM_THREADS": "1"' in command

@@ -42,7 +42,6 @@ def _symlink_zip() -> bytes:
 
 @pytest.mark.parametrize("label,files,phrase", [
     ("corrupt tflite", [("m.tflite", TFLITE.read_bytes()[:2000])], "could not read"),
-    ("pt2 without torch", [("m.pt2", b"PK fake exported program")], "install torch"),
     ("paddle without params", [("m.pdmodel", b"\x08\x01paddle")], "needs its weights file 'm.pdiparams'"),
     ("corrupt paddle", [("m.pdmodel", b"\x08\x01garbage"), ("m.pdiparams", b"\x00" * 16)], "could not read"),
     ("corrupt savedmodel zip", [("sm.zip", _zip({"sm/saved_model.pb": b"garbage", "sm/variables/x": b"1"}))],

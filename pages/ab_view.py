@@ -1,0 +1,70 @@
+"""The Compare page's A/B view: every metric side by side, the interleaved A B A B ratio with its
+spread (run as a background job) and the per-layer diff of stored profiles (missing ones run as jobs)."""
+
+import uuid
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core import compare, compare_ab
+from core.errors import AppError
+from core.options import BenchmarkOptions
+from pages.forms import options_form
+from pages.widgets import current_job_panel, job_panel
+
+
+def ab_view(rows: list[dict[str, Any]]) -> None:
+    """Draws the A/B section for the shown results rows."""
+    st.subheader("A/B")
+    labels = {r["key"]: f"{r['model']} @ {r['precision']}" for r in rows}
+    a_column, b_column = st.columns(2)
+    key_a = a_column.selectbox("A", list(labels), format_func=labels.get)
+    key_b = b_column.selectbox("B", list(labels), index=len(labels) - 1, format_func=labels.get)
+    st.dataframe(pd.DataFrame(compare.ab_comparison(rows, key_a, key_b)), hide_index=True,
+                 column_config={"B / A": st.column_config.NumberColumn(format="%.3f")})
+    st.session_state.setdefault("ab_nonce", uuid.uuid4().hex)
+    st.session_state.setdefault("ab_counter", 0)
+    submit_key = f"ab-{st.session_state.ab_nonce}-{st.session_state.ab_counter}-{key_a}-{key_b}"
+    _interleaved(key_a, key_b, submit_key)
+    _layer_diff(key_a, key_b, labels, submit_key)
+
+
+def _interleaved(key_a: str, key_b: str, submit_key: str) -> None:
+    st.write("**Interleaved A B A B** (machine noise hits both alike; B / A per round, then median and range)")
+    summary = compare_ab.interleaved_summary(key_a, key_b)
+    if summary:
+        st.dataframe(pd.DataFrame(summary), hide_index=True, column_config={
+            column: st.column_config.NumberColumn(format="%.3f") for column in ("median", "min", "max", "cv")})
+    else:
+        st.caption("No interleaved run of this A and B yet.")
+    with st.expander("Run interleaved A/B"):
+        rounds = st.number_input("Rounds (A B pairs)", 1, 20, 3)
+        try:
+            benchmark = BenchmarkOptions(**options_form(BenchmarkOptions, skip=("precision",), key="ab"))
+            st.caption(f"Each side runs at its row's precision; about {2 * rounds * benchmark.seconds:.0f} s.")
+            if st.button("Run interleaved A/B", type="primary"):
+                st.session_state.ab_job = compare_ab.submit_interleaved(
+                    key_a, key_b, benchmark=benchmark, rounds=rounds, idempotency_key=submit_key).id
+        except AppError as error:
+            st.error(str(error))
+    current_job_panel("ab_job", "ab_counter")
+
+
+def _layer_diff(key_a: str, key_b: str, labels: dict[str, str], submit_key: str) -> None:
+    st.write("**Per-layer diff** (stored profiles; time per layer type and the precision it ran in)")
+    diff = compare_ab.layer_diff(key_a, key_b)
+    if diff is not None:
+        st.dataframe(diff, hide_index=True, column_config={
+            column: st.column_config.NumberColumn(format="%.4f") for column in ("time_a_ms", "time_b_ms", "time_delta_ms")})
+    else:
+        missing = compare_ab.missing_profiles(key_a, key_b)
+        st.info(f"No stored profile of {' or '.join(labels[k] for k in missing)} at its precision.")
+        if st.button("Run missing profile(s)"):
+            try:
+                jobs = compare_ab.submit_missing_profiles(key_a, key_b, idempotency_key=f"{submit_key}-profile")
+                st.session_state.setdefault("ab_profile_jobs", {})[(key_a, key_b)] = [job.id for job in jobs]
+            except AppError as error:
+                st.error(str(error))
+    for job_id in st.session_state.get("ab_profile_jobs", {}).get((key_a, key_b), []):
+        job_panel(job_id)
