@@ -97,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name")
     p.add_argument("--label-column", help="tables: the column with integer class labels")
     p.add_argument("--columns", default="", help="tables: columns per model input, 'image=px; features=a,b'")
+    p.add_argument("--width", type=int, default=0, help="images: resize width (default: the model input's)")
+    p.add_argument("--height", type=int, default=0, help="images: resize height (default: the model input's)")
+    p.add_argument("--layout", choices=["NCHW", "NHWC"], default="", help="images (default: from the model)")
+    p.add_argument("--color", choices=["RGB", "BGR", "GRAY"], default="", help="images (default: from channels)")
+    p.add_argument("--mean", default="0", help="images: per-channel mean subtracted, e.g. 123.7,116.3,103.5")
+    p.add_argument("--scale", default="1", help="images: per-channel divisor after the mean, e.g. 58.4,57.1,57.4")
+    p.add_argument("--dtype", default="float32", help="images: tensor type (float32, float16, uint8, int8)")
     sub.add_parser("demo", help="register the bundled demo model and data")
     sub.add_parser("models", help="list models")
     sub.add_parser("datasets", help="list datasets")
@@ -240,10 +247,12 @@ def _run(args) -> int:
         _print(asdict(lab.add_model_from_path(args.path, name=args.name)), args.json)
     elif args.command == "add-data":
         from core.data_tables import parse_columns
-        from core.sources import add_data_from_path
+        from core.sources import add_data_from_path, image_spec
 
+        spec = image_spec(width=args.width, height=args.height, layout=args.layout, color=args.color,
+                          mean=args.mean, scale=args.scale, dtype=args.dtype)
         _print(asdict(add_data_from_path(args.path, name=args.name, label_column=args.label_column,
-                                         columns=parse_columns(args.columns))), args.json)
+                                         columns=parse_columns(args.columns), preprocessing=spec)), args.json)
     elif args.command == "demo":
         model, calibration, validation = lab.ensure_demo()
         _print({"model_id": model.id, "calibration_id": calibration.id,

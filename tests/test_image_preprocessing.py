@@ -144,3 +144,22 @@ def test_preview_images_are_the_tensors_the_model_gets(lab_env, classifier_ir):
                                     preprocessing=ImagePreprocessing(mean=(100,), scale=(50,)))
     ((image, caption),) = sources.preview_images(dataset, model)
     assert caption == "sample 0: unlabelled" and image.shape == (28, 28) and (image == 200).all()
+
+
+def test_cli_add_data_takes_the_image_preprocessing(lab_env, classifier_ir, tmp_path, capsys):
+    from core.__main__ import main as cli
+
+    model = lab.add_model_from_path(classifier_ir)
+    archive = tmp_path / "digits.zip"
+    archive.write_bytes(_zip({"a/1.png": _png(np.full((40, 40), 200, np.uint8))}))
+    assert cli(["add-data", str(archive), "--width", "28", "--height", "28", "--color", "GRAY",
+                "--mean", "100", "--scale", "50", "--json"]) == 0
+    (dataset,) = repo.list_datasets()
+    assert ImagePreprocessing.from_dict(dataset.preprocessing) == ImagePreprocessing(
+        width=28, height=28, color="GRAY", mean=(100.0,), scale=(50.0,))
+    tensor, label = sources.open_dataset(dataset, model).load(0)
+    assert tensor.shape == (1, 1, 28, 28) and np.allclose(tensor, 2.0) and label == 0
+
+    assert cli(["add-data", str(archive), "--mean", "1,x"]) == 2  # bad input: exit code 2
+    assert "Mean and scale are numbers" in capsys.readouterr().err
+    assert len(repo.list_datasets()) == 1
