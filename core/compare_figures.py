@@ -52,14 +52,18 @@ def batch_figure(curves: list[dict[str, Any]]):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    import plotly.colors
+
     figure = make_subplots(rows=1, cols=2, subplot_titles=("throughput (FPS)", "median latency (ms)"))
-    for line in dict.fromkeys(c["line"] for c in curves):
+    palette = plotly.colors.qualitative.Plotly
+    for index, line in enumerate(dict.fromkeys(c["line"] for c in curves)):
         points = sorted((c for c in curves if c["line"] == line), key=lambda c: c["batch"])
         batches = [c["batch"] for c in points]
-        figure.add_trace(go.Scatter(x=batches, y=[c["throughput_fps"] for c in points], mode="lines+markers",
-                                    name=line, legendgroup=line), row=1, col=1)
-        figure.add_trace(go.Scatter(x=batches, y=[c["latency_ms"] for c in points], mode="lines+markers",
-                                    name=line, legendgroup=line, showlegend=False), row=1, col=2)
+        style = dict(mode="lines+markers", name=line, legendgroup=line,  # one colour per model, both panels
+                     line={"color": palette[index % len(palette)]})
+        figure.add_trace(go.Scatter(x=batches, y=[c["throughput_fps"] for c in points], **style), row=1, col=1)
+        figure.add_trace(go.Scatter(x=batches, y=[c["latency_ms"] for c in points], showlegend=False, **style),
+                         row=1, col=2)
     figure.update_xaxes(title_text="batch size", type="log", dtick=0.30103)  # ticks at powers of 2
     figure.update_layout(margin={"t": 40})
     return figure

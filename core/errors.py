@@ -27,3 +27,7 @@ class NotFoundError(AppError):
 
 class JobError(AppError):
     """A job cannot be submitted, cancelled or re-run in its current state."""
+
+
+class JobCancelled(AppError):
+    """The running job saw its cancel request and stopped (the job ends cancelled, not failed)."""

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from core.config import get_settings
-from core.errors import AppError, JobError
+from core.errors import AppError, JobCancelled, JobError
 from core.options import JobKind, JobStatus
 from db import repository as repo
 from db.records import JobRecord
@@ -142,6 +142,10 @@ def execute(job_id: int, reporter: Reporter) -> bool:
     print(f"job {job_id} ({job.kind}) attempt {job.attempts} started, options {job.options}", flush=True)
     try:
         result_model_id = _handlers()[job.kind](job, reporter)
+    except JobCancelled as error:
+        print(f"job {job_id} cancelled: {error}", flush=True)
+        repo.finish_job(job_id, JobStatus.CANCELLED, message=str(error))
+        return True
     except AppError as error:
         print(f"job {job_id} failed: {error}", flush=True)
         repo.finish_job(job_id, JobStatus.FAILED, message=str(error), exit_code=1)

@@ -66,7 +66,8 @@ def run_batch_sweep(model_path: str | Path, options: BatchSweepOptions, *,
         options: Batches, streams, auto batching, hint, precision, seconds and repeats.
         on_point: Called as ``on_point(number, total, point)`` before each point (1-based).
         progress: Passed to each run_benchmark call (fraction of that run).
-        should_stop: Polled during runs; True ends the sweep after the current run.
+        should_stop: Polled during runs; True ends the sweep at once, the run it cut short
+            neither returned nor passed to on_result.
         on_result: Called with each result as soon as it is measured (e.g. to store it).
         done: (point label, repeat) pairs measured before (a resumed sweep skips them).
 
@@ -83,12 +84,12 @@ def run_batch_sweep(model_path: str | Path, options: BatchSweepOptions, *,
                 continue
             result = run_benchmark(model_path, point_options(options, point), progress=progress,
                                    should_stop=should_stop)
+            if should_stop is not None and should_stop():
+                return results  # that run was cut short: it is no measurement of the point
             result = dataclasses.replace(result, sweep_point=point.label, repeat=repeat)
             results.append(result)
             if on_result is not None:
                 on_result(result)
-            if should_stop is not None and should_stop():
-                return results
     return results
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core import lab
-from core.errors import BadInputError
+from core.errors import BadInputError, JobCancelled
 from core.measure import SweepPoint, interleaved_ratio, run_batch_sweep
 from core.options import BatchSweepOptions, InterleavedOptions, Precision, ProfileOptions
 from core.profile import profile_model
@@ -27,6 +27,8 @@ def run_batch_sweep_job(job: JobRecord, reporter) -> None:
                     progress=lambda f, m: reporter.fraction(f, m),
                     should_stop=lambda: repo.is_cancel_requested(job.id),
                     on_result=lambda result: repo.add_benchmark(model.id, result.to_dict(), job_id=job.id))
+    if repo.is_cancel_requested(job.id):
+        raise JobCancelled("Cancelled by the user; the points measured before are kept.")
 
 
 def run_profile_job(job: JobRecord, reporter) -> None:
