@@ -70,7 +70,9 @@ def supervise_job(job_id: int) -> None:
     if job.status != JobStatus.RUNNING:
         return
     if cancelled:
-        repo.finish_job(job_id, JobStatus.CANCELLED, message="Cancelled by the user.",
+        kept = (f" Model #{job.result_model_id} was already stored and is kept, not measured; measure "
+                "or delete it from its page." if job.result_model_id else "")
+        repo.finish_job(job_id, JobStatus.CANCELLED, message="Cancelled by the user." + kept,
                         exit_code=process.returncode)
         repo.end_unfinished_points(job_id, JobStatus.CANCELLED, "The sweep was cancelled.")
     else:

@@ -67,6 +67,7 @@ def test_cancel_a_quantization_from_its_panel(app_server, browser_page):
     elapsed = time.monotonic() - started
     expect(cancel).to_have_count(0)
     assert elapsed < CANCEL_TIMEOUT_MS / 1000
+    expect(page.get_by_text("Model #2 was already stored and is kept, not measured").first).to_be_visible()
     assert_stopped(1)
 
     from db import repository as repo
