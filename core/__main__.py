@@ -52,12 +52,22 @@ ALGORITHM_HELP = {
 }
 
 
-def _job_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model_id", type=int)
+def _job_arguments(p: argparse.ArgumentParser, model_type=int) -> None:
+    p.add_argument("model_id", type=model_type, metavar="MODEL_ID")
     p.add_argument("--data", type=int, help="calibration dataset id")
     p.add_argument("--validate", type=int, help="validation dataset id (accuracy of parent and child)")
     p.add_argument("--seconds", type=float, default=3.0, help="duration of each benchmark run")
     p.add_argument("--wait", action="store_true", help="follow the job until it ends")
+
+
+def _batch_sweep_arguments(p: argparse.ArgumentParser, *, batches: str | None) -> None:
+    p.add_argument("--batches", default=batches, help="batch sizes, e.g. 1,2,4,8")
+    p.add_argument("--streams", default="", help="e.g. 1,2 for a batch x streams grid")
+    p.add_argument("--auto-batch", action="store_true", help="add automatic batching on as a dimension")
+    p.add_argument("--hint", choices=[x.value for x in PerformanceHint], default="throughput")
+    p.add_argument("--precision", choices=[x.value for x in Precision], default="default")
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--device", default="CPU")
 
 
 def _pairs(items: list[str]) -> list[tuple[str, str]]:
@@ -114,9 +124,11 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument(f"--{field.name.replace('_', '-')}", dest=f"opt_{field.name}", metavar=field.kind.upper(),
                            help=f"{field.kind}" + (f": {', '.join(field.choices)}" if field.choices else "")
                            + f" (default {field.default})")
-    p = sub.add_parser("sweep", help="one job per combination of option values (grid search over a recipe)")
-    _job_arguments(p)
-    p.add_argument("--algorithm", required=True, choices=[k.replace("_", "-") for k in ALGORITHM_HELP])
+    p = sub.add_parser("sweep", help="one job per combination of option values (grid search over a recipe); "
+                                      "with --batches: a batch sweep of MODEL (as batch-sweep)")
+    _job_arguments(p, model_type=str)  # a stored model id; with --batches also a model file
+    p.add_argument("--algorithm", choices=[k.replace("_", "-") for k in ALGORITHM_HELP])
+    _batch_sweep_arguments(p, batches=None)
     p.add_argument("--grid", action="append", default=[], metavar="OPTION=V1,V2",
                    help="values to sweep over, e.g. --grid mode=int4_sym,int4_asym --grid ratio=0.5,1")
     p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE", help="shared option value")
@@ -146,14 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wait", action="store_true", help="follow the job, then print the ratios")
     p = sub.add_parser("batch-sweep", help="throughput / latency per batch size (x streams, x auto batching)")
     p.add_argument("model_path", type=Path)
-    p.add_argument("--batches", default="1,2,4,8")
-    p.add_argument("--streams", default="", help="e.g. 1,2 for a batch x streams grid")
-    p.add_argument("--auto-batch", action="store_true", help="add automatic batching on as a dimension")
-    p.add_argument("--hint", choices=[x.value for x in PerformanceHint], default="throughput")
-    p.add_argument("--precision", choices=[x.value for x in Precision], default="default")
     p.add_argument("--seconds", type=float, default=2.0)
-    p.add_argument("--repeats", type=int, default=1)
-    p.add_argument("--device", default="CPU")
+    _batch_sweep_arguments(p, batches="1,2,4,8")
     p = sub.add_parser("profile", help="per-layer time and executed precision (performance counters)")
     p.add_argument("model_path", type=Path)
     p.add_argument("--precision", choices=[x.value for x in Precision], default="default")
@@ -191,6 +197,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _model_file(model: str) -> Path:
+    """The model file given, or the IR of a stored model when model is an id that is no file."""
+    if Path(model).exists() or not model.isdigit():
+        return Path(model)
+    from core import lab
+    from db import repository as repo
+    from db.session import upgrade_schema
+
+    upgrade_schema()
+    return lab.resolve(repo.get_model(int(model)).path)
+
+
 def _run(args) -> int:
     if args.command == "benchmark":
         from core.benchmark import run_benchmark
@@ -212,7 +230,16 @@ def _run(args) -> int:
         for repeat in range(args.repeats):
             _print({**run_benchmark(args.model_path, options).to_dict(), "repeat": repeat}, args.json)
         return 0
-    if args.command == "batch-sweep":
+    if args.command == "sweep" and args.batches:
+        args.model_path = _model_file(args.model_id)
+    elif args.command == "sweep":
+        if not args.algorithm:
+            raise AppError("sweep needs --algorithm (a recipe sweep) or --batches (a batch sweep).")
+        if not args.model_id.isdigit():
+            raise AppError(f"A recipe sweep runs on a stored model: give its id (see `models`), not "
+                           f"'{args.model_id}'; add a file with `add-model` first.")
+        args.model_id = int(args.model_id)
+    if args.command == "batch-sweep" or (args.command == "sweep" and args.batches):
         from core.measure import run_batch_sweep
 
         options = BatchSweepOptions(batches=args.batches.split(","), streams=[s for s in args.streams.split(",") if s],

@@ -77,6 +77,20 @@ def test_cli_batch_sweep_prints_one_json_record_per_point(classifier_ir, capsys)
     assert all(r["sweep_point"] and 0 < r["latency_ms"]["min"] <= r["latency_ms"]["median"] for r in records)
 
 
+def test_cli_sweep_with_batches_is_a_batch_sweep_of_a_file_or_a_stored_model(lab_env, classifier_ir, capsys):
+    from core import lab
+    from core.__main__ import main
+
+    for model in (str(classifier_ir), str(lab.add_model_from_path(classifier_ir).id)):
+        assert main(["sweep", model, "--batches", "1,4", "--streams", "1,2", "--seconds", "0.2", "--json"]) == 0
+        records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert sorted((r["batch"], r["streams"]) for r in records) == [(1, 1), (1, 2), (4, 1), (4, 2)]
+    assert main(["sweep", "1"]) == 2
+    assert "--algorithm (a recipe sweep) or --batches" in capsys.readouterr().err
+    assert main(["sweep", str(classifier_ir), "--algorithm", "fp16"]) == 2
+    assert "give its id" in capsys.readouterr().err
+
+
 def test_agreement_of_a_model_with_itself_is_exact(classifier_ir):
     rng = np.random.default_rng(1)
     inputs = [rng.normal(0, 1, (1, 1, 28, 28)).astype(np.float32) for _ in range(5)]
