@@ -15,61 +15,32 @@ import argparse
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+sys.path.insert(0, str(ROOT))
+from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app, wait_healthy  # noqa: E402
 VIEWPORT = {"width": 1400, "height": 900}
 TIMEOUT_MS = 120_000
 DEMO = "fashion-cnn (demo)"
 
 
-def start_app(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPTLAB_")}
-    env.update(OPTLAB_DATA_DIR=str(data_dir), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--server.address", "127.0.0.1", "--client.toolbarMode", "minimal"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"The app exited with code {process.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return process, url
-        except OSError:
-            pass
-        time.sleep(0.5)
-    stop_app(process)
-    sys.exit(f"The app did not answer within 60 s; see {log_path}")
+def start(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
+    process, url = start_app(data_dir, log_path)
+    problem = wait_healthy(process, url)
+    if problem:
+        stop(process)
+        sys.exit(f"{problem}; see {log_path}")
+    return process, url
 
 
-def stop_app(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen) -> None:
     """Stops the app; its worker exits by itself once orphaned and idle (waited for here)."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+    stop_app(process)
     from core.worker import worker_running  # OPTLAB_DATA_DIR points at the app's data dir
 
     deadline = time.monotonic() + 20
@@ -135,7 +106,7 @@ def sweep(page, model: str, job_id: int) -> None:
 def take(out: Path, data_dir: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    process, url = start_app(data_dir, data_dir.parent / "app.log")
+    process, url = start(data_dir, data_dir.parent / "app.log")
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -171,7 +142,7 @@ def take(out: Path, data_dir: Path) -> None:
                 "height": chart["y"] + chart["height"] + 16 - top})
             browser.close()
     finally:
-        stop_app(process)
+        stop(process)
 
 
 def main() -> None:
@@ -182,10 +153,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="optlab-screenshots-"))
     data_dir = work / "data"
-    os.environ["OPTLAB_DATA_DIR"] = str(data_dir)  # for core.worker.worker_running in stop_app
+    os.environ["OPTLAB_DATA_DIR"] = str(data_dir)  # for core.worker.worker_running in stop
     for name in [k for k in os.environ if k.startswith("OPTLAB_") and k != "OPTLAB_DATA_DIR"]:
         del os.environ[name]
-    sys.path.insert(0, str(ROOT))
     started = time.monotonic()
     try:
         take(args.out, data_dir)

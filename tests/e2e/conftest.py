@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, INHERITED_SETTINGS, ROOT, start_app, stop_app, wait_healthy
+
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-# Settings the app must not inherit from the shell running the tests: the app gets a fresh lab.
-INHERITED_SETTINGS = ("OPTLAB_DATABASE_URL", "OPTLAB_QUEUE_PATH", "OPTLAB_QUEUE", "OPTLAB_LOCAL_WORKER")
 
 
 @dataclass
@@ -33,20 +26,6 @@ class RunningApp:
     def log_tail(self, lines: int = 80) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().decode().strip() == "ok"
-    except OSError:
-        return False
 
 
 def _worker_pid(data_dir: Path) -> int | None:
@@ -65,17 +44,7 @@ def app_server(tmp_path, monkeypatch):
     """`streamlit run app.py` on a free port with a fresh data dir; stops it and its worker after."""
     data_dir = tmp_path / "data"
     log_path = tmp_path / "app.log"
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in INHERITED_SETTINGS}
-    env.update(OPTLAB_DATA_DIR=str(data_dir), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
-               PYTHONUNBUFFERED="1")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+    process, url = start_app(data_dir, log_path)
     app = RunningApp(url=url, data_dir=data_dir, log_path=log_path, process=process)
 
     # The worker-lock check below runs in this process, so it must look at the app's data dir.
@@ -83,30 +52,16 @@ def app_server(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPTLAB_DATA_DIR", str(data_dir))
     try:
-        deadline = time.monotonic() + 60
-        while not _healthy(url):
-            if process.poll() is not None:
-                pytest.fail(f"The app exited with code {process.returncode}:\n{app.log_tail()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"The app did not answer {url}/_stcore/health within 60 s:\n{app.log_tail()}")
-            time.sleep(0.5)
+        problem = wait_healthy(process, url)
+        if problem:
+            pytest.fail(f"{problem}:\n{app.log_tail()}")
         yield app
     finally:
-        _stop(process)
+        stop_app(process)
         _wait_worker_gone(data_dir)
         ARTIFACTS.mkdir(exist_ok=True)
         for source, name in ((log_path, "e2e-app.log"), (data_dir / "worker.log", "e2e-worker.log")):
             (ARTIFACTS / name).write_bytes(source.read_bytes() if source.exists() else b"")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def _wait_worker_gone(data_dir: Path) -> None:

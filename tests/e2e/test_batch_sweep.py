@@ -80,6 +80,9 @@ def test_batch_sweep_draws_the_batch_chart(app_server, browser_page):
         assert all(isinstance(v, (int, float)) and v > 0 for v in trace["y"]), trace
     # Drawn, not just in the data: one marker per batch size in each of the two subplots.
     expect(plot.locator(".scatterlayer .trace .points path")).to_have_count(2 * len(BATCHES))
+    # A model's line has one colour in both panels (the legend entry names both).
+    colours = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.map(t => t.line.color)")
+    assert len(set(colours)) == 1, colours
 
     # The stored rows behind the chart: one per batch size, all from this job.
     from db import repository as repo
@@ -87,17 +90,3 @@ def test_batch_sweep_draws_the_batch_chart(app_server, browser_page):
     rows = repo.sweep_benchmarks(1)
     assert sorted(r.batch for r in rows) == BATCHES
     assert {r.job_id for r in rows} == {1}
-
-
-@pytest.mark.timeout(180)
-def test_batch_chart_draws_a_line_in_one_colour(app_server, browser_page):
-    page = browser_page
-    run_sweep(page, app_server.url)
-    plot = page.locator(".js-plotly-plot")
-    expect(plot).to_have_count(1, timeout=APP_TIMEOUT_MS)
-    colours = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData"
-                            ".map(t => [t.name, t.line.color])")
-    by_line: dict[str, set[str]] = {}
-    for name, colour in colours:
-        by_line.setdefault(name, set()).add(colour)
-    assert all(len(c) == 1 for c in by_line.values()), by_line
