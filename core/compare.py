@@ -47,13 +47,16 @@ def results_rows() -> list[dict[str, Any]]:
     """One row per (model, inference precision) with its latest measurements.
 
     Latency is the latest latency-hint, batch-1 run; throughput the latest throughput-hint batch-1
-    run at the same precision; accuracy the latest top-1 at that precision. Each row carries the
-    settings the numbers were measured with (streams, requests, duration, load average).
+    run at the same precision; accuracy the latest top-1 at that precision. Batch sweep points,
+    automatic-batching runs and interleaved A/B runs are left out (their settings differ). Each
+    row carries the settings the numbers were measured with (streams, requests, duration, load average).
     """
     models = {m.id: m for m in repo.list_models()}
     datasets = {d.id: d.name for d in repo.list_datasets()}
     latest: dict[tuple[int, str], dict[str, Any]] = {}
     for b in repo.scan_benchmarks(batch=1):
+        if b.sweep_point or b.auto_batch or b.environment.get("interleaved"):
+            continue  # a sweep point's or an A/B run's own settings: shown by the batch chart / A/B view
         row = latest.setdefault((b.model_id, b.precision), {})
         if b.hint == "latency":
             row.update(latency_ms=b.latency_median_ms, latency_min_ms=b.latency_min_ms,

@@ -14,6 +14,7 @@ from core.compare_figures import accuracy_figure
 from core.config import REPO_ROOT
 from core.options import BenchmarkOptions, JobKind, JobStatus
 from db import repository as repo
+from tests.stored_results import store_benchmark
 from tests.test_compare import measured_lab  # noqa: F401  (fixture)
 from tests.test_measure import int8_pair  # noqa: F401  (fixture)
 
@@ -129,7 +130,9 @@ def test_interleaved_job_stores_both_sides_per_round_and_the_ratio_spread(lab_en
     for row in (latency, throughput):
         assert row["rounds"] == 2 and row["job"] == job.id and 0 < row["min"] <= row["median"] <= row["max"]
     assert compare_ab.interleaved_summary(key_b, key_a) == [], "B vs A is another comparison"
-    at = compare_page().run()  # its runs are latency-hint rows, so A and B are in the table (A first)
+    for model in (a, b):  # A/B runs are not the table's measurements: give each row a plain one
+        store_benchmark(model.id, precision="f32")
+    at = compare_page().run()  # A and B are in the table (A first), the A/B view shows the ratios
     assert not at.exception, at.exception
     shown = next(d.value for d in at.dataframe if "ratio" in d.value.columns)
     assert shown["median"].tolist() == pytest.approx([latency["median"], throughput["median"]])

@@ -17,7 +17,7 @@ from core.errors import BadInputError
 from core.options import CompareAxis, CompareFilters
 from core.recipes import QuantizeOptions
 from db import repository as repo
-from tests.stored_results import store_benchmark
+from tests.stored_results import benchmark_row, store_benchmark
 
 
 @pytest.fixture
@@ -54,6 +54,16 @@ def test_rows_carry_source_recipe_and_settings_and_filters_narrow_them(measured_
     assert compare.filter_rows(rows, CompareFilters(since=tomorrow)) == []
     with pytest.raises(BadInputError, match="swap the dates"):
         CompareFilters(since=tomorrow, until=datetime.date.today())
+
+
+def test_sweep_points_and_ab_runs_do_not_replace_the_rows_measurements(measured_lab):
+    parent, _ = measured_lab
+    before = {r["key"]: (r["latency_ms"], r["throughput_fps"]) for r in compare.results_rows()}
+    store_benchmark(parent.id, precision="bf16", hint="throughput", fps=7.0, sweep_point="b1 s1")
+    ab_run = {**benchmark_row(precision="bf16", latency=9.0), "environment": {"interleaved": {"round": 0}}}
+    repo.add_benchmark(parent.id, ab_run)
+    repo.add_benchmark(parent.id, {**benchmark_row(precision="bf16", hint="throughput", fps=8.0), "auto_batch": True})
+    assert {r["key"]: (r["latency_ms"], r["throughput_fps"]) for r in compare.results_rows()} == before
 
 
 def test_front_pick_for_me_and_ab(measured_lab):
