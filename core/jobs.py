@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -170,7 +171,14 @@ def run(job_id: int) -> int:
         return 0
     threading.Thread(target=_heartbeat_forever, daemon=True,
                      args=(job_id, os.getppid(), get_settings().heartbeat_seconds)).start()
+    # A cancel (SIGTERM from the supervisor) unwinds the job, so that what it wrote half-way (an
+    # optimized model's folder) is removed; the supervisor kills it if that takes over 3 s.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     return 0 if execute(job_id, Reporter(job_id)) else 1
+
+
+def _exit_on_sigterm(signum, _frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def standby() -> int:

@@ -97,6 +97,23 @@ def test_cancel_stops_a_running_job_within_seconds(worker, classifier_ir):
     assert repo.list_benchmarks(model.id) == []
 
 
+def test_cancel_during_quantization_leaves_no_half_written_model(worker, lab_env):
+    from core.options import MeasureOptions
+    from core.recipes import QuantizeOptions
+
+    model, calibration, _ = lab.ensure_demo()
+    before = sorted(p.name for p in (lab_env / "models").iterdir())
+    job = lab.submit_optimization(kind=JobKind.QUANTIZE, model_id=model.id, dataset_id=calibration.id,
+                                  options=QuantizeOptions(subset_size=300), measure=MeasureOptions())
+    wait_for(job.id, lambda j: "quantizing" in j.stage, timeout=90)
+    assert any(p.name not in before for p in (lab_env / "models").iterdir()), "the child's folder exists"
+    jobs.cancel(job.id)
+    done = wait_for(job.id, lambda j: JobStatus(j.status).finished, timeout=15)
+    assert done.status == JobStatus.CANCELLED and done.result_model_id is None
+    assert sorted(p.name for p in (lab_env / "models").iterdir()) == before
+    assert [m.id for m in repo.list_models()] == [model.id]
+
+
 def test_worker_killed_job_becomes_interrupted_and_reruns(lab_env, fast_heartbeat, classifier_ir):
     model = lab.add_model_from_path(classifier_ir)
     first = start_worker()
