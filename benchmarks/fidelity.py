@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from core.measure import run_batch_sweep, spread
-    from core.options import BatchSweepOptions
+    from core.measure_options import BatchSweepOptions
     from tests.models_in_code import make_resnet18_like
 
     model = make_resnet18_like(Path(tempfile.mkdtemp()) / "resnet18_like.xml")

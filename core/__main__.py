@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from core.errors import AppError
-from core.options import ExportFormat
-from core.options import (BenchmarkOptions, JobKind, JobStatus, MeasureOptions, PerformanceHint, Precision, option_fields)
+from core.measure_options import BatchSweepOptions, ProfileOptions
+from core.options import (BenchmarkOptions, ExportFormat, JobKind, JobStatus, MeasureOptions, PerformanceHint,
+                          Precision, option_fields)
 from core.recipes import ALGORITHM_OPTIONS, SweepOptions
-from core.options import BatchSweepOptions, ProfileOptions
 
 
 def _print(obj, as_json: bool) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 from core.errors import BadInputError
 from core.measure import spread
-from core.options import BenchmarkOptions, InterleavedOptions, JobKind, JobStatus, Precision, ProfileOptions
+from core.measure_options import InterleavedOptions, ProfileOptions
+from core.options import BenchmarkOptions, JobKind, JobStatus, Precision
 from db import repository as repo
 from db.records import JobRecord, ProfileRecord
 

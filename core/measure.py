@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.benchmark import BenchmarkResult, run_benchmark
-from core.options import BatchSweepOptions, BenchmarkOptions, PerformanceHint
+from core.measure_options import BatchSweepOptions
+from core.options import BenchmarkOptions, PerformanceHint
 
 # Compile + first inference of one point, for the estimate shown before launch.
 COMPILE_ESTIMATE_S = 1.0

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from core import lab
 from core.errors import BadInputError, JobCancelled
 from core.measure import SweepPoint, interleaved_ratio, run_batch_sweep
-from core.options import BatchSweepOptions, InterleavedOptions, Precision, ProfileOptions
+from core.measure_options import BatchSweepOptions, InterleavedOptions, ProfileOptions
+from core.options import Precision
 from core.profile import profile_model
 from db import repository as repo
 from db.records import AccuracyRecord, DatasetRecord, JobRecord, ModelRecord

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from core.options import ProfileOptions
+from core.measure_options import ProfileOptions
 
 # Kernel-name suffixes -> the precision names the lab uses everywhere else.
 _PRECISION = {"fp32": "f32", "f32": "f32", "bf16": "bf16", "fp16": "f16", "f16": "f16", "i8": "i8",

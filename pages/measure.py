@@ -10,7 +10,8 @@ from core.compare_figures import batch_figure
 from core.errors import AppError
 from core.measure import estimate_seconds, sweep_points
 from core.measure_jobs import submit_batch_sweep, submit_profile
-from core.options import BatchSweepOptions, PerformanceHint, Precision, ProfileOptions
+from core.measure_options import BatchSweepOptions, ProfileOptions
+from core.options import PerformanceHint, Precision
 from db import repository as repo
 from pages import route_through_app
 from pages.widgets import current_job_panel

@@ -13,7 +13,8 @@ from core import jobs, lab
 from core.agreement import agreement_metrics, topk_accuracy
 from core.batching import best_batch
 from core.measure import estimate_seconds, sweep_points
-from core.options import BatchSweepOptions, JobKind, Precision, ProfileOptions
+from core.measure_options import BatchSweepOptions, ProfileOptions
+from core.options import JobKind, Precision
 from core.profile import by_layer_type, profile_diff, profile_model
 from db import repository as repo
 from tests.models_in_code import make_classifier
