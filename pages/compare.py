@@ -5,9 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from core import compare
+from core.accuracy_tables import metric_title
 from core.compare_figures import accuracy_figure, batch_figure
 from core.errors import AppError
-from core.accuracy_tables import metric_title
 from core.options import CompareAxis, CompareFilters
 from pages import route_through_app
 from pages.ab_view import ab_view
