@@ -61,12 +61,21 @@ def supervise_job(job_id: int) -> None:
 
     if repo.get_job(job_id).status != JobStatus.PENDING:
         return  # cancelled while queued, or picked up by another worker
-    process = _job_process(job_id)
+    try:
+        process = _job_process(job_id)
+    except RuntimeError as error:
+        repo.fail_unstarted(job_id, message=str(error))
+        return
     try:
         cancelled = _wait(process, job_id)
     finally:
         prepare_standby()  # after the job, so that its imports never compete with a running job
     job = repo.get_job(job_id)
+    if job.status == JobStatus.PENDING:  # the process ended before it claimed the job
+        repo.fail_unstarted(job_id, exit_code=process.returncode,
+                            message=f"The job process exited with code {process.returncode} before "
+                                    f"starting the job. Last log lines:\n{_log_tail(job_id)}")
+        return
     if job.status != JobStatus.RUNNING:
         return
     if cancelled:

@@ -163,6 +163,12 @@ def finish_job(job_id: int, status: JobStatus, *, message: str = "", exit_code: 
     return _transition(job_id, (JobStatus.RUNNING,), **values)
 
 
+def fail_unstarted(job_id: int, *, message: str, exit_code: int | None = None) -> bool:
+    """PENDING -> FAILED, for a job whose process ended (or never started) before claiming it."""
+    return _transition(job_id, (JobStatus.PENDING,), status=JobStatus.FAILED, message=message,
+                       exit_code=exit_code, finished_at=utcnow())
+
+
 def set_result_model(job_id: int, model_id: int) -> None:
     _transition(job_id, (JobStatus.RUNNING,), result_model_id=model_id)
 

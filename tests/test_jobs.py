@@ -173,3 +173,22 @@ def test_worker_exits_when_the_app_that_started_it_is_gone(lab_env):
     while worker_running():
         assert time.monotonic() < deadline, "the orphaned worker kept running"
         time.sleep(0.2)
+
+
+def test_a_job_process_that_dies_before_starting_the_job_fails_it_with_its_log(lab_env, classifier_ir,
+                                                                                monkeypatch):
+    from core import queue
+
+    def dying_process(job_id: int) -> subprocess.Popen:
+        with open(queue.job_log_path(job_id), "ab") as log:
+            return subprocess.Popen([sys.executable, "-c", "import sys; print('ImportError: no openvino');"
+                                     " sys.exit(3)"], stdout=log, stderr=subprocess.STDOUT)
+
+    monkeypatch.setattr(queue, "_job_process", dying_process)
+    monkeypatch.setattr(queue, "prepare_standby", lambda: None)
+    model = lab.add_model_from_path(classifier_ir)
+    job_id = submit_benchmark(model.id, 1.0)
+    queue.supervise_job(job_id)  # what the worker runs for the queued id
+    job = repo.get_job(job_id)
+    assert job.status == JobStatus.FAILED and job.exit_code == 3
+    assert "exited with code 3 before starting the job" in job.message and "ImportError: no openvino" in job.message
