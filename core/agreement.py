@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import DatasetError
-from core.evaluate import AccuracyMeasurement, compile_model
+from core.evaluate import compile_model
 from core.options import Precision
 
 
@@ -88,32 +88,3 @@ def agreement_metrics(reference_path: Path, model_path: Path, inputs: Iterable[n
                     AgreementMetric(name, "mse", acc["sq"] / max(acc["count"], 1), samples, ran),
                     AgreementMetric(name, "max_abs_error", acc["max"], samples, ran)]
     return metrics
-
-
-def topk_accuracy(model_path: Path, samples: Iterable[tuple[np.ndarray, int | None]], *, k: int = 5,
-                  device: str = "CPU", precision: Precision = Precision.F32) -> AccuracyMeasurement:
-    """Top-k accuracy: the share of samples whose label is among the k largest logits.
-
-    Args:
-        model_path: The classifier (first output = class scores).
-        samples: (tensor, label) pairs; every label must be set.
-        k: How many of the largest logits count (5 for top-5).
-        device: OpenVINO device.
-        precision: Inference precision to ask for; the one that ran is returned.
-    """
-    from core.benchmark import describe_precision
-
-    compiled = compile_model(model_path, device=device, precision=precision)
-    request = compiled.create_infer_request()
-    hits = count = 0
-    for tensor, label in samples:
-        if label is None:
-            raise DatasetError(f"Top-{k} accuracy needs labels; use agreement metrics for unlabelled data.")
-        # A dict (input name -> array) feeds a multi-input model; a bare array the single input.
-        scores = request.infer(tensor if isinstance(tensor, dict) else [tensor])[compiled.output(0)].reshape(-1)
-        hits += int(label in np.argsort(scores)[::-1][:k])
-        count += 1
-    if count == 0:
-        raise DatasetError("The dataset yielded no samples to evaluate.")
-    return AccuracyMeasurement(metric=f"top{k}", value=hits / count, samples=count,
-                               precision=describe_precision(compiled))

@@ -38,34 +38,50 @@ def compile_model(model_path: Path, *, device: str = "CPU", precision: Precision
     return ov.Core().compile_model(model, device, config)
 
 
-def top1_accuracy(model_path: Path, samples: Iterable[tuple[np.ndarray, int | None]], *,
-                  device: str = "CPU", precision: Precision = Precision.F32,
-                  on_progress: Callable[[int], None] | None = None) -> AccuracyMeasurement:
-    """Top-1 accuracy: the share of samples whose largest logit is the label.
+def topk_accuracies(model_path: Path, samples: Iterable[tuple[np.ndarray, int | None]], *,
+                    ks: tuple[int, ...] = (1,), device: str = "CPU", precision: Precision = Precision.F32,
+                    on_progress: Callable[[int], None] | None = None) -> list[AccuracyMeasurement]:
+    """Top-k accuracies in one pass: per k, the share of samples whose label is among the k largest logits.
 
     Args:
         model_path: The model to evaluate (first output = class scores).
         samples: (tensor, label) pairs; every label must be set.
+        ks: Which top-k to count (1 = top-1, 5 = top-5).
         device: OpenVINO device.
         precision: Inference precision to ask for; the one that ran is returned.
         on_progress: Called with the number of samples done.
+
+    Returns:
+        One AccuracyMeasurement per k ('top1', 'top5', ...), in the order of ks.
     """
     from core.benchmark import describe_precision
 
     compiled = compile_model(model_path, device=device, precision=precision)
     request = compiled.create_infer_request()
-    correct = count = 0
+    hits, count = dict.fromkeys(ks, 0), 0
     for tensor, label in samples:
         if label is None:
-            raise DatasetError("Top-1 accuracy needs labels, and this dataset has none; upload images "
-                               "in one subfolder per class.")
+            raise DatasetError("Top-k accuracy needs labels, and this dataset has none; upload images in one "
+                               "subfolder per class, or use the agreement metrics against the parent.")
         # A dict (input name -> array) feeds a multi-input model; a bare array the single input.
         scores = request.infer(tensor if isinstance(tensor, dict) else [tensor])[compiled.output(0)]
-        correct += int(np.argmax(scores.reshape(scores.shape[0], -1)[0]) == label)
+        scores = scores.reshape(scores.shape[0], -1)[0]
+        # The label's place when sorted by score, ties going to the lower index (as argmax does).
+        rank = int(np.sum(scores > scores[label]) + np.sum(scores[:label] == scores[label]))
+        for k in ks:
+            hits[k] += int(rank < k)
         count += 1
         if on_progress:
             on_progress(count)
     if count == 0:
         raise DatasetError("The dataset yielded no samples to evaluate.")
-    return AccuracyMeasurement(metric="top1", value=correct / count, samples=count,
-                               precision=describe_precision(compiled))
+    ran = describe_precision(compiled)
+    return [AccuracyMeasurement(metric=f"top{k}", value=hits[k] / count, samples=count, precision=ran) for k in ks]
+
+
+def top1_accuracy(model_path: Path, samples: Iterable[tuple[np.ndarray, int | None]], *,
+                  device: str = "CPU", precision: Precision = Precision.F32,
+                  on_progress: Callable[[int], None] | None = None) -> AccuracyMeasurement:
+    """Top-1 accuracy: the share of samples whose largest logit is the label (see topk_accuracies)."""
+    (result,) = topk_accuracies(model_path, samples, device=device, precision=precision, on_progress=on_progress)
+    return result

@@ -11,7 +11,7 @@ from core.benchmark import run_benchmark
 from core.config import get_settings
 from core.datasets import calibration_indices
 from core.errors import DatasetError
-from core.evaluate import compile_model, top1_accuracy
+from core.evaluate import compile_model, top1_accuracy, topk_accuracies
 from core.files import unique_dir
 from core.models import inspect_model, port_dicts
 from core.optimize import (OptimizeResult, compress_weights_model, fp16_model, quantize_model,
@@ -70,18 +70,12 @@ def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOpt
             next_stage(f"evaluating {model.name} ({precision})")
             source = open_part(dataset, model, "validation")
             total = len(source)
-            result = top1_accuracy(path, source.samples(), device=options.device,
-                                   precision=precision,
-                                   on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} images"))
-            repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric,
-                              value=result.value, samples=result.samples, precision=result.precision,
-                              job_id=job_id)
-            if _class_count(model) > 5:  # top-5 says something only with more than five classes
-                from core.agreement import topk_accuracy
-
-                top5 = topk_accuracy(path, source.samples(), k=5, device=options.device, precision=precision)
-                repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=top5.metric, value=top5.value,
-                                  samples=top5.samples, precision=top5.precision, job_id=job_id)
+            ks = (1, 5) if _class_count(model) > 5 else (1,)  # top-5 says something only with > 5 classes
+            for result in topk_accuracies(path, source.samples(), ks=ks, device=options.device, precision=precision,
+                                          on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} images")):
+                repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric,
+                                  value=result.value, samples=result.samples, precision=result.precision,
+                                  job_id=job_id)
         if dataset and model.parent_id:
             from core.measure_jobs import store_agreement
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from core import jobs, lab
-from core.agreement import agreement_metrics, topk_accuracy
+from core.agreement import agreement_metrics
+from core.evaluate import topk_accuracies
 from core.batching import best_batch
 from core.measure import estimate_seconds, sweep_points
 from core.measure_options import BatchSweepOptions, ProfileOptions
@@ -100,16 +101,36 @@ def test_agreement_of_a_model_with_itself_is_exact(classifier_ir):
                        "max_abs_error": 0.0}
 
 
-def test_top5_counts_a_label_among_the_five_largest_logits(classifier_ir):
+def test_top1_and_top5_in_one_pass_count_the_labels_rank(classifier_ir):
     from core.evaluate import compile_model
 
     compiled = compile_model(classifier_ir, precision=Precision.F32)
     rng = np.random.default_rng(2)
     inputs = [rng.normal(0, 1, (1, 1, 28, 28)).astype(np.float32) for _ in range(6)]
     ranked = [np.argsort(compiled(x)[0].reshape(-1))[::-1] for x in inputs]
-    fifth, last = topk_accuracy(classifier_ir, [(x, int(r[4])) for x, r in zip(inputs, ranked)]), \
-        topk_accuracy(classifier_ir, [(x, int(r[-1])) for x, r in zip(inputs, ranked)])
-    assert (fifth.metric, fifth.value, last.value) == ("top5", 1.0, 0.0)
+
+    def accuracies(rank: int) -> list[float]:
+        labelled = [(x, int(r[rank])) for x, r in zip(inputs, ranked)]
+        return [m.value for m in topk_accuracies(classifier_ir, labelled, ks=(1, 5), precision=Precision.F32)]
+
+    assert accuracies(0) == [1.0, 1.0]  # the label scores highest
+    assert accuracies(4) == [0.0, 1.0]  # fifth
+    assert accuracies(-1) == [0.0, 0.0]  # last
+
+
+def test_tied_scores_count_like_argmax(tmp_path):
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([1, 4], np.float32, name="x")
+    zero = ops.reduce_sum(ops.multiply(x, ops.constant(np.zeros((1, 4), np.float32))),
+                          ops.constant(np.array([1], np.int64)), keep_dims=True)  # [1, 1] of 0
+    scores = ops.add(zero, ops.constant(np.zeros((1, 8), np.float32)))  # 8 classes, all scoring 0
+    ov.save_model(ov.Model([scores], [x]), str(tmp_path / "ties.xml"))
+    sample = np.ones((1, 4), np.float32)
+    hits = [[m.value for m in topk_accuracies(tmp_path / "ties.xml", [(sample, label)], ks=(1, 5))]
+            for label in (0, 4, 5)]
+    assert hits == [[1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]  # argmax picks class 0; ties rank by index
 
 
 def test_profile_diff_shows_which_layers_int8_moved_off_float(int8_pair):
