@@ -19,6 +19,7 @@ class Base(DeclarativeBase):
 
 class Model(Base):
     __tablename__ = "models"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (0003)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -34,6 +35,7 @@ class Model(Base):
 
 class Dataset(Base):
     __tablename__ = "datasets"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (0003)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -49,6 +51,7 @@ class Dataset(Base):
 
 class Job(Base):
     __tablename__ = "jobs"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (0003)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -74,6 +77,7 @@ class Job(Base):
 
 class BenchmarkResult(Base):
     __tablename__ = "benchmark_results"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (0003)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
@@ -108,6 +112,7 @@ class Profile(Base):
     """One per-layer profile run (performance counters) of a model at one precision."""
 
     __tablename__ = "profiles"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (0003)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
@@ -121,6 +126,7 @@ class Profile(Base):
 
 class AccuracyResult(Base):
     __tablename__ = "accuracy_results"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (0003)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)

@@ -69,6 +69,19 @@ def upgrade_schema(url: str | None = None) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with get_engine(url).begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    engine = get_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            # A migration that rebuilds a table drops the old one: with foreign keys enforced, that
+            # drop would cascade into every row referring to it. (A PRAGMA outside a transaction.)
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()

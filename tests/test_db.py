@@ -79,3 +79,58 @@ def test_benchmark_rows_round_trip(lab_env):
     stored = repo.add_benchmark(model.id, result)
     assert repo.list_benchmarks(model.id) == [stored]
     assert stored.latency_p99_ms == 1.9 and stored.precision == "f32"
+
+
+def test_ids_of_deleted_rows_are_never_given_again(lab_env):
+    first, second = _model("first"), _model("second")
+    repo.delete_model(second.id)
+    assert _model("third").id == second.id + 1
+
+
+def test_upgrading_a_populated_database_keeps_every_row_and_link(tmp_path, monkeypatch):
+    """A lab at revision 0002 (ids reusable) upgraded to head: rows, links and cascades survive."""
+    from alembic import command
+    from alembic.config import Config
+
+    from db.session import MIGRATIONS_DIR, upgrade_schema
+
+    monkeypatch.setenv("OPTLAB_DATA_DIR", str(tmp_path / "data"))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with get_engine().begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    with get_engine().begin() as connection:
+        for statement in (
+                "INSERT INTO models (id, name, format, path, size_bytes, inputs, outputs, parent_id, recipe, created_at)"
+                " VALUES (1, 'parent', 'onnx', 'p', 1, '[]', '[]', NULL, '{}', '2026-01-01'),"
+                " (2, 'child', 'openvino-ir', 'c', 1, '[]', '[]', 1, '{}', '2026-01-01')",
+                "INSERT INTO jobs (id, kind, options, status, progress, stage, message, queue, attempts,"
+                " model_id, result_model_id, cancel_requested, created_at)"
+                " VALUES (1, 'quantize', '{}', 'succeeded', 1, 'done', '', 'local', 1, 1, 2, 0, '2026-01-01')",
+                "INSERT INTO accuracy_results (model_id, job_id, metric, value, samples, precision, created_at)"
+                " VALUES (2, 1, 'top1', 0.9, 10, 'bf16', '2026-01-01')",
+                "INSERT INTO profiles (model_id, job_id, device, precision, total_ms, layers, created_at)"
+                " VALUES (2, 1, 'CPU', 'bf16', 1.0, '[]', '2026-01-01')"):
+            connection.execute(text(statement))
+    for model_id in (1, 2):
+        repo.add_benchmark(model_id, {"device": "CPU", "hint": "latency", "batch": 1, "streams": 1,
+                                      "infer_requests": 1, "precision": "bf16", "throughput_fps": 1.0,
+                                      "first_inference_ms": 1.0, "compile_ms": 1.0, "iterations": 1,
+                                      "duration_s": 1.0, "environment": {}, "latency_ms": {
+                                          k: 1.0 for k in ("median", "mean", "min", "max", "p90", "p99")}})
+
+    upgrade_schema()
+
+    assert [(m.id, m.parent_id) for m in repo.list_models()] == [(1, None), (2, 1)]
+    assert repo.get_job(1).result_model_id == 2
+    assert len(repo.list_benchmarks()) == 2 and len(repo.list_accuracy()) == 1
+    assert len(repo.list_profiles(2)) == 1
+    with get_engine().connect() as connection:
+        assert connection.execute(text("PRAGMA foreign_key_check")).first() is None
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert "AUTOINCREMENT" in connection.execute(text(
+            "SELECT sql FROM sqlite_master WHERE name = 'models'")).scalar()
+    repo.delete_model(2)  # cascades still work after the rebuild; its id is not given again
+    assert [b.model_id for b in repo.list_benchmarks()] == [1] and repo.list_accuracy() == []
+    assert _model("new").id == 3
