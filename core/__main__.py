@@ -68,6 +68,7 @@ def _batch_sweep_arguments(p: argparse.ArgumentParser, *, batches: str | None) -
     p.add_argument("--precision", choices=[x.value for x in Precision], default="default")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--device", default="CPU")
+    p.add_argument("--threads", type=int, help="INFERENCE_NUM_THREADS of every point, like -nthreads")
 
 
 def _pairs(items: list[str]) -> list[tuple[str, str]]:
@@ -245,7 +246,7 @@ def _run(args) -> int:
         options = BatchSweepOptions(batches=args.batches.split(","), streams=[s for s in args.streams.split(",") if s],
                                     auto_batch=(False, True) if args.auto_batch else (False,), hint=args.hint,
                                     precision=args.precision, seconds=args.seconds, repeats=args.repeats,
-                                    device=args.device)
+                                    device=args.device, threads=args.threads)
         run_batch_sweep(args.model_path, options, on_result=lambda r: _print(r.to_dict(), args.json),
                         on_point=lambda n, total, point: print(f"point {n}/{total}: {point.label}",
                                                                file=sys.stderr, flush=True))

@@ -51,7 +51,8 @@ def point_options(options: BatchSweepOptions, point: SweepPoint) -> BenchmarkOpt
     if point.auto_batch:
         hint = PerformanceHint.THROUGHPUT  # automatic batching only pays with requests in parallel
     return BenchmarkOptions(device=options.device, hint=hint, batch=point.batch, precision=options.precision,
-                            seconds=options.seconds, streams=point.streams, auto_batch=point.auto_batch)
+                            seconds=options.seconds, streams=point.streams, auto_batch=point.auto_batch,
+                            threads=options.threads)
 
 
 def run_batch_sweep(model_path: str | Path, options: BatchSweepOptions, *,

@@ -19,7 +19,7 @@ class BatchSweepOptions(_Options):
         streams: NUM_STREAMS values (empty = the hint's choice); more than one makes a grid.
         auto_batch: Automatic-batching settings to try (False, True = both, as a dimension).
         hint: Performance hint of every point (streams given: NONE is used for them).
-        precision / device / seconds / warmup: As in BenchmarkOptions, for every point.
+        precision / device / seconds / threads: As in BenchmarkOptions, for every point.
         repeats: Runs per point; their spread is stored (one row per repeat).
     """
 
@@ -31,6 +31,7 @@ class BatchSweepOptions(_Options):
     device: str = "CPU"
     seconds: float = 2.0
     repeats: int = 1
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hint", PerformanceHint(self.hint))
@@ -49,6 +50,7 @@ class BatchSweepOptions(_Options):
             raise BadInputError("Give at least one batch size, e.g. 1,2,4,8.")
         _positive("seconds", self.seconds)
         _positive("repeats", self.repeats)
+        _positive("threads", self.threads, allow_none=True)
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()

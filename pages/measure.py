@@ -38,12 +38,15 @@ with sweep_tab:
     precision = right.selectbox("Inference precision", [p.value for p in Precision], key="sweep-precision")
     seconds = left.number_input("Seconds per point", 0.5, 60.0, 2.0)
     repeats = right.number_input("Repeats per point (spread)", 1, 10, 1)
+    threads = left.number_input("Threads (0 = all cores)", 0, 1024, 0,
+                                help="INFERENCE_NUM_THREADS of every point, like benchmark_app -nthreads")
     auto = st.toggle("Automatic batching as a dimension (off and on)")
     try:
         options = BatchSweepOptions(batches=[b for b in batches.split(",") if b.strip()],
                                     streams=[s for s in streams.split(",") if s.strip()],
                                     auto_batch=(False, True) if auto else (False,), hint=hint,
-                                    precision=precision, seconds=seconds, repeats=repeats)
+                                    precision=precision, seconds=seconds, repeats=repeats,
+                                    threads=threads or None)
         st.caption(f"{len(sweep_points(options))} points × {repeats} repeats: about "
                    f"{estimate_seconds(options):.0f} s")
         if st.button("Run sweep", type="primary"):

@@ -84,8 +84,10 @@ def test_cli_sweep_with_batches_is_a_batch_sweep_of_a_file_or_a_stored_model(lab
     from core.__main__ import main
 
     for model in (str(classifier_ir), str(lab.add_model_from_path(classifier_ir).id)):
-        assert main(["sweep", model, "--batches", "1,4", "--streams", "1,2", "--seconds", "0.2", "--json"]) == 0
+        assert main(["sweep", model, "--batches", "1,4", "--streams", "1,2", "--seconds", "0.2", "--threads", "2",
+                     "--json"]) == 0
         records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert {r["environment"]["threads"] for r in records} == {2}
         assert sorted((r["batch"], r["streams"]) for r in records) == [(1, 1), (1, 2), (4, 1), (4, 2)]
     assert main(["sweep", "1"]) == 2
     assert "--algorithm (a recipe sweep) or --batches" in capsys.readouterr().err

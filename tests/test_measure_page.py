@@ -26,11 +26,12 @@ def test_page_estimates_and_submits_a_batch_sweep(lab_env, classifier_ir):
     lab.add_model_from_path(classifier_ir)
     at = measure_page().run()
     at.text_input[0].input("1,2,4").run()
+    next(n for n in at.number_input if n.label == "Threads (0 = all cores)").set_value(2).run()
     assert "3 points × 1 repeats: about 9 s" in at.caption[0].value
     at.button[0].click().run()
     assert not at.exception and not at.error
     [job] = repo.list_jobs()
-    assert job.kind == "batch_sweep" and job.options["batches"] == [1, 2, 4]
+    assert job.kind == "batch_sweep" and job.options["batches"] == [1, 2, 4] and job.options["threads"] == 2
 
 
 def test_bad_batch_list_is_explained(lab_env, classifier_ir):
