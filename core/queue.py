@@ -73,8 +73,7 @@ def supervise_job(job_id: int) -> None:
     job = repo.get_job(job_id)
     if job.status == JobStatus.PENDING:  # the process ended before it claimed the job
         repo.fail_unstarted(job_id, exit_code=process.returncode,
-                            message=f"The job process exited with code {process.returncode} before "
-                                    f"starting the job. Last log lines:\n{_log_tail(job_id)}")
+                            message=_ended_early(process, job_id, "starting the job"))
         return
     if job.status != JobStatus.RUNNING:
         return
@@ -85,10 +84,8 @@ def supervise_job(job_id: int) -> None:
                         exit_code=process.returncode)
         repo.end_unfinished_points(job_id, JobStatus.CANCELLED, "The sweep was cancelled.")
     else:
-        tail = _log_tail(job_id)
         repo.finish_job(job_id, JobStatus.FAILED, exit_code=process.returncode,
-                        message=f"The job process exited with code {process.returncode} before "
-                                f"finishing. Last log lines:\n{tail}")
+                        message=_ended_early(process, job_id, "finishing"))
         repo.end_unfinished_points(job_id, JobStatus.FAILED, "The sweep's process ended unexpectedly.")
 
 
@@ -134,6 +131,12 @@ def _wait(process: subprocess.Popen, job_id: int) -> bool:
             return True
         time.sleep(POLL_SECONDS)
     return False
+
+
+def _ended_early(process: subprocess.Popen, job_id: int, before: str) -> str:
+    """The message of a job whose process exited before `before`, with its log's last lines."""
+    return (f"The job process exited with code {process.returncode} before {before}. Last log lines:\n"
+            f"{_log_tail(job_id)}")
 
 
 def _log_tail(job_id: int, lines: int = 15) -> str:
