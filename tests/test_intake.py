@@ -46,6 +46,16 @@ def test_ir_pair_and_onnx_import_as_fp32_ir(lab_env, classifier_ir):
     assert demo.format == "onnx" and len(demo.recipe["labels"]) == 10
 
 
+def test_ir_in_a_zip_is_found_in_its_folder_and_kept(lab_env, classifier_ir):
+    archive = _zip({"export/net.xml": classifier_ir.read_bytes(),
+                    "export/net.bin": classifier_ir.with_suffix(".bin").read_bytes(),
+                    "export/README.txt": b"exported by hand"})
+    model = lab.add_model([("export.zip", archive)])
+    assert model.name == "net" and model.format == "openvino-ir"  # named after the model file
+    assert model.inputs[0]["shape"] == [-1, 1, 28, 28] and model.outputs[0]["name"] == "logits"
+    assert (lab.resolve(model.path).parent / "original" / "export.zip").exists()
+
+
 def _bad_models(classifier_ir: Path) -> list[tuple[str, list, type, str]]:
     xml, bin_ = classifier_ir.read_bytes(), classifier_ir.with_suffix(".bin").read_bytes()
     return [
