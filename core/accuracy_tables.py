@@ -82,9 +82,10 @@ def model_accuracy(model_id: int) -> list[dict[str, Any]]:
     """A model's newest value per (dataset, metric, precision, reference), for its page.
 
     Returns:
-        Rows: dataset, split ('validation part' when the dataset was split, else 'all'; agreement
-        always reads the whole dataset), metric (its title), value (percent metrics in %),
-        samples, precision (as run), reference (the model agreement compares with), measured_at.
+        Rows: dataset, split (as stored: 'validation part' of a split dataset, or 'all'; agreement
+        reads the whole dataset; inferred for rows stored before 0004), metric (its title), value
+        (percent metrics in %), samples, precision (as run), reference (the model agreement compares
+        with), measured_at.
     """
     from core.sources import dataset_split
 
@@ -96,8 +97,11 @@ def model_accuracy(model_id: int) -> list[dict[str, Any]]:
     for (dataset_id, metric, precision, reference_id), a in sorted(
             newest.items(), key=lambda item: (item[0][0] or 0, order[item[0][1]], item[0][2])):
         dataset = datasets.get(dataset_id)
-        labelled = base_metric(metric) not in AGREEMENT_METRICS
-        split = "validation part" if labelled and dataset is not None and dataset_split(dataset) else "all"
+        split = a.split
+        if split is None:  # stored before 0004: what the measurement would have read
+            labelled = base_metric(metric) not in AGREEMENT_METRICS
+            split = "validation" if labelled and dataset is not None and dataset_split(dataset) else "all"
+        split = "validation part" if split == "validation" else split
         rows.append({"dataset": dataset.name if dataset else "—", "split": split, "metric": metric_title(metric),
                      "value": shown_value(metric, a.value), "samples": a.samples, "precision": precision,
                      "reference": names.get(reference_id, f"#{reference_id}") if reference_id else "labels",

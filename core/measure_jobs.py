@@ -110,4 +110,4 @@ def store_agreement(model: ModelRecord, dataset: DatasetRecord, *, precision: Pr
     several = len({m.output for m in metrics}) > 1
     return [repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, job_id=job_id, value=m.value,
                               metric=(f"{m.metric}:{m.output}" if several else m.metric)[:40], samples=m.samples,
-                              precision=m.precision, reference_model_id=parent.id) for m in metrics]
+                              precision=m.precision, reference_model_id=parent.id, split="all") for m in metrics]

@@ -18,7 +18,7 @@ from core.optimize import (OptimizeResult, compress_weights_model, fp16_model, q
                            quantize_with_accuracy_control_model)
 from core.options import (BenchmarkOptions, EvaluateOptions, JobKind, MeasureOptions, PerformanceHint, Precision)
 from core.recipes import ALGORITHM_OPTIONS, AccuracyControlOptions
-from core.sources import open_part
+from core.sources import open_part, part_read
 from db import repository as repo
 from db.records import DatasetRecord, JobRecord, ModelRecord
 
@@ -75,7 +75,7 @@ def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOpt
                                           on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} images")):
                 repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric,
                                   value=result.value, samples=result.samples, precision=result.precision,
-                                  job_id=job_id)
+                                  job_id=job_id, split=part_read(dataset, "validation"))
         if dataset and model.parent_id:
             from core.measure_jobs import store_agreement
 
@@ -179,7 +179,8 @@ def run_evaluate(job: JobRecord, reporter) -> None:
                            device=options.device, precision=options.precision,
                            on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} images"))
     repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric, value=result.value,
-                      samples=result.samples, precision=result.precision, job_id=job.id)
+                      samples=result.samples, precision=result.precision, job_id=job.id,
+                      split=part_read(dataset, "validation"))
 
 
 def run_benchmark_job(job: JobRecord, reporter) -> None:

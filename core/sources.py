@@ -256,6 +256,11 @@ def dataset_split(dataset: DatasetRecord) -> Split | None:
     return Split(**json.loads(path.read_text())) if path.exists() else None
 
 
+def part_read(dataset: DatasetRecord, part: str) -> str:
+    """What open_part(dataset, ..., part) reads: part when the dataset is split, else 'all'."""
+    return part if dataset_split(dataset) is not None else "all"
+
+
 def open_part(dataset: DatasetRecord, model: ModelRecord, part: str) -> SampleSource:
     """open_dataset limited to the 'calibration' or 'validation' part when the dataset is split."""
     source = open_dataset(dataset, model)

@@ -138,3 +138,5 @@ class AccuracyResult(Base):
     precision: Mapped[str] = mapped_column(String(10))
     reference_model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Added in 0004: 'validation' (the validation part of a split dataset) or 'all'; None before.
+    split: Mapped[str | None] = mapped_column(String(20))

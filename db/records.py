@@ -121,3 +121,4 @@ class AccuracyRecord:
     precision: str
     reference_model_id: int | None
     created_at: datetime
+    split: str | None = None  # 'validation' or 'all'; None for rows stored before 0004

@@ -260,12 +260,12 @@ def add_benchmark(model_id: int, result: dict[str, Any], job_id: int | None = No
 
 
 def add_accuracy(*, model_id: int, dataset_id: int | None, metric: str, value: float, samples: int,
-                 precision: str, job_id: int | None = None,
-                 reference_model_id: int | None = None) -> AccuracyRecord:
+                 precision: str, job_id: int | None = None, reference_model_id: int | None = None,
+                 split: str | None = None) -> AccuracyRecord:
     with session_scope() as s:
         row = orm.AccuracyResult(model_id=model_id, dataset_id=dataset_id, metric=metric, value=value,
                                  samples=samples, precision=precision, job_id=job_id,
-                                 reference_model_id=reference_model_id)
+                                 reference_model_id=reference_model_id, split=split)
         s.add(row)
         s.flush()
         return to_record(AccuracyRecord, row)

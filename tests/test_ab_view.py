@@ -192,6 +192,16 @@ def test_a_job_measuring_a_classifier_with_labels_stores_top5_beside_top1(lab_en
     stored = {a.metric: a for a in repo.list_accuracy(demo.id)}
     assert set(stored) == {"top1", "top5"} and stored["top5"].samples == stored["top1"].samples
     assert stored["top1"].value <= stored["top5"].value <= 1.0 and stored["top5"].precision == "f32"
+    assert {a.split for a in stored.values()} == {"all"}  # the whole validation dataset was read
+
+    from core.sources import split_dataset
+
+    split = split_dataset(validation.id, validation_fraction=0.2)  # now only its validation part counts
+    measure(demo, [Precision.F32], MeasureOptions(dataset_id=validation.id, seconds=0.2), jobs.Reporter(job.id),
+            job.id, 0.0, 1.0)
+    newest = {a.metric: a for a in repo.list_accuracy(demo.id)}
+    assert {(a.split, a.samples) for a in newest.values()} == {("validation", len(split.validation))}
+    assert {r["split"] for r in model_accuracy(demo.id)} == {"validation part"}
 
 
 def test_cli_submits_the_interleaved_job(measured_lab, capsys):  # noqa: F811
