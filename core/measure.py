@@ -124,7 +124,8 @@ class InterleavedRatio:
 
 def interleaved_ratio(path_a: str | Path, path_b: str | Path, options: BenchmarkOptions, *,
                       rounds: int = 3, options_b: BenchmarkOptions | None = None,
-                      on_result: Callable[[int, str, BenchmarkResult], None] | None = None) -> InterleavedRatio:
+                      on_result: Callable[[int, str, BenchmarkResult], None] | None = None,
+                      rounds_done: frozenset[int] = frozenset()) -> InterleavedRatio:
     """Runs A and B alternately ``rounds`` times and reports B/A ratios.
 
     Args:
@@ -134,9 +135,12 @@ def interleaved_ratio(path_a: str | Path, path_b: str | Path, options: Benchmark
         rounds: A B pairs to run (the ratio's spread comes from them).
         options_b: B's options when they differ (e.g. an FP32 baseline at f32 vs INT8 at default).
         on_result: Called as ``on_result(round, "A" | "B", result)`` after each run (e.g. to store it).
+        rounds_done: Rounds measured before (a resumed job skips them); the ratio covers the rest.
     """
     a, b = [], []
     for round_number in range(rounds):
+        if round_number in rounds_done:
+            continue
         for side, path, side_options, runs in (("A", path_a, options, a), ("B", path_b, options_b or options, b)):
             runs.append(run_benchmark(path, side_options))
             if on_result is not None:

@@ -45,6 +45,8 @@ def run_profile_job(job: JobRecord, reporter) -> None:
 def run_interleaved_job(job: JobRecord, reporter) -> None:
     """Benchmarks the job's model (A) and options.model_b_id (B) alternately, storing every run.
 
+    A re-run (after an interruption) measures only the rounds that lack a stored A or B run.
+
     Each run is a benchmark row of its model with this job's id and, in its environment JSON,
     ``interleaved = {"round", "side", "versus_model_id"}``; core.compare_ab reads the B / A ratios
     and their spread back from those rows.
@@ -62,9 +64,17 @@ def run_interleaved_job(job: JobRecord, reporter) -> None:
         done = 2 * round_number + (2 if side == "B" else 1)
         reporter.stage(f"round {round_number + 1}/{options.rounds}: {side} measured", done / total, done / total)
 
-    reporter.stage(f"round 1/{options.rounds}: measuring A", 0.0, 1 / total)
+    # A re-run of an interrupted job keeps the rounds it stored both sides of and measures the rest.
+    sides = {(row.environment["interleaved"]["round"], row.environment["interleaved"]["side"])
+             for model in models.values() for row in repo.list_benchmarks(model.id)
+             if row.job_id == job.id and row.environment.get("interleaved")}
+    done = frozenset(r for r, side in sides if side == "A" and (r, "B") in sides)
+    if len(done) == options.rounds:
+        return
+    first = min(set(range(options.rounds)) - done)
+    reporter.stage(f"round {first + 1}/{options.rounds}: measuring A", 2 * first / total, (2 * first + 1) / total)
     interleaved_ratio(lab.resolve(models["A"].path), lab.resolve(models["B"].path), options.side("A"),
-                      rounds=options.rounds, options_b=options.side("B"), on_result=store)
+                      rounds=options.rounds, options_b=options.side("B"), on_result=store, rounds_done=done)
 
 
 def submit_batch_sweep(*, model_id: int, options: BatchSweepOptions, idempotency_key: str | None = None) -> JobRecord:

@@ -138,6 +138,35 @@ def test_interleaved_job_stores_both_sides_per_round_and_the_ratio_spread(lab_en
     assert shown["median"].tolist() == pytest.approx([latency["median"], throughput["median"]])
 
 
+def test_a_rerun_interleaved_job_measures_only_the_rounds_it_lacks(lab_env, classifier_ir):
+    from sqlalchemy import delete
+
+    from core.measure_jobs import run_interleaved_job
+    from db import models as orm
+    from db.session import session_scope
+
+    a = lab.add_model_from_path(classifier_ir, name="a")
+    b = lab.add_model_from_path(classifier_ir, name="b")
+    job = compare_ab.submit_interleaved(f"{a.id}:f32", f"{b.id}:f32", benchmark=BenchmarkOptions(seconds=0.2),
+                                        rounds=3, idempotency_key="ab")
+    _execute(job.id)
+
+    def tags() -> list[tuple[int, int, str]]:
+        return [(r.id, r.environment["interleaved"]["round"], r.environment["interleaved"]["side"])
+                for r in repo.list_benchmarks() if r.job_id == job.id]
+
+    lost = next(row_id for row_id, round_number, side in tags() if (round_number, side) == (1, "B"))
+    with session_scope() as s:  # as if the worker died after round 1's A run
+        s.execute(delete(orm.BenchmarkResult).where(orm.BenchmarkResult.id == lost))
+    before = {row_id for row_id, _, _ in tags()}
+    run_interleaved_job(repo.get_job(job.id), jobs.Reporter(job.id))  # what the re-run attempt does
+    assert sorted((r, side) for row_id, r, side in tags() if row_id not in before) == [(1, "A"), (1, "B")]
+    run_interleaved_job(repo.get_job(job.id), jobs.Reporter(job.id))  # complete: nothing more to measure
+    assert len(tags()) == 7
+    (latency, _) = compare_ab.interleaved_summary(f"{a.id}:f32", f"{b.id}:f32")
+    assert latency["rounds"] == 3
+
+
 def compare_page() -> AppTest:
     return AppTest.from_file(str(REPO_ROOT / "pages" / "compare.py"), default_timeout=60)
 
