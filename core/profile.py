@@ -7,6 +7,7 @@ twice per point for the same reason). Each executed layer reports its type, the 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -114,6 +115,15 @@ def by_layer_type(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: -row["time_ms"])
 
 
+_QUANTIZED_VARIANT = re.compile(r"Quantized(Legacy)?$")
+
+
+def _as_float_op(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The layers with a quantized variant's type named as its op (so FP32 and INT8 rows pair up)."""
+    return [{**layer, "layer_type": _QUANTIZED_VARIANT.sub("", layer["layer_type"]) or layer["layer_type"]}
+            for layer in layers]
+
+
 def profile_diff(layers_a: list[dict[str, Any]], layers_b: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Where two models' time went, per layer type, and which types changed precision.
 
@@ -125,11 +135,12 @@ def profile_diff(layers_a: list[dict[str, Any]], layers_b: list[dict[str, Any]])
         layers_b: Stored layers of the other profile (e.g. the INT8 child).
 
     Returns:
-        Rows per layer type present in either: time_a_ms, time_b_ms, time_delta_ms,
-        precisions_a, precisions_b, precision_changed; largest time first.
+        Rows per layer type present in either (a quantized variant such as
+        FullyConnectedQuantizedLegacy counts as its op, FullyConnected): time_a_ms, time_b_ms,
+        time_delta_ms, precisions_a, precisions_b, precision_changed; largest time first.
     """
-    a = {row["layer_type"]: row for row in by_layer_type(layers_a)}
-    b = {row["layer_type"]: row for row in by_layer_type(layers_b)}
+    a = {row["layer_type"]: row for row in by_layer_type(_as_float_op(layers_a))}
+    b = {row["layer_type"]: row for row in by_layer_type(_as_float_op(layers_b))}
     rows = []
     for kind in set(a) | set(b):
         row_a, row_b = a.get(kind, {}), b.get(kind, {})

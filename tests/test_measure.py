@@ -184,3 +184,12 @@ def test_a_rerun_sweep_keeps_its_stored_points_and_measures_the_rest(lab_env, cl
     run_batch_sweep_job(job, jobs.Reporter(job.id))
     rows = repo.sweep_benchmarks(model.id)
     assert [(r.sweep_point, r.throughput_fps == 1.0) for r in rows] == [("batch 1", True), ("batch 2", False)]
+
+
+def test_profile_diff_pairs_an_op_with_its_quantized_variant():
+    layer = {"name": "fc", "exec_type": "jit", "time_ms": 1.0}
+    fp32 = [{**layer, "layer_type": "FullyConnected", "precision": "f32"}]
+    int8 = [{**layer, "layer_type": "FullyConnectedQuantizedLegacy", "precision": "i8", "time_ms": 0.4}]
+    (row,) = profile_diff(fp32, int8)
+    assert (row["layer_type"], row["time_a_ms"], row["time_b_ms"]) == ("FullyConnected", 1.0, 0.4)
+    assert (row["precisions_a"], row["precisions_b"], row["precision_changed"]) == ("f32", "i8", True)
