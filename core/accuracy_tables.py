@@ -26,6 +26,11 @@ def base_metric(metric: str) -> str:
     return metric.split(":", 1)[0]
 
 
+def is_metric(column: str) -> bool:
+    """True for a stored accuracy / agreement metric name (a results row's metric columns)."""
+    return base_metric(column) in _ORDER
+
+
 def is_percent(metric: str) -> bool:
     """True for metrics stored as fractions and shown in %."""
     return base_metric(metric) in PERCENT_METRICS

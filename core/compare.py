@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.accuracy_tables import higher_is_better, is_percent, latest_by_key, metric_title, shown_value, sort_metrics
+from core.accuracy_tables import (higher_is_better, is_metric, is_percent, latest_by_key, metric_title,
+                                  shown_value, sort_metrics)
 from core.errors import BadInputError
 from core.options import CompareAxis, CompareFilters
 from db import repository as repo
@@ -98,9 +99,8 @@ def accuracy_metrics(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _metric_columns(row: dict[str, Any]) -> list[str]:
-    """The accuracy metric columns of a results row: top1 and those between 'dataset' and 'reference'."""
-    keys = list(row)
-    return ["top1", *keys[keys.index("dataset") + 1:keys.index("reference")]]
+    """The accuracy metric columns of a results row (top1, top5, agreement metrics), in row order."""
+    return [key for key in row if is_metric(key)]
 
 
 def metric_columns(rows: Sequence[dict[str, Any]]) -> dict[str, tuple[str, str]]:

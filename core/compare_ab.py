@@ -54,19 +54,14 @@ def interleaved_summary(key_a: str, key_b: str) -> list[dict[str, Any]]:
         One row for the median latency and one for the throughput: ratio, median, min, max, cv,
         rounds, hint, job, measured_at.
     """
+    from core.measure_jobs import interleaved_pairs
+
     (model_a, precision_a), (model_b, precision_b) = parse_key(key_a), parse_key(key_b)
     for job in repo.list_jobs(500):  # newest first
         if (job.kind != JobKind.INTERLEAVED or job.status != JobStatus.SUCCEEDED or job.model_id != model_a
                 or job.options.get("model_b_id") != model_b):
             continue
-        runs = {}
-        for model_id in (model_a, model_b):
-            for row in repo.list_benchmarks(model_id):
-                tag = row.environment.get("interleaved") or {}
-                if row.job_id == job.id and tag:
-                    runs[(tag["round"], tag["side"])] = row
-        pairs = [(runs[(r, "A")], runs[(r, "B")]) for r in sorted({r for r, _ in runs})
-                 if (r, "A") in runs and (r, "B") in runs]
+        pairs = [pair for _, pair in interleaved_pairs(job.id, model_a, model_b)]
         if pairs and {a.precision for a, _ in pairs} == {precision_a} and {b.precision for _, b in pairs} == {precision_b}:
             return _ratio_rows(job, pairs)
     return []

@@ -49,10 +49,9 @@ def accuracy_figure(rows: list[dict[str, Any]], axis: CompareAxis = CompareAxis.
 
 def batch_figure(curves: list[dict[str, Any]]):
     """Throughput (left) and median latency (right) against batch size, one line per model."""
+    import plotly.colors
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
-
-    import plotly.colors
 
     figure = make_subplots(rows=1, cols=2, subplot_titles=("throughput (FPS)", "median latency (ms)"))
     palette = plotly.colors.qualitative.Plotly

@@ -72,7 +72,7 @@ def add_model(files: list[Upload], *, name: str | None = None) -> ModelRecord:
 
 
 def register_model(source: Path, fmt: str, folder: Path, *, name: str | None,
-                    recipe: dict | None = None) -> ModelRecord:
+                   recipe: dict | None = None) -> ModelRecord:
     """Converts source once to an FP32 IR in folder and stores its row."""
     model = read_model(source)
     info = inspect_model(model)

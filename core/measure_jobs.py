@@ -11,7 +11,7 @@ from core.measure_options import BatchSweepOptions, InterleavedOptions, ProfileO
 from core.options import Precision
 from core.profile import profile_model
 from db import repository as repo
-from db.records import AccuracyRecord, DatasetRecord, JobRecord, ModelRecord
+from db.records import AccuracyRecord, BenchmarkRecord, DatasetRecord, JobRecord, ModelRecord
 
 
 def run_batch_sweep_job(job: JobRecord, reporter) -> None:
@@ -65,16 +65,28 @@ def run_interleaved_job(job: JobRecord, reporter) -> None:
         reporter.stage(f"round {round_number + 1}/{options.rounds}: {side} measured", done / total, done / total)
 
     # A re-run of an interrupted job keeps the rounds it stored both sides of and measures the rest.
-    sides = {(row.environment["interleaved"]["round"], row.environment["interleaved"]["side"])
-             for model in models.values() for row in repo.list_benchmarks(model.id)
-             if row.job_id == job.id and row.environment.get("interleaved")}
-    done = frozenset(r for r, side in sides if side == "A" and (r, "B") in sides)
+    done = frozenset(round_number for round_number, _ in interleaved_pairs(job.id, job.model_id, options.model_b_id))
     if len(done) == options.rounds:
         return
     first = min(set(range(options.rounds)) - done)
     reporter.stage(f"round {first + 1}/{options.rounds}: measuring A", 2 * first / total, (2 * first + 1) / total)
     interleaved_ratio(lab.resolve(models["A"].path), lab.resolve(models["B"].path), options.side("A"),
                       rounds=options.rounds, options_b=options.side("B"), on_result=store, rounds_done=done)
+
+
+def interleaved_pairs(job_id: int, model_a: int, model_b: int) -> list[tuple[int, tuple[BenchmarkRecord, ...]]]:
+    """The rounds an interleaved job stored both runs of: (round, (A's row, B's row)), in round order.
+
+    A round measured again by a re-run attempt counts with its newest rows.
+    """
+    runs: dict[tuple[int, str], BenchmarkRecord] = {}
+    for model_id in dict.fromkeys((model_a, model_b)):
+        for row in repo.list_benchmarks(model_id):  # oldest first: newer rows replace older ones
+            tag = row.environment.get("interleaved")
+            if row.job_id == job_id and tag:
+                runs[(tag["round"], tag["side"])] = row
+    return [(r, (runs[(r, "A")], runs[(r, "B")])) for r in sorted({r for r, _ in runs})
+            if (r, "A") in runs and (r, "B") in runs]
 
 
 def submit_batch_sweep(*, model_id: int, options: BatchSweepOptions, idempotency_key: str | None = None) -> JobRecord:
