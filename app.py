@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.config import get_settings
-from core.worker import ensure_local_worker, worker_running
+from core.jobs.worker import ensure_local_worker, worker_running
 from db.session import upgrade_schema
 from pages.widgets import job_toasts
 

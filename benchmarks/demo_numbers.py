@@ -29,11 +29,11 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["OPTLAB_DATA_DIR"] = tempfile.mkdtemp(prefix="optlab-demo-")
 
-    from core import lab
-    from core.__main__ import _wait
-    from core.benchmark import run_benchmark
+    from core import lab, storage
+    from core.cli.common import wait_for as _wait
+    from core.measure.benchmark import run_benchmark
+    from core.optimize.recipes import AccuracyControlOptions, CompressWeightsOptions, Fp16Options, QuantizeOptions
     from core.options import BenchmarkOptions, JobKind, MeasureOptions, Precision
-    from core.recipes import AccuracyControlOptions, CompressWeightsOptions, Fp16Options, QuantizeOptions
     from db import repository as repo
     from db.session import upgrade_schema
 
@@ -59,7 +59,7 @@ def main() -> None:
     ran: dict[str, str] = {}
     for _ in range(args.rounds):
         for label, (record, precision) in configs.items():
-            result = run_benchmark(lab.resolve(record.path), BenchmarkOptions(
+            result = run_benchmark(storage.resolve(record.path), BenchmarkOptions(
                 hint="latency", precision=precision, seconds=args.seconds))
             medians[label].append(result.latency_ms.median)
             ran[label] = result.precision

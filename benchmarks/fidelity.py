@@ -59,8 +59,8 @@ def main() -> None:
     parser.add_argument("--sweep-seconds", type=float, default=2.0)
     args = parser.parse_args()
 
-    from core.measure import run_batch_sweep, spread
-    from core.measure_options import BatchSweepOptions
+    from core.measure.options import BatchSweepOptions
+    from core.measure.sweeps import run_batch_sweep, spread
     from tests.models_in_code import make_resnet18_like
 
     model = make_resnet18_like(Path(tempfile.mkdtemp()) / "resnet18_like.xml")

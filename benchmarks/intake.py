@@ -1,8 +1,8 @@
 """Intake figures: baked preprocessing vs the lab's Python preprocessing, and table import time.
 
-1. Per image, decode + preprocess in Python (core.datasets.load_image) + infer on the demo model,
+1. Per image, decode + preprocess in Python (core.intake.datasets.load_image) + infer on the demo model,
    against decode only + infer on the same model with the preprocessing baked into the graph
-   (core.preprocess_bake). Rounds alternate A, B, A, B over the demo validation images; prints
+   (core.intake.preprocess_bake). Rounds alternate A, B, A, B over the demo validation images; prints
    per-image medians, the B/A ratio per round and its spread. Both sides check the same top-1.
 2. Import of a CSV table (rows x 784 feature columns) through `datasets` into a dataset.
 
@@ -34,22 +34,23 @@ def main() -> None:
     os.environ["OPTLAB_DATA_DIR"] = tempfile.mkdtemp(prefix="optlab-intake-")
     from PIL import Image
 
-    from core import lab, sources
-    from core.datasets import load_image, load_index, resolve_preprocessing
-    from core.evaluate import compile_model
+    from core import lab, storage
+    from core.intake import sources
+    from core.intake.datasets import load_image, load_index, resolve_preprocessing
+    from core.intake.preprocess_bake import bake_preprocessing
+    from core.intake.sources import model_inputs
+    from core.measure.evaluate import compile_model
     from core.options import ImagePreprocessing, Precision
-    from core.preprocess_bake import bake_preprocessing
-    from core.sources import model_inputs
     from db.session import upgrade_schema
 
     upgrade_schema()
     model, _, validation = lab.ensure_demo()
     baked = bake_preprocessing(model.id, validation.id)
     spec = resolve_preprocessing(ImagePreprocessing.from_dict(validation.preprocessing), model_inputs(model)[0])
-    index = load_index(lab.resolve(validation.path))
+    index = load_index(storage.resolve(validation.path))
     paths = [index.root / p for p, _ in index.samples[: args.images]]
-    plain = compile_model(lab.resolve(model.path), precision=Precision.F32)
-    inside = compile_model(lab.resolve(baked.path), precision=Precision.F32)
+    plain = compile_model(storage.resolve(model.path), precision=Precision.F32)
+    inside = compile_model(storage.resolve(baked.path), precision=Precision.F32)
 
     def python_side() -> list[int]:
         return [int(plain(load_image(p, spec))[0].argmax()) for p in paths]

@@ -5,7 +5,7 @@ quantize with the same options and save the IR. The lab side is timed from submi
 child model row exists (queue pick-up, job process start, data loading, NNCF, save, inspect,
 DB writes); the later measurement stage is not part of it. Target ratio: <= 1.10.
 
-The worker keeps one job process started ahead of its job (core.queue.prepare_standby), so a
+The worker keeps one job process started ahead of its job (core.jobs.queue.prepare_standby), so a
 job's imports (OpenVINO, NNCF, SQLAlchemy: ~2 s of CPU) are done before it is submitted, while the
 bare script pays them on every run; round 1 may find the standby still importing.
 
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 BARE = """
 import sys, time, numpy as np, nncf, openvino as ov
 from PIL import Image
-from core.datasets import load_index
+from core.intake.datasets import load_index
 imported = time.perf_counter()
 model_path, dataset_dir, out, subset = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 index = load_index(__import__("pathlib").Path(dataset_dir))
@@ -51,10 +51,10 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["OPTLAB_DATA_DIR"] = tempfile.mkdtemp(prefix="optlab-overhead-")
 
-    from core import lab
+    from core import lab, storage
+    from core.jobs.worker import ensure_local_worker
+    from core.optimize.recipes import QuantizeOptions
     from core.options import JobKind, JobStatus, MeasureOptions
-    from core.recipes import QuantizeOptions
-    from core.worker import ensure_local_worker
     from db import repository as repo
     from db.session import upgrade_schema
 
@@ -80,8 +80,8 @@ def main() -> None:
 
         started = time.perf_counter()
         out = Path(tempfile.mkdtemp()) / "model.xml"
-        bare = subprocess.run([sys.executable, "-c", BARE, str(lab.resolve(model.path)),
-                               str(lab.resolve(calibration.path)), str(out), str(args.subset)],
+        bare = subprocess.run([sys.executable, "-c", BARE, str(storage.resolve(model.path)),
+                               str(storage.resolve(calibration.path)), str(out), str(args.subset)],
                               cwd=ROOT, check=True, capture_output=True, text=True)
         bare_times.append(time.perf_counter() - started)
         bare_work.append(float(bare.stdout.strip().splitlines()[-1]))

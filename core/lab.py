@@ -1,124 +1,33 @@
-"""What the pages and the CLI call: bring models and data in, set up the demo, read results.
+"""The facade the pages and the CLI call: bring models and data in, set up the demo, submit jobs.
 
-Every write of user files goes under the data dir, through core.files; a failed import removes
-what it started and leaves everything stored before untouched.
+Below it, core/ is layered (core/README.md): intake brings files in under the data dir (a failed
+import removes what it started, everything stored before stays untouched), jobs queue the work.
+This module checks that inputs fit together before anything is queued.
 """
 
 from __future__ import annotations
 
-import shutil
-from contextlib import contextmanager
-from pathlib import Path
-from typing import BinaryIO, Iterator
-
-from core.config import ASSETS_DIR, get_settings
-from core.datasets import scan_image_folder
-from core.errors import BadInputError
-from core.files import extract_zip, save_upload, unique_dir
-from core.models import find_model_file, inspect_model, ir_size, port_dicts, read_model, save_ir, class_labels
-from core.options import ImagePreprocessing, JobKind, MeasureOptions
-from core.recipes import SweepOptions
+from core.compare import ab as compare_ab
+from core.config import ASSETS_DIR
+from core.intake.datasets import add_image_dataset, add_image_dataset_from_path
+from core.intake.model_intake import add_model, add_model_from_path, delete_model
+from core.intake.models import operations_by_type
+from core.intake.sources import open_dataset
+from core.jobs import runner as jobs
+from core.measure.options import BatchSweepOptions, InterleavedOptions, ProfileOptions
+from core.optimize.recipes import SweepOptions
+from core.options import BenchmarkOptions, JobKind, MeasureOptions
+from core.storage import resolve
 from db import repository as repo
 from db.records import DatasetRecord, JobRecord, ModelRecord
 
-Upload = tuple[str, bytes | BinaryIO]
+# The intake operations the pages call, named here so that pages and the CLI need only this module.
+__all__ = ["add_image_dataset", "add_image_dataset_from_path", "add_model", "add_model_from_path", "delete_model",
+           "ensure_demo", "model_operations", "submit_optimization", "submit_sweep", "submit_batch_sweep",
+           "submit_profile", "submit_interleaved", "submit_missing_profiles"]
 DEMO_MODEL = "fashion-cnn (demo)"
 DEMO_CALIBRATION = "fashion-mnist calibration (demo)"
 DEMO_VALIDATION = "fashion-mnist validation (demo)"
-
-
-def resolve(stored_path: str) -> Path:
-    """Absolute path of a path stored relative to the data dir."""
-    return get_settings().data_dir / stored_path
-
-
-def relative(path: Path) -> str:
-    """The form of a path under the data dir that rows store (the inverse of resolve)."""
-    return path.relative_to(get_settings().data_dir).as_posix()
-
-
-@contextmanager
-def new_folder(kind: str, stem: str) -> Iterator[Path]:
-    """A fresh folder under the data dir that is removed again if the block fails."""
-    folder = unique_dir(get_settings().data_dir / kind, stem)
-    try:
-        yield folder
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-
-
-def save_all(files: list[Upload], folder: Path) -> list[Path]:
-    """Saves uploads into folder within the size limit; a single zip is unpacked safely."""
-    limit = get_settings().max_upload_bytes
-    if not files:
-        raise BadInputError("No file was given; choose a file to upload.")
-    saved = [save_upload(data, folder, name, max_bytes=limit) for name, data in files]
-    if len(saved) == 1 and saved[0].suffix.lower() == ".zip":
-        return [extract_zip(saved[0], folder / "unpacked", max_bytes=limit)]
-    return saved
-
-
-def add_model(files: list[Upload], *, name: str | None = None) -> ModelRecord:
-    """Imports a model from uploaded files (one model file, an .xml + .bin pair, or a zip).
-
-    The original is kept under original/; the lab works on an FP32 IR converted once.
-    """
-    stem = name or (Path(files[0][0]).stem if files else "model")
-    with new_folder("models", stem) as folder:
-        save_all(files, folder / "original")
-        source, fmt = find_model_file(folder / "original")
-        return register_model(source, fmt, folder, name=name)
-
-
-def register_model(source: Path, fmt: str, folder: Path, *, name: str | None,
-                   recipe: dict | None = None) -> ModelRecord:
-    """Converts source once to an FP32 IR in folder and stores its row."""
-    model = read_model(source)
-    info = inspect_model(model)
-    xml = save_ir(model, folder / "model.xml")
-    return repo.add_model(
-        name=name or source.stem, format=fmt, path=relative(xml), size_bytes=ir_size(xml),
-        inputs=port_dicts(info.inputs), outputs=port_dicts(info.outputs),
-        recipe={"algorithm": "original", "source_file": source.name, "labels": class_labels(model),
-                **(recipe or {})})
-
-
-def add_model_from_path(path: Path, *, name: str | None = None) -> ModelRecord:
-    """Imports a model file from disk (an .xml brings its .bin along)."""
-    path = Path(path)
-    if not path.is_file():
-        raise BadInputError(f"'{path}' is not a file; give the path of a model file.")
-    paths = [path] + ([path.with_suffix(".bin")] if path.suffix.lower() == ".xml"
-                      and path.with_suffix(".bin").exists() else [])
-    handles = [p.open("rb") for p in paths]
-    try:
-        return add_model([(p.name, h) for p, h in zip(paths, handles)], name=name)
-    finally:
-        for handle in handles:
-            handle.close()
-
-
-def add_image_dataset(upload: Upload, *, name: str | None = None,
-                      preprocessing: ImagePreprocessing | None = None) -> DatasetRecord:
-    """Imports a zip of images: class subfolders are labels, a flat folder is unlabelled."""
-    file_name, data = upload
-    if not file_name.lower().endswith(".zip"):
-        raise BadInputError(f"'{file_name}' is not a zip; zip the image folder (one subfolder per "
-                            "class for labelled data) and upload the .zip.")
-    stem = name or Path(file_name).stem
-    with new_folder("datasets", stem) as folder:
-        (files,) = save_all([upload], folder / "upload")
-        index = scan_image_folder(files)
-        return repo.add_dataset(
-            name=name or Path(file_name).stem, format="image-folder", path=relative(files),
-            samples=len(index.samples), has_labels=index.has_labels, classes=index.classes,
-            preprocessing=(preprocessing or ImagePreprocessing()).to_dict(), skipped=len(index.skipped))
-
-
-def add_image_dataset_from_path(path: Path, **kwargs) -> DatasetRecord:
-    with Path(path).open("rb") as handle:
-        return add_image_dataset((Path(path).name, handle), **kwargs)
 
 
 def ensure_demo() -> tuple[ModelRecord, DatasetRecord, DatasetRecord]:
@@ -132,26 +41,13 @@ def ensure_demo() -> tuple[ModelRecord, DatasetRecord, DatasetRecord]:
     return model, calibration, validation
 
 
-def delete_model(model_id: int) -> None:
-    """Removes a model's row, measurements and files (its folder under the data dir)."""
-    model = repo.get_model(model_id)
-    folder = resolve(model.path).parent
-    repo.delete_model(model_id)
-    if folder.is_relative_to(get_settings().data_dir / "models"):
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def model_operations(model_id: int) -> dict[str, list[str]]:
     """The model's compute operations by type, for picking an ignored scope."""
-    from core.models import operations_by_type
-
     return operations_by_type(resolve(repo.get_model(model_id).path))
 
 
 def _check_fits(model: ModelRecord, dataset_ids: list[int | None]) -> None:
     """Raises a clear error when a dataset cannot feed the model (before anything is queued)."""
-    from core.sources import open_dataset
-
     for dataset_id in filter(None, dataset_ids):
         open_dataset(repo.get_dataset(dataset_id), model)
 
@@ -159,8 +55,6 @@ def _check_fits(model: ModelRecord, dataset_ids: list[int | None]) -> None:
 def submit_optimization(*, kind: JobKind, model_id: int, dataset_id: int | None, options,
                         measure: MeasureOptions, idempotency_key: str | None = None) -> JobRecord:
     """Checks the inputs fit together, then queues one optimization job (quantize, compress, ...)."""
-    from core import jobs
-
     model = repo.get_model(model_id)
     _check_fits(model, [dataset_id, measure.dataset_id, getattr(options, "validation_dataset_id", None)])
     return jobs.submit(kind, {"recipe": options.to_dict(), "measure": measure.to_dict()},
@@ -170,10 +64,41 @@ def submit_optimization(*, kind: JobKind, model_id: int, dataset_id: int | None,
 def submit_sweep(*, sweep: SweepOptions, model_id: int, dataset_id: int | None, measure: MeasureOptions,
                  idempotency_key: str | None = None) -> JobRecord:
     """Queues one sweep job; it runs every point of sweep as a child job of its own."""
-    from core import jobs
-
     model = repo.get_model(model_id)
     validation_ids = {p.get("validation_dataset_id") for p in sweep.points()}
     _check_fits(model, [dataset_id, measure.dataset_id, *validation_ids])
     return jobs.submit(JobKind.SWEEP, {"sweep": sweep.to_dict(), "measure": measure.to_dict()},
                        model_id=model_id, dataset_id=dataset_id, idempotency_key=idempotency_key)
+
+
+def submit_batch_sweep(*, model_id: int, options: BatchSweepOptions, idempotency_key: str | None = None) -> JobRecord:
+    """Queues a batch sweep / grid of one model (checks the model exists first)."""
+    repo.get_model(model_id)
+    return jobs.submit(JobKind.BATCH_SWEEP, options.to_dict(), model_id=model_id, idempotency_key=idempotency_key)
+
+
+def submit_profile(*, model_id: int, options: ProfileOptions, idempotency_key: str | None = None) -> JobRecord:
+    """Queues a per-layer profile run of one model."""
+    repo.get_model(model_id)
+    return jobs.submit(JobKind.PROFILE, options.to_dict(), model_id=model_id, idempotency_key=idempotency_key)
+
+
+def submit_interleaved(key_a: str, key_b: str, *, benchmark: BenchmarkOptions, rounds: int = 3,
+                       idempotency_key: str | None = None) -> JobRecord:
+    """Queues an interleaved A B A B benchmark of rows A and B, each at its row's precision."""
+    (model_a, precision_a), (model_b, precision_b) = compare_ab.parse_key(key_a), compare_ab.parse_key(key_b)
+    repo.get_model(model_a), repo.get_model(model_b)
+    options = InterleavedOptions(model_b_id=model_b, precision_a=compare_ab.precision_option(precision_a),
+                                 precision_b=compare_ab.precision_option(precision_b), rounds=rounds,
+                                 benchmark=benchmark)
+    return jobs.submit(JobKind.INTERLEAVED, options.to_dict(), model_id=model_a, idempotency_key=idempotency_key)
+
+
+def submit_missing_profiles(key_a: str, key_b: str, *, idempotency_key: str) -> list[JobRecord]:
+    """Queues a profile job for each of A and B that has no stored profile, each at its row's precision."""
+    submitted = []
+    for key in compare_ab.missing_profiles(key_a, key_b):
+        model_id, precision = compare_ab.parse_key(key)
+        options = ProfileOptions(precision=compare_ab.precision_option(precision))
+        submitted.append(submit_profile(model_id=model_id, options=options, idempotency_key=f"{idempotency_key}-{key}"))
+    return submitted

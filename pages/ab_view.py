@@ -7,7 +7,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import compare, compare_ab
+from core import lab
+from core.compare import ab as compare_ab
+from core.compare import table as compare
 from core.errors import AppError
 from core.options import BenchmarkOptions
 from pages.forms import options_form
@@ -44,7 +46,7 @@ def _interleaved(key_a: str, key_b: str, submit_key: str) -> None:
             benchmark = BenchmarkOptions(**options_form(BenchmarkOptions, skip=("precision",), key="ab"))
             st.caption(f"Each side runs at its row's precision; about {2 * rounds * benchmark.seconds:.0f} s.")
             if st.button("Run interleaved A/B", type="primary"):
-                st.session_state.ab_job = compare_ab.submit_interleaved(
+                st.session_state.ab_job = lab.submit_interleaved(
                     key_a, key_b, benchmark=benchmark, rounds=rounds, idempotency_key=submit_key).id
         except AppError as error:
             st.error(str(error))
@@ -62,7 +64,7 @@ def _layer_diff(key_a: str, key_b: str, labels: dict[str, str], submit_key: str)
         st.info(f"No stored profile of {' or '.join(labels[k] for k in missing)} at its precision.")
         if st.button("Run missing profile(s)"):
             try:
-                jobs = compare_ab.submit_missing_profiles(key_a, key_b, idempotency_key=f"{submit_key}-profile")
+                jobs = lab.submit_missing_profiles(key_a, key_b, idempotency_key=f"{submit_key}-profile")
                 st.session_state.setdefault("ab_profile_jobs", {})[(key_a, key_b)] = [job.id for job in jobs]
             except AppError as error:
                 st.error(str(error))

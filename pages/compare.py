@@ -4,10 +4,10 @@ table with CSV / JSON downloads, throughput and latency against batch size, "pic
 import pandas as pd
 import streamlit as st
 
-from core import compare
-from core.accuracy_tables import metric_title
-from core.compare_figures import accuracy_figure, batch_figure
+from core.compare import table as compare
+from core.compare.figures import accuracy_figure, batch_figure
 from core.errors import AppError
+from core.measure.accuracy_tables import metric_title
 from core.options import CompareAxis, CompareFilters
 from pages import route_through_app
 from pages.ab_view import ab_view

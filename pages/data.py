@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from core import sources
-from core.data_tables import parse_columns
 from core.errors import AppError
+from core.intake import sources
+from core.intake.data_tables import parse_columns
 from core.options import TensorType
 from db import repository as repo
 from pages import route_through_app

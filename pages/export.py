@@ -3,7 +3,8 @@ script); and the whole lab as a backup, with restore."""
 
 import streamlit as st
 
-from core import backup, export, export_script
+from core.deploy import backup, export
+from core.deploy import script as export_script
 from core.errors import AppError
 from db import repository as repo
 from pages import route_through_app

@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from core import lab
+from core.compare.overview import latest_results
 from core.errors import AppError
-from core.overview import latest_results
 from db import repository as repo
 from pages import route_through_app
 

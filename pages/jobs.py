@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from core import jobs
 from core.errors import AppError
-from core.queue import job_log_path
+from core.jobs import runner as jobs
+from core.jobs.queue import job_log_path
 from db import repository as repo
 from pages import route_through_app
 

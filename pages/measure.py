@@ -4,13 +4,13 @@ import uuid
 
 import streamlit as st
 
-from core import measure_charts as charts
-from core.batching import best_batch
-from core.compare_figures import batch_figure
+from core import lab
+from core.compare.figures import batch_figure
 from core.errors import AppError
-from core.measure import estimate_seconds, sweep_points
-from core.measure_jobs import submit_batch_sweep, submit_profile
-from core.measure_options import BatchSweepOptions, ProfileOptions
+from core.measure import charts
+from core.measure.batching import best_batch
+from core.measure.options import BatchSweepOptions, ProfileOptions
+from core.measure.sweeps import estimate_seconds, sweep_points
 from core.options import PerformanceHint, Precision
 from db import repository as repo
 from pages import route_through_app
@@ -50,7 +50,7 @@ with sweep_tab:
         st.caption(f"{len(sweep_points(options))} points × {repeats} repeats: about "
                    f"{estimate_seconds(options):.0f} s")
         if st.button("Run sweep", type="primary"):
-            st.session_state.measure_job = submit_batch_sweep(model_id=model_id, options=options,
+            st.session_state.measure_job = lab.submit_batch_sweep(model_id=model_id, options=options,
                                                               idempotency_key=key).id
     except AppError as error:
         st.error(str(error))
@@ -59,7 +59,7 @@ with profile_tab:
     profile_precision = st.selectbox("Inference precision", [p.value for p in Precision], key="profile-precision")
     if st.button("Run profile", type="primary"):
         try:
-            st.session_state.measure_job = submit_profile(
+            st.session_state.measure_job = lab.submit_profile(
                 model_id=model_id, options=ProfileOptions(precision=profile_precision),
                 idempotency_key=f"{key}-profile").id
         except AppError as error:

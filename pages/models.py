@@ -3,9 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from core import lab, model_intake, preprocess_bake
-from core.accuracy_tables import model_accuracy
+from core import lab
 from core.errors import AppError
+from core.intake import model_intake, preprocess_bake
+from core.measure.accuracy_tables import model_accuracy
 from db import repository as repo
 from pages import route_through_app
 

@@ -6,12 +6,12 @@ import streamlit as st
 
 from core import lab
 from core.errors import AppError
+from core.optimize.recipes import ALGORITHM_OPTIONS, SweepOptions
 from core.options import JobKind, MeasureOptions
-from core.recipes import ALGORITHM_OPTIONS, SweepOptions
 from db import repository as repo
+from pages import route_through_app
 from pages.forms import options_form, sweep_form
 from pages.widgets import current_job_panel
-from pages import route_through_app
 
 route_through_app()
 

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core import jobs
 from core.errors import AppError
+from core.jobs import runner as jobs
 from core.options import JobStatus
 from db import repository as repo
 
@@ -40,7 +40,7 @@ def job_panel(job_id: int) -> None:
 
 def job_toasts() -> None:
     """Shows a toast on whichever page is open when a job ends; checks every 2 seconds."""
-    from core.overview import ended_jobs
+    from core.compare.overview import ended_jobs
 
     @st.fragment(run_every=2.0)
     def watch() -> None:

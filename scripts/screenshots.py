@@ -41,7 +41,7 @@ def start(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
 def stop(process: subprocess.Popen) -> None:
     """Stops the app; its worker exits by itself once orphaned and idle (waited for here)."""
     stop_app(process)
-    from core.worker import worker_running  # OPTLAB_DATA_DIR points at the app's data dir
+    from core.jobs.worker import worker_running  # OPTLAB_DATA_DIR points at the app's data dir
 
     deadline = time.monotonic() + 20
     while worker_running() and time.monotonic() < deadline:
@@ -153,7 +153,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="optlab-screenshots-"))
     data_dir = work / "data"
-    os.environ["OPTLAB_DATA_DIR"] = str(data_dir)  # for core.worker.worker_running in stop
+    os.environ["OPTLAB_DATA_DIR"] = str(data_dir)  # for core.jobs.worker.worker_running in stop
     for name in [k for k in os.environ if k.startswith("OPTLAB_") and k != "OPTLAB_DATA_DIR"]:
         del os.environ[name]
     started = time.monotonic()

@@ -8,10 +8,13 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import compare, compare_ab, jobs, lab
-from core.accuracy_tables import model_accuracy
-from core.compare_figures import accuracy_figure
+from core import lab
+from core.compare import ab as compare_ab
+from core.compare import table as compare
+from core.compare.figures import accuracy_figure
 from core.config import REPO_ROOT
+from core.jobs import runner as jobs
+from core.measure.accuracy_tables import model_accuracy
 from core.options import BenchmarkOptions, JobKind, JobStatus
 from db import repository as repo
 from tests.stored_results import store_benchmark
@@ -97,7 +100,7 @@ def test_layer_diff_of_real_profiles_of_a_model_and_its_int8_child(lab_env, int8
     key_a, key_b = f"{parent.id}:f32", f"{child.id}:f32"
     assert compare_ab.layer_diff(key_a, key_b) is None
     assert compare_ab.missing_profiles(key_a, key_b) == [key_a, key_b]
-    submitted = compare_ab.submit_missing_profiles(key_a, key_b, idempotency_key="t")
+    submitted = lab.submit_missing_profiles(key_a, key_b, idempotency_key="t")
     assert [(j.kind, j.model_id, j.options["precision"]) for j in submitted] == [
         ("profile", parent.id, "f32"), ("profile", child.id, "f32")]
     for job in submitted:
@@ -117,7 +120,7 @@ def test_interleaved_job_stores_both_sides_per_round_and_the_ratio_spread(lab_en
     b = lab.add_model_from_path(classifier_ir, name="b")
     key_a, key_b = f"{a.id}:f32", f"{b.id}:f32"
     assert compare_ab.interleaved_summary(key_a, key_b) == []
-    job = compare_ab.submit_interleaved(key_a, key_b, benchmark=BenchmarkOptions(seconds=0.2), rounds=2,
+    job = lab.submit_interleaved(key_a, key_b, benchmark=BenchmarkOptions(seconds=0.2), rounds=2,
                                         idempotency_key="ab")
     assert job.kind == JobKind.INTERLEAVED and job.options["precision_a"] == "f32"
     _execute(job.id)
@@ -141,13 +144,13 @@ def test_interleaved_job_stores_both_sides_per_round_and_the_ratio_spread(lab_en
 def test_a_rerun_interleaved_job_measures_only_the_rounds_it_lacks(lab_env, classifier_ir):
     from sqlalchemy import delete
 
-    from core.measure_jobs import run_interleaved_job
+    from core.jobs.handlers.measure import run_interleaved_job
     from db import models as orm
     from db.session import session_scope
 
     a = lab.add_model_from_path(classifier_ir, name="a")
     b = lab.add_model_from_path(classifier_ir, name="b")
-    job = compare_ab.submit_interleaved(f"{a.id}:f32", f"{b.id}:f32", benchmark=BenchmarkOptions(seconds=0.2),
+    job = lab.submit_interleaved(f"{a.id}:f32", f"{b.id}:f32", benchmark=BenchmarkOptions(seconds=0.2),
                                         rounds=3, idempotency_key="ab")
     _execute(job.id)
 
@@ -211,8 +214,8 @@ def test_compare_ab_view_shows_agreement_layer_diff_and_submits_jobs(metrics_lab
 
 
 def test_a_job_measuring_a_classifier_with_labels_stores_top5_beside_top1(lab_env):
+    from core.jobs.handlers.optimize import measure
     from core.options import MeasureOptions, Precision
-    from core.pipelines import measure
 
     demo, _, validation = lab.ensure_demo()
     job, _ = repo.create_job(kind=JobKind.BENCHMARK, options={}, queue="test", model_id=demo.id)
@@ -223,7 +226,7 @@ def test_a_job_measuring_a_classifier_with_labels_stores_top5_beside_top1(lab_en
     assert stored["top1"].value <= stored["top5"].value <= 1.0 and stored["top5"].precision == "f32"
     assert {a.split for a in stored.values()} == {"all"}  # the whole validation dataset was read
 
-    from core.sources import split_dataset
+    from core.intake.sources import split_dataset
 
     split = split_dataset(validation.id, validation_fraction=0.2)  # now only its validation part counts
     measure(demo, [Precision.F32], MeasureOptions(dataset_id=validation.id, seconds=0.2), jobs.Reporter(job.id),
@@ -234,7 +237,7 @@ def test_a_job_measuring_a_classifier_with_labels_stores_top5_beside_top1(lab_en
 
 
 def test_cli_submits_the_interleaved_job(measured_lab, capsys):  # noqa: F811
-    from core.__main__ import main as cli
+    from core.cli import main as cli
 
     parent, child = measured_lab
     assert cli(["ab", f"{parent.id}:f32", f"{child.id}:bf16", "--rounds", "2", "--threads", "1", "--json"]) == 0

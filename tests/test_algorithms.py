@@ -8,10 +8,15 @@ import pytest
 
 from core import lab
 from core.errors import BadInputError
-from core.models import read_model, weight_precisions
-from core.optimize import compress_weights_model, fp16_model, quantize_model, quantize_with_accuracy_control_model
+from core.intake.models import read_model, weight_precisions
+from core.optimize.algorithms import (
+    compress_weights_model,
+    fp16_model,
+    quantize_model,
+    quantize_with_accuracy_control_model,
+)
+from core.optimize.recipes import AccuracyControlOptions, CompressWeightsOptions, QuantizeOptions, SweepOptions
 from core.options import JobKind, JobStatus, MeasureOptions
-from core.recipes import AccuracyControlOptions, CompressWeightsOptions, QuantizeOptions, SweepOptions
 from db import repository as repo
 from tests.models_in_code import make_outlier_classifier, make_transformer_block
 
@@ -115,7 +120,7 @@ def test_sweep_of_four_points_runs_through_the_worker(lab_env, monkeypatch):
 def test_rerun_of_a_sweep_resumes_and_replaces_only_unfinished_points(lab_env):
     import os
 
-    from core import jobs
+    from core.jobs import runner as jobs
     from db import models as orm
     from db.session import session_scope
 

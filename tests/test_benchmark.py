@@ -1,4 +1,4 @@
-"""core.benchmark on tiny real OpenVINO models (no downloads; whole file runs in a few seconds)."""
+"""core.measure.benchmark on tiny real OpenVINO models (no downloads; whole file runs in a few seconds)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.benchmark import BenchmarkResult, describe_precision, run_benchmark
 from core.errors import BadInputError, ModelFormatError
+from core.measure.benchmark import BenchmarkResult, describe_precision, run_benchmark
 from core.options import BenchmarkOptions, PerformanceHint, Precision
 from tests.models_in_code import make_classifier
 
@@ -134,7 +134,7 @@ def test_progress_is_rate_limited(model_xml: Path) -> None:
 
 
 def test_threads_are_validated_offered_in_forms_and_passed_to_the_cli(model_xml: Path, capsys) -> None:
-    from core.__main__ import main
+    from core.cli import main
     from core.options import option_fields
 
     with pytest.raises(BadInputError, match="threads must be a positive"):

@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import compare, lab
-from core.compare_figures import accuracy_figure
+from core import lab
+from core.compare import table as compare
+from core.compare.figures import accuracy_figure
 from core.config import REPO_ROOT
 from core.errors import BadInputError
+from core.optimize.recipes import QuantizeOptions
 from core.options import CompareAxis, CompareFilters
-from core.recipes import QuantizeOptions
 from db import repository as repo
 from tests.stored_results import benchmark_row, store_benchmark
 
@@ -114,7 +115,7 @@ def test_page_filters_picks_and_compares(measured_lab):
 
 
 def test_cli_writes_the_table_and_picks(measured_lab, tmp_path, capsys):
-    from core.__main__ import main as cli
+    from core.cli import main as cli
 
     assert cli(["results", "--out", str(tmp_path / "t.json")]) == 0
     assert [r["precision"] for r in json.loads((tmp_path / "t.json").read_text())] == ["bf16", "f32", "bf16"]

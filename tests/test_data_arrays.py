@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import jobs, lab
-from core.data_arrays import add_array_dataset
+from core import lab, storage
 from core.errors import BadInputError, DatasetError
-from core.evaluate import top1_accuracy
+from core.intake.data_arrays import add_array_dataset
+from core.intake.sources import open_dataset
+from core.jobs import runner as jobs
+from core.measure.evaluate import top1_accuracy
+from core.optimize.recipes import ALGORITHM_OPTIONS, QuantizeOptions
 from core.options import JobKind, MeasureOptions, Precision
-from core.recipes import ALGORITHM_OPTIONS, QuantizeOptions
-from core.sources import open_dataset
 from db import repository as repo
 
 
@@ -51,7 +52,7 @@ def _npy(array) -> bytes:
 
 def _self_labelled(model_path: Path, image: np.ndarray, features: np.ndarray) -> np.ndarray:
     """Labels = the FP32 model's own predictions, so its FP32 accuracy is exactly 1."""
-    from core.evaluate import compile_model
+    from core.measure.evaluate import compile_model
 
     compiled = compile_model(model_path, precision=Precision.F32)
     return compiled({"image": image, "features": features})[0].argmax(1).astype(np.int64)
@@ -66,7 +67,7 @@ def test_npz_feeds_a_two_input_model_by_name_through_a_quantize_job(lab_env):
     dataset = add_array_dataset(("pairs.npz", _npz(features=features, image=image, labels=labels)))
     assert (dataset.format, dataset.samples, dataset.has_labels) == ("numpy", 40, True)
 
-    accuracy = top1_accuracy(lab.resolve(model.path), open_dataset(dataset, model).samples(),
+    accuracy = top1_accuracy(storage.resolve(model.path), open_dataset(dataset, model).samples(),
                              precision=Precision.F32)
     assert accuracy.value == 1.0 and accuracy.samples == 40
 
@@ -78,7 +79,7 @@ def test_npz_feeds_a_two_input_model_by_name_through_a_quantize_job(lab_env):
     child = repo.get_model(repo.get_job(job.id).result_model_id)
     assert [p["name"] for p in child.inputs] == ["image", "features"]
     assert {a.samples for a in repo.list_accuracy(child.id)} == {40}  # evaluated on all 40 samples
-    from core.export_script import nncf_script
+    from core.deploy.script import nncf_script
 
     with pytest.raises(BadInputError) as caught:  # the Export page shows this instead of crashing
         nncf_script(child)
@@ -94,7 +95,7 @@ def test_single_npy_feeds_a_single_input_model_by_order(lab_env, classifier_ir):
 
 
 def test_stored_npy_is_memory_mapped_and_rows_are_cast_one_at_a_time(lab_env, classifier_ir, monkeypatch):
-    from core import data_arrays
+    from core.intake import data_arrays
 
     model = lab.add_model_from_path(classifier_ir)
     rows = np.arange(4 * 28 * 28, dtype=np.float64).reshape(4, 1, 28, 28)
@@ -175,7 +176,7 @@ def test_data_page_previews_an_npz_for_a_two_input_model_and_names_misfits(lab_e
 
 
 def test_synthetic_data_is_shaped_like_the_inputs_and_refused_for_calibration(lab_env):
-    from core.sources import add_synthetic_dataset
+    from core.intake.sources import add_synthetic_dataset
 
     model = lab.add_model_from_path(make_two_input_model(lab_env.parent / "two" / "model.xml"))
     synthetic = add_synthetic_dataset(model.id, samples=4)
@@ -193,8 +194,8 @@ def test_synthetic_data_is_shaped_like_the_inputs_and_refused_for_calibration(la
 
 
 def test_split_gives_seeded_disjoint_parts_that_jobs_calibrate_and_measure_on(lab_env):
-    from core.pipelines import load_samples
-    from core.sources import dataset_split, split_dataset
+    from core.intake.sources import dataset_split, split_dataset
+    from core.jobs.handlers.optimize import load_samples
 
     path = make_two_input_model(lab_env.parent / "two" / "model.xml")
     image = np.arange(40, dtype=np.float32)[:, None, None, None] * np.ones((40, 1, 8, 8), np.float32)

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import lab, sources
+from core import lab, storage
 from core.errors import BadInputError, DatasetError
-from core.evaluate import compile_model, top1_accuracy
+from core.intake import sources
+from core.measure.evaluate import compile_model, top1_accuracy
 from core.options import Precision
 from db import repository as repo
 from tests.models_in_code import make_outlier_classifier
@@ -28,7 +29,7 @@ def _feature_table(model_path: Path, rows: int = 30) -> pd.DataFrame:
 
 
 def _accuracy(dataset, model) -> float:
-    return top1_accuracy(lab.resolve(model.path), sources.open_dataset(dataset, model).samples(),
+    return top1_accuracy(storage.resolve(model.path), sources.open_dataset(dataset, model).samples(),
                          precision=Precision.F32).value
 
 
@@ -90,7 +91,7 @@ def test_bad_tables_fail_clearly_and_keep_what_was_stored(lab_env, name, text, k
 
 
 def test_unsupported_table_extension_is_refused(lab_env):
-    from core.data_tables import add_table_dataset
+    from core.intake.data_tables import add_table_dataset
 
     with pytest.raises(BadInputError):
         add_table_dataset(("t.xlsx", b"x"))

@@ -15,13 +15,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import backup, export, export_script, lab
-from core.__main__ import main as cli
-from core.benchmark import run_benchmark
+from core import lab, storage
+from core.cli import main as cli
 from core.config import REPO_ROOT
+from core.deploy import backup, export
+from core.deploy import script as export_script
 from core.errors import BadInputError, JobError
+from core.measure.benchmark import run_benchmark
+from core.optimize.recipes import CompressWeightsOptions, QuantizeOptions
 from core.options import BenchmarkOptions
-from core.recipes import CompressWeightsOptions, QuantizeOptions
 from db import repository as repo
 from tests.stored_results import store_benchmark
 
@@ -80,7 +82,7 @@ def test_dlstreamer_snippet_picks_classify_and_shares_the_model_across_two_strea
 
 
 def test_benchmark_app_command_reruns_the_stored_measurement(model):
-    result = run_benchmark(lab.resolve(model.path), BenchmarkOptions(hint="throughput", seconds=0.3, precision="f32"))
+    result = run_benchmark(storage.resolve(model.path), BenchmarkOptions(hint="throughput", seconds=0.3, precision="f32"))
     stored = repo.add_benchmark(model.id, result.to_dict())
     command = export.benchmark_app_command(stored)
     args = shlex.split(command)
@@ -138,7 +140,7 @@ def test_backup_then_restore_brings_the_lab_back_and_keeps_the_previous_state(mo
     result = backup.restore(("lab.zip", archive.read_bytes()))
     assert [m.name for m in repo.list_models()] == ["tiny classifier"]
     assert len(repo.list_benchmarks(model.id)) == 1
-    assert lab.resolve(model.path).is_file() and not lab.resolve(extra.path).exists()
+    assert storage.resolve(model.path).is_file() and not storage.resolve(extra.path).exists()
     assert (result.previous_state / extra.path).is_file()
     assert (result.previous_state / "lab.db").is_file()
 
@@ -176,8 +178,8 @@ def test_nncf_script_of_weight_only_algorithms_runs(model, tmp_path, algorithm, 
 
 
 def test_accuracy_control_script_compiles_and_reads_the_validation_images(lab_env):
-    from core.datasets import load_index
-    from core.recipes import AccuracyControlOptions
+    from core.intake.datasets import load_index
+    from core.optimize.recipes import AccuracyControlOptions
 
     parent, calibration, validation = lab.ensure_demo()
     options = AccuracyControlOptions(validation_dataset_id=validation.id, max_drop=0.02).to_dict()
@@ -187,7 +189,7 @@ def test_accuracy_control_script_compiles_and_reads_the_validation_images(lab_en
                                    "dataset_id": calibration.id})
     source = export_script.nncf_script(child)
     compile(source, "reproduce.py", "exec")
-    assert f"VALIDATION = {str(load_index(lab.resolve(validation.path)).root)!r}" in source
+    assert f"VALIDATION = {str(load_index(storage.resolve(validation.path)).root)!r}" in source
     assert "nncf.quantize_with_accuracy_control(" in source and "'max_drop': 0.02" in source
 
 
@@ -198,7 +200,7 @@ def _run_command(command: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_benchmark_app_command_of_an_auto_batch_row_runs_on_the_batch_device(model, tmp_path):
-    result = run_benchmark(lab.resolve(model.path), BenchmarkOptions(hint="throughput", batch=4, auto_batch=True,
+    result = run_benchmark(storage.resolve(model.path), BenchmarkOptions(hint="throughput", batch=4, auto_batch=True,
                                                                      seconds=0.3, precision="f32"))
     stored = repo.add_benchmark(model.id, result.to_dict())
     command = export.benchmark_app_command(stored)
@@ -215,7 +217,7 @@ def test_benchmark_app_command_of_an_auto_batch_row_runs_on_the_batch_device(mod
 
 
 def test_a_thread_count_is_stored_and_becomes_nthreads(model, tmp_path):
-    result = run_benchmark(lab.resolve(model.path), BenchmarkOptions(hint="none", streams=1, threads=1, seconds=0.3))
+    result = run_benchmark(storage.resolve(model.path), BenchmarkOptions(hint="none", streams=1, threads=1, seconds=0.3))
     stored = repo.add_benchmark(model.id, result.to_dict())
     assert stored.environment["threads"] == 1 and stored.environment["inference_num_threads"] == 1
     args = shlex.split(export.benchmark_app_command(stored))
@@ -224,7 +226,7 @@ def test_a_thread_count_is_stored_and_becomes_nthreads(model, tmp_path):
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "INFERENCE_NUM_THREADS: 1" in run.stdout
     # With a hint benchmark_app refuses -nthreads, so the thread count goes to its config file.
-    latency = repo.add_benchmark(model.id, run_benchmark(lab.resolve(model.path),
+    latency = repo.add_benchmark(model.id, run_benchmark(storage.resolve(model.path),
                                                          BenchmarkOptions(threads=1, iterations=5)).to_dict())
     command = export.benchmark_app_command(latency)
     assert "-nthreads" not in command and '"INFERENCE_NUM_THREADS": "1"' in command

@@ -1,4 +1,4 @@
-"""Tests of core.files: every bad input gets a clear error and leaves nothing behind."""
+"""Tests of core.intake.files: every bad input gets a clear error and leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from core.errors import BadInputError, DatasetError, UnsafeArchiveError
-from core.files import extract_zip, load_npy, load_npz, sanitize_filename, save_upload, unique_dir
+from core.intake.files import extract_zip, load_npy, load_npz, save_upload
+from core.storage import sanitize_filename, unique_dir
 
 MB = 1024 * 1024
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import lab
+from core import lab, storage
 from core.errors import ModelFormatError
 from db import repository as repo
 
@@ -22,16 +22,16 @@ ASSETS = Path(__file__).parent / "assets"
 def _check_stored(model, *, fmt: str, input_shape: list[int], output_shape: list[int], original: str,
                   sample: np.ndarray, expected: np.ndarray) -> None:
     """The row is an IR with the inspected ports, the original is kept, and OpenVINO matches the framework."""
-    from core.evaluate import compile_model
+    from core.measure.evaluate import compile_model
     from core.options import Precision
 
     assert model.format == fmt and model.path.endswith("model.xml")
-    assert lab.resolve(model.path).with_suffix(".bin").exists()
+    assert storage.resolve(model.path).with_suffix(".bin").exists()
     assert [p["shape"] for p in model.inputs] == [input_shape]
     assert [p["shape"] for p in model.outputs] == [output_shape]
     assert model.inputs[0]["element_type"] == "f32"
-    assert (lab.resolve(model.path).parent / "original" / original).is_file()  # kept for download
-    actual = compile_model(lab.resolve(model.path), precision=Precision.F32)(sample)[0]
+    assert (storage.resolve(model.path).parent / "original" / original).is_file()  # kept for download
+    actual = compile_model(storage.resolve(model.path), precision=Precision.F32)(sample)[0]
     np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=0)
     assert repo.get_model(model.id) == model
 
@@ -50,7 +50,7 @@ def test_paddle_inference_model_pair_is_stored_as_ir_matching_paddle(lab_env):
     model = lab.add_model([(p.name, p.read_bytes()) for p in pair])
     _check_stored(model, fmt="paddle", input_shape=[1, 3, 8, 8], output_shape=[1, 5],
                   original="tiny_paddle.pdmodel", sample=reference["input"], expected=reference["output"])
-    assert (lab.resolve(model.path).parent / "original" / "tiny_paddle.pdiparams").is_file()
+    assert (storage.resolve(model.path).parent / "original" / "tiny_paddle.pdiparams").is_file()
 
 
 def test_paddle3_json_program_gets_a_next_step(lab_env):

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import lab, sources
-from core.datasets import load_image, tensor_to_image
+from core import lab, storage
 from core.errors import BadInputError, DatasetError
+from core.intake import sources
+from core.intake.datasets import load_image, tensor_to_image
 from core.options import ImagePreprocessing, TensorType
 from db import repository as repo
 from tests.test_intake import _zip
@@ -97,9 +98,9 @@ def _u8_image_model(path):
 
 
 def test_data_of_another_type_than_the_model_input_is_refused_by_name(lab_env):
-    from core.evaluate import compile_model
+    from core.measure.evaluate import compile_model
+    from core.optimize.recipes import QuantizeOptions
     from core.options import JobKind, MeasureOptions
-    from core.recipes import QuantizeOptions
 
     model = lab.add_model_from_path(_u8_image_model(lab_env.parent / "u8" / "model.xml"))
     as_float = lab.add_image_dataset(("f.zip", _zip({"a/1.png": _png(RGB)})))
@@ -115,7 +116,7 @@ def test_data_of_another_type_than_the_model_input_is_refused_by_name(lab_env):
     assert [row["dtype"] for row in sources.preview(as_u8, model)] == ["uint8"]
     tensor, _ = sources.open_dataset(as_u8, model).load(0)
     assert np.array_equal(tensor[0], RGB)
-    result = compile_model(lab.resolve(model.path))(tensor)[0]
+    result = compile_model(storage.resolve(model.path))(tensor)[0]
     assert result.ravel()[0] == pytest.approx(RGB.mean(), rel=1e-4)
 
 
@@ -147,7 +148,7 @@ def test_preview_images_are_the_tensors_the_model_gets(lab_env, classifier_ir):
 
 
 def test_cli_add_data_takes_the_image_preprocessing(lab_env, classifier_ir, tmp_path, capsys):
-    from core.__main__ import main as cli
+    from core.cli import main as cli
 
     model = lab.add_model_from_path(classifier_ir)
     archive = tmp_path / "digits.zip"

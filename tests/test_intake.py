@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core import lab
+from core import lab, storage
 from core.errors import BadInputError, DatasetError, ModelFormatError, UnsafeArchiveError
-from core.models import read_model
+from core.intake.models import read_model
 from db import repository as repo
 
 
@@ -39,7 +39,7 @@ def test_ir_pair_and_onnx_import_as_fp32_ir(lab_env, classifier_ir):
     model = lab.add_model([(xml.name, xml.read_bytes()), (bin_.name, bin_.read_bytes())], name="pair")
     assert model.format == "openvino-ir"
     assert model.inputs[0]["shape"] == [-1, 1, 28, 28]
-    stored = lab.resolve(model.path)
+    stored = storage.resolve(model.path)
     assert stored.is_relative_to(lab_env)
     assert read_model(stored).inputs[0].get_element_type().get_type_name() == "f32"
     demo = lab.add_model_from_path(Path(lab.ASSETS_DIR) / "demo" / "fashion_cnn.onnx")
@@ -53,7 +53,7 @@ def test_ir_in_a_zip_is_found_in_its_folder_and_kept(lab_env, classifier_ir):
     model = lab.add_model([("export.zip", archive)])
     assert model.name == "net" and model.format == "openvino-ir"  # named after the model file
     assert model.inputs[0]["shape"] == [-1, 1, 28, 28] and model.outputs[0]["name"] == "logits"
-    assert (lab.resolve(model.path).parent / "original" / "export.zip").exists()
+    assert (storage.resolve(model.path).parent / "original" / "export.zip").exists()
 
 
 def _bad_models(classifier_ir: Path) -> list[tuple[str, list, type, str]]:
@@ -130,9 +130,9 @@ def test_oversized_upload_is_refused(lab_env, monkeypatch, classifier_ir):
 
 
 def test_submit_refuses_data_that_does_not_fit_the_model(lab_env):
-    from tests.models_in_code import make_classifier
+    from core.optimize.recipes import QuantizeOptions
     from core.options import ImagePreprocessing, JobKind, MeasureOptions
-    from core.recipes import QuantizeOptions
+    from tests.models_in_code import make_classifier
 
     rgb = lab.add_model_from_path(make_classifier(lab_env.parent / "rgb" / "model.xml", channels=3))
     gray = lab.add_image_dataset(("gray.zip", _zip({"a/1.png": _png()})),
@@ -145,7 +145,7 @@ def test_submit_refuses_data_that_does_not_fit_the_model(lab_env):
 
 
 def test_image_preprocessing_from_the_form_shapes_the_preview(lab_env, classifier_ir):
-    from core import sources
+    from core.intake import sources
 
     model = lab.add_model_from_path(classifier_ir)
     spec = sources.image_spec(width=28, height=28, color="GRAY", mean="127.5", scale="127.5")

@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from core import jobs, lab
+from core import lab
 from core.config import REPO_ROOT
+from core.jobs import runner as jobs
 from core.options import BenchmarkOptions, JobKind, JobStatus
 from db import repository as repo
 
@@ -23,9 +24,9 @@ def fast_heartbeat(monkeypatch):
 
 
 def start_worker() -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "core.worker"], cwd=REPO_ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "core.jobs.worker"], cwd=REPO_ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    from core.worker import worker_running
+    from core.jobs.worker import worker_running
 
     deadline = time.monotonic() + 20
     while not worker_running():
@@ -72,7 +73,7 @@ def test_job_runs_with_progress_and_stores_result(worker, classifier_ir):
 def test_each_job_runs_in_its_own_process_and_logs_to_its_own_file(worker, classifier_ir):
     # Job processes are started ahead of their job (standby); each must still be its own process
     # with its own log, the page's "log" view of one job never showing another's.
-    from core.queue import job_log_path
+    from core.jobs.queue import job_log_path
 
     model = lab.add_model_from_path(classifier_ir)
     first, second = submit_benchmark(model.id, 0.3), submit_benchmark(model.id, 0.3)
@@ -98,8 +99,8 @@ def test_cancel_stops_a_running_job_within_seconds(worker, classifier_ir):
 
 
 def test_cancel_during_quantization_leaves_no_half_written_model(worker, lab_env):
+    from core.optimize.recipes import QuantizeOptions
     from core.options import MeasureOptions
-    from core.recipes import QuantizeOptions
 
     model, calibration, _ = lab.ensure_demo()
     before = sorted(p.name for p in (lab_env / "models").iterdir())
@@ -138,7 +139,7 @@ def test_worker_killed_job_becomes_interrupted_and_reruns(lab_env, fast_heartbea
 
 
 def test_second_worker_for_same_queue_exits(worker):
-    second = subprocess.run([sys.executable, "-m", "core.worker"], cwd=REPO_ROOT, timeout=30,
+    second = subprocess.run([sys.executable, "-m", "core.jobs.worker"], cwd=REPO_ROOT, timeout=30,
                             capture_output=True, text=True)
     assert second.returncode == 0
     assert "already runs" in second.stderr
@@ -158,10 +159,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 def test_worker_exits_when_the_app_that_started_it_is_gone(lab_env):
-    from core.worker import worker_running
+    from core.jobs.worker import worker_running
 
     # A stand-in for the app server: starts the worker as the app does, then lingers.
-    app = subprocess.Popen([sys.executable, "-c", "import time; from core.worker import "
+    app = subprocess.Popen([sys.executable, "-c", "import time; from core.jobs.worker import "
                             "ensure_local_worker; ensure_local_worker(); time.sleep(600)"], cwd=REPO_ROOT)
     deadline = time.monotonic() + 30
     while not worker_running():
@@ -177,7 +178,7 @@ def test_worker_exits_when_the_app_that_started_it_is_gone(lab_env):
 
 def test_a_job_process_that_dies_before_starting_the_job_fails_it_with_its_log(lab_env, classifier_ir,
                                                                                 monkeypatch):
-    from core import queue
+    from core.jobs import queue
 
     def dying_process(job_id: int) -> subprocess.Popen:
         with open(queue.job_log_path(job_id), "ab") as log:

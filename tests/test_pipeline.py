@@ -11,15 +11,15 @@ import zipfile
 import openvino as ov
 import pytest
 
-from core import lab
+from core import lab, storage
 from core.config import REPO_ROOT
-from core.datasets import iter_samples, load_image, load_index, resolve_preprocessing
-from core.evaluate import top1_accuracy
-from core.export import ir_zip
-from core.models import PortInfo
-from core.optimize import quantize_model
+from core.deploy.export import ir_zip
+from core.intake.datasets import iter_samples, load_image, load_index, resolve_preprocessing
+from core.intake.models import PortInfo
+from core.measure.evaluate import top1_accuracy
+from core.optimize.algorithms import quantize_model
+from core.optimize.recipes import QuantizeOptions
 from core.options import ImagePreprocessing, Precision
-from core.recipes import QuantizeOptions
 
 
 @pytest.fixture
@@ -31,8 +31,8 @@ def demo(lab_env):
 
 def test_demo_model_is_accurate_at_forced_f32(demo):
     model, _, validation, spec = demo
-    index = load_index(lab.resolve(validation.path))
-    result = top1_accuracy(lab.resolve(model.path), iter_samples(index, spec), precision=Precision.F32)
+    index = load_index(storage.resolve(validation.path))
+    result = top1_accuracy(storage.resolve(model.path), iter_samples(index, spec), precision=Precision.F32)
     assert result.precision == "f32"
     assert result.samples == 500
     assert result.value > 0.85
@@ -40,17 +40,17 @@ def test_demo_model_is_accurate_at_forced_f32(demo):
 
 def test_int8_quantization_inserts_fake_quantize_and_keeps_accuracy(demo, tmp_path):
     model, calibration, validation, spec = demo
-    index = load_index(lab.resolve(calibration.path))
+    index = load_index(storage.resolve(calibration.path))
     samples = [load_image(index.root / path, spec) for path, _ in index.samples[:100]]
     seen = []
-    result = quantize_model(lab.resolve(model.path), samples, options=QuantizeOptions(subset_size=100),
+    result = quantize_model(storage.resolve(model.path), samples, options=QuantizeOptions(subset_size=100),
                             output_path=tmp_path / "int8" / "model.xml", on_sample=seen.append)
     assert result.details["fake_quantize_ops"] > 0
     assert "i8" in result.details["weight_precisions"]
     assert result.size_bytes < model.size_bytes / 2
     assert seen and seen[-1] >= 100, "progress must count the calibration samples NNCF consumed"
-    val = load_index(lab.resolve(validation.path))
-    fp32 = top1_accuracy(lab.resolve(model.path), iter_samples(val, spec), precision=Precision.F32)
+    val = load_index(storage.resolve(validation.path))
+    fp32 = top1_accuracy(storage.resolve(model.path), iter_samples(val, spec), precision=Precision.F32)
     int8 = top1_accuracy(result.path, iter_samples(val, spec), precision=Precision.F32)
     assert abs(fp32.value - int8.value) < 0.03
 

@@ -66,7 +66,7 @@ def app_server(tmp_path, monkeypatch):
 
 def _wait_worker_gone(data_dir: Path) -> None:
     """The worker exits by itself once the app is gone; wait for it to release its lock."""
-    from core.worker import worker_running
+    from core.jobs.worker import worker_running
 
     deadline = time.monotonic() + 15
     while worker_running():

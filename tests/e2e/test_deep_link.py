@@ -15,7 +15,7 @@ def test_deep_link_on_a_fresh_server(app_server, browser_page, monkeypatch):
     expect(nav.get_by_role("link", name="Overview")).to_be_visible()
     expect(nav.get_by_text("widgets", exact=True)).to_have_count(0)
 
-    from core.worker import worker_running
+    from core.jobs.worker import worker_running
 
     monkeypatch.setenv("OPTLAB_DATA_DIR", str(app_server.data_dir))
     assert worker_running(), "app.py did not run, so the local worker was never started"

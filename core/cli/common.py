@@ -1,0 +1,71 @@
+"""What every command group shares: printing records, following a job, opening the lab's database."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from core.errors import AppError
+from core.jobs.worker import ensure_local_worker
+from core.options import JobStatus
+from core.storage import resolve
+from db import repository as repo
+from db.session import upgrade_schema
+
+
+def print_record(obj, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(obj, default=str))
+    else:
+        for key, value in obj.items():
+            print(f"{key}: {value}")
+
+
+def with_lab(command: Callable[..., int | None]) -> Callable[..., int]:
+    """A command that uses the lab's database: the schema is brought up to date first."""
+    @functools.wraps(command)
+    def run(args) -> int:
+        upgrade_schema()
+        return command(args) or 0
+    return run
+
+
+def wait_for(job_id: int) -> int:
+    """Follows a job until it finishes (starting a local worker if none runs); exit code 0 on success."""
+    last = None
+    while True:
+        # Checked on every poll: a worker started by an earlier command may just be exiting.
+        ensure_local_worker()
+        job = repo.get_job(job_id)
+        line = f"job {job.id} {job.status} {job.progress:.0%} {job.stage}"
+        if line != last:
+            print(line, file=sys.stderr, flush=True)
+            last = line
+        if JobStatus(job.status).finished:
+            if job.message:
+                print(job.message, file=sys.stderr)
+            return 0 if job.status == JobStatus.SUCCEEDED else 1
+        time.sleep(1.0)
+
+
+def option_pairs(items: list[str]) -> list[tuple[str, str]]:
+    """['mode=int4_sym', 'group-size=64'] -> [('mode', 'int4_sym'), ('group_size', '64')]."""
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise AppError(f"'{item}' is not OPTION=VALUE.")
+        pairs.append((name.strip().replace("-", "_"), value))
+    return pairs
+
+
+def model_file(model: str) -> Path:
+    """The model file given, or the IR of a stored model when model is an id that is no file."""
+    if Path(model).exists() or not model.isdigit():
+        return Path(model)
+    upgrade_schema()
+    return resolve(repo.get_model(int(model)).path)

@@ -1,0 +1,68 @@
+"""Commands that bring models and data in: add-model, add-data, demo, models, datasets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from core import lab
+from core.cli.common import print_record, with_lab
+from core.intake.data_tables import parse_columns
+from core.intake.model_intake import import_model_from_server
+from core.intake.sources import add_data_from_path, image_spec
+from db import repository as repo
+
+
+def register(sub) -> dict:
+    p = sub.add_parser("add-model", help="import a model file (.onnx, .xml with its .bin, .tflite, .zip)")
+    p.add_argument("path", type=Path)
+    p.add_argument("--name")
+    p.add_argument("--from-server", action="store_true",
+                   help="path is below OPTLAB_IMPORT_ROOT: read in place, only the IR is written (big models)")
+    p = sub.add_parser("add-data", help="import a zip of images (class subfolders = labels), or a "
+                                        ".npy / .npz (one array per model input, optional 'labels'), or "
+                                        "a table (.csv, .parquet, .jsonl, zipped save_to_disk folder)")
+    p.add_argument("path", type=Path)
+    p.add_argument("--name")
+    p.add_argument("--label-column", help="tables: the column with integer class labels")
+    p.add_argument("--columns", default="", help="tables: columns per model input, 'image=px; features=a,b'")
+    p.add_argument("--width", type=int, default=0, help="images: resize width (default: the model input's)")
+    p.add_argument("--height", type=int, default=0, help="images: resize height (default: the model input's)")
+    p.add_argument("--layout", choices=["NCHW", "NHWC"], default="", help="images (default: from the model)")
+    p.add_argument("--color", choices=["RGB", "BGR", "GRAY"], default="", help="images (default: from channels)")
+    p.add_argument("--mean", default="0", help="images: per-channel mean subtracted, e.g. 123.7,116.3,103.5")
+    p.add_argument("--scale", default="1", help="images: per-channel divisor after the mean, e.g. 58.4,57.1,57.4")
+    p.add_argument("--dtype", default="float32", help="images: tensor type (float32, float16, uint8, int8)")
+    sub.add_parser("demo", help="register the bundled demo model and data")
+    sub.add_parser("models", help="list models")
+    sub.add_parser("datasets", help="list datasets")
+    return {"add-model": add_model, "add-data": add_data, "demo": demo, "models": list_rows, "datasets": list_rows}
+
+
+@with_lab
+def add_model(args) -> None:
+    if args.from_server:
+        print_record(asdict(import_model_from_server(str(args.path), name=args.name)), args.json)
+    else:
+        print_record(asdict(lab.add_model_from_path(args.path, name=args.name)), args.json)
+
+
+@with_lab
+def add_data(args) -> None:
+    spec = image_spec(width=args.width, height=args.height, layout=args.layout, color=args.color,
+                      mean=args.mean, scale=args.scale, dtype=args.dtype)
+    print_record(asdict(add_data_from_path(args.path, name=args.name, label_column=args.label_column,
+                                           columns=parse_columns(args.columns), preprocessing=spec)), args.json)
+
+
+@with_lab
+def demo(args) -> None:
+    model, calibration, validation = lab.ensure_demo()
+    print_record({"model_id": model.id, "calibration_id": calibration.id, "validation_id": validation.id}, args.json)
+
+
+@with_lab
+def list_rows(args) -> None:
+    rows = {"models": repo.list_models, "datasets": repo.list_datasets}[args.command]()
+    for row in rows:
+        print_record(asdict(row), True) if args.json else print(f"#{row.id} {row.name} {row.format}")

@@ -1,0 +1,126 @@
+"""Commands that queue and follow jobs: quantize, quantize-with-accuracy-control, compress-weights,
+fp16, sweep (a recipe sweep; with --batches a batch sweep), jobs, cancel, rerun, wait."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+
+from core import lab
+from core.cli.common import option_pairs, print_record, wait_for, with_lab
+from core.cli.measure import batch_sweep, batch_sweep_arguments
+from core.errors import AppError
+from core.jobs import runner as jobs
+from core.optimize.recipes import ALGORITHM_OPTIONS, SweepOptions
+from core.options import JobKind, MeasureOptions, option_fields
+from db import repository as repo
+
+ALGORITHM_HELP = {
+    JobKind.QUANTIZE: "INT8 post-training quantization (nncf.quantize)",
+    JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: "INT8 within a maximum accuracy drop (needs --validation-dataset-id)",
+    JobKind.COMPRESS_WEIGHTS: "weight compression INT8 / INT4 / NF4 ... (nncf.compress_weights)",
+    JobKind.FP16: "FP16 weights",
+}
+
+
+def _job_arguments(p: argparse.ArgumentParser, model_type=int) -> None:
+    p.add_argument("model_id", type=model_type, metavar="MODEL_ID")
+    p.add_argument("--data", type=int, help="calibration dataset id")
+    p.add_argument("--validate", type=int, help="validation dataset id (accuracy of parent and child)")
+    p.add_argument("--seconds", type=float, default=3.0, help="duration of each benchmark run")
+    p.add_argument("--wait", action="store_true", help="follow the job until it ends")
+
+
+def register(sub) -> dict:
+    commands = {}
+    for kind, help_text in ALGORITHM_HELP.items():
+        p = sub.add_parser(kind.replace("_", "-"), help=help_text)
+        _job_arguments(p)
+        for field in option_fields(ALGORITHM_OPTIONS[kind]):
+            p.add_argument(f"--{field.name.replace('_', '-')}", dest=f"opt_{field.name}", metavar=field.kind.upper(),
+                           help=f"{field.kind}" + (f": {', '.join(field.choices)}" if field.choices else "")
+                           + f" (default {field.default})")
+        commands[kind.replace("_", "-")] = optimize
+    p = sub.add_parser("sweep", help="one job per combination of option values (grid search over a recipe); "
+                                      "with --batches: a batch sweep of MODEL (as batch-sweep)")
+    _job_arguments(p, model_type=str)  # a stored model id; with --batches also a model file
+    p.add_argument("--algorithm", choices=[k.replace("_", "-") for k in ALGORITHM_HELP])
+    batch_sweep_arguments(p, batches=None)
+    p.add_argument("--grid", action="append", default=[], metavar="OPTION=V1,V2",
+                   help="values to sweep over, e.g. --grid mode=int4_sym,int4_asym --grid ratio=0.5,1")
+    p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE", help="shared option value")
+    p = sub.add_parser("jobs", help="list jobs")
+    p.add_argument("--limit", type=int, default=20)
+    for name in ("cancel", "rerun", "wait"):
+        p = sub.add_parser(name, help=f"{name} a job")
+        p.add_argument("job_id", type=int)
+    return {**commands, "sweep": sweep, "jobs": list_jobs, "cancel": cancel, "rerun": rerun, "wait": wait}
+
+
+def _submitted(job, args) -> int:
+    print_record({"job_id": job.id, "status": job.status}, args.json)
+    return wait_for(job.id) if args.wait else 0
+
+
+def _measure_options(args) -> MeasureOptions:
+    return MeasureOptions(dataset_id=args.validate, seconds=args.seconds)
+
+
+@with_lab
+def optimize(args) -> int:
+    kind = JobKind(args.command.replace("-", "_"))
+    fields = option_fields(ALGORITHM_OPTIONS[kind])
+    values = {f.name: f.parse(getattr(args, f"opt_{f.name}")) for f in fields
+              if getattr(args, f"opt_{f.name}") is not None}
+    return _submitted(lab.submit_optimization(kind=kind, model_id=args.model_id, dataset_id=args.data,
+                                              options=ALGORITHM_OPTIONS[kind].from_dict(values),
+                                              measure=_measure_options(args)), args)
+
+
+def _sweep_options(args) -> SweepOptions:
+    algorithm = JobKind(args.algorithm.replace("-", "_"))
+    fields = {f.name: f for f in option_fields(ALGORITHM_OPTIONS[algorithm])}
+    for name, _ in option_pairs(args.grid + args.set):
+        if name not in fields:
+            raise AppError(f"{algorithm} has no option '{name}'; it has {', '.join(fields)}.")
+    return SweepOptions(algorithm=algorithm,
+                        base={n: fields[n].parse(v) for n, v in option_pairs(args.set)},
+                        grid={n: fields[n].parse_many(v) for n, v in option_pairs(args.grid)})
+
+
+def sweep(args) -> int:
+    if args.batches:
+        return batch_sweep(args, model=args.model_id)
+    if not args.algorithm:
+        raise AppError("sweep needs --algorithm (a recipe sweep) or --batches (a batch sweep).")
+    if not args.model_id.isdigit():
+        raise AppError(f"A recipe sweep runs on a stored model: give its id (see `models`), not "
+                       f"'{args.model_id}'; add a file with `add-model` first.")
+    return _recipe_sweep(args)
+
+
+@with_lab
+def _recipe_sweep(args) -> int:
+    return _submitted(lab.submit_sweep(sweep=_sweep_options(args), model_id=int(args.model_id),
+                                       dataset_id=args.data, measure=_measure_options(args)), args)
+
+
+@with_lab
+def list_jobs(args) -> None:
+    for row in repo.list_jobs(args.limit):
+        print_record(asdict(row), True) if args.json else print(f"#{row.id} {row.kind} {row.status}")
+
+
+@with_lab
+def cancel(args) -> None:
+    print_record(asdict(jobs.cancel(args.job_id)), args.json)
+
+
+@with_lab
+def rerun(args) -> None:
+    print_record(asdict(jobs.rerun(args.job_id)), args.json)
+
+
+@with_lab
+def wait(args) -> int:
+    return wait_for(args.job_id)

@@ -1,0 +1,115 @@
+"""Commands that measure: benchmark, batch-sweep and profile (model files, no database needed), and
+ab (an interleaved A/B job of two stored results rows)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from core import lab
+from core.cli.common import model_file, print_record, wait_for, with_lab
+from core.compare.ab import interleaved_summary
+from core.measure.benchmark import run_benchmark
+from core.measure.options import BatchSweepOptions, ProfileOptions
+from core.measure.profile import by_layer_type, profile_model
+from core.measure.sweeps import interleaved_ratio, run_batch_sweep
+from core.options import BenchmarkOptions, PerformanceHint, Precision
+
+
+def batch_sweep_arguments(p: argparse.ArgumentParser, *, batches: str | None) -> None:
+    p.add_argument("--batches", default=batches, help="batch sizes, e.g. 1,2,4,8")
+    p.add_argument("--streams", default="", help="e.g. 1,2 for a batch x streams grid")
+    p.add_argument("--auto-batch", action="store_true", help="add automatic batching on as a dimension")
+    p.add_argument("--hint", choices=[x.value for x in PerformanceHint], default="throughput")
+    p.add_argument("--precision", choices=[x.value for x in Precision], default="default")
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--device", default="CPU")
+    p.add_argument("--threads", type=int, help="INFERENCE_NUM_THREADS of every point, like -nthreads")
+
+
+def register(sub) -> dict:
+    p = sub.add_parser("benchmark", help="measure a model file like benchmark_app (no database)")
+    p.add_argument("model_path", type=Path)
+    p.add_argument("--device", default="CPU")
+    p.add_argument("--hint", choices=[x.value for x in PerformanceHint], default="latency")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--precision", choices=[x.value for x in Precision], default="default")
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--iterations", type=int)
+    p.add_argument("--streams", type=int)
+    p.add_argument("--requests", type=int)
+    p.add_argument("--auto-batch", action="store_true", help="OpenVINO automatic batching (BATCH:DEVICE(batch))")
+    p.add_argument("--threads", type=int, help="INFERENCE_NUM_THREADS, like benchmark_app -nthreads")
+    p.add_argument("--repeats", type=int, default=1, help="run K times; one record per run")
+    p.add_argument("--versus", type=Path, metavar="MODEL_B",
+                   help="compare with MODEL_B interleaved A B A B (--repeats rounds); prints B/A ratios")
+    p = sub.add_parser("ab", help="interleaved A B A B benchmark of two stored results rows as a job: "
+                                  "B / A of latency and throughput with their spread over the rounds")
+    p.add_argument("key_a", help="MODEL_ID:PRECISION of a results row (see `results`), e.g. 1:f32")
+    p.add_argument("key_b", help="MODEL_ID:PRECISION of the row compared with it")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=2.0, help="duration of each run")
+    p.add_argument("--hint", choices=[x.value for x in PerformanceHint], default="latency")
+    p.add_argument("--threads", type=int, help="INFERENCE_NUM_THREADS of every run")
+    p.add_argument("--wait", action="store_true", help="follow the job, then print the ratios")
+    p = sub.add_parser("batch-sweep", help="throughput / latency per batch size (x streams, x auto batching)")
+    p.add_argument("model_path", type=Path)
+    p.add_argument("--seconds", type=float, default=2.0)
+    batch_sweep_arguments(p, batches="1,2,4,8")
+    p = sub.add_parser("profile", help="per-layer time and executed precision (performance counters)")
+    p.add_argument("model_path", type=Path)
+    p.add_argument("--precision", choices=[x.value for x in Precision], default="default")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--iterations", type=int, default=20)
+    p.add_argument("--device", default="CPU")
+    return {"benchmark": benchmark, "ab": ab, "batch-sweep": batch_sweep, "profile": profile}
+
+
+def benchmark(args) -> int:
+    options = BenchmarkOptions(device=args.device, hint=args.hint, batch=args.batch, precision=args.precision,
+                               seconds=args.seconds, iterations=args.iterations, streams=args.streams,
+                               infer_requests=args.requests, auto_batch=args.auto_batch, threads=args.threads)
+    if args.versus is not None:
+        ratio = interleaved_ratio(args.model_path, args.versus, options, rounds=args.repeats)
+        print_record({"latency_ratio": asdict(ratio.latency_ratio),
+                      "throughput_ratio": asdict(ratio.throughput_ratio)}, args.json)
+        return 0
+    for repeat in range(args.repeats):
+        print_record({**run_benchmark(args.model_path, options).to_dict(), "repeat": repeat}, args.json)
+    return 0
+
+
+def batch_sweep(args, *, model: str | None = None) -> int:
+    """batch-sweep MODEL_FILE, or sweep MODEL --batches (model: a file or a stored model's id)."""
+    path = model_file(model) if model is not None else args.model_path
+    options = BatchSweepOptions(batches=args.batches.split(","), streams=[s for s in args.streams.split(",") if s],
+                                auto_batch=(False, True) if args.auto_batch else (False,), hint=args.hint,
+                                precision=args.precision, seconds=args.seconds, repeats=args.repeats,
+                                device=args.device, threads=args.threads)
+    run_batch_sweep(path, options, on_result=lambda r: print_record(r.to_dict(), args.json),
+                    on_point=lambda n, total, point: print(f"point {n}/{total}: {point.label}",
+                                                           file=sys.stderr, flush=True))
+    return 0
+
+
+def profile(args) -> int:
+    result = profile_model(args.model_path, ProfileOptions(precision=args.precision, batch=args.batch,
+                                                           iterations=args.iterations, device=args.device))
+    print_record({"device": result.device, "precision": result.precision, "total_ms": result.total_ms,
+                  "by_type": by_layer_type(result.layer_dicts()), "layers": result.layer_dicts()}, args.json)
+    return 0
+
+
+@with_lab
+def ab(args) -> int:
+    benchmark_options = BenchmarkOptions(hint=args.hint, seconds=args.seconds, threads=args.threads)
+    job = lab.submit_interleaved(args.key_a, args.key_b, benchmark=benchmark_options, rounds=args.rounds)
+    print_record({"job_id": job.id, "status": job.status}, args.json)
+    if not args.wait:
+        return 0
+    code = wait_for(job.id)
+    for row in interleaved_summary(args.key_a, args.key_b):
+        print_record(row, args.json)
+    return code

@@ -1,0 +1,81 @@
+"""Commands that read results out: results, pick, export, backup, restore."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from core.cli.common import print_record, with_lab
+from core.compare.table import pick_for_me, results_rows, table_csv, table_json
+from core.deploy.backup import restore, write_backup
+from core.deploy.export import export_model
+from core.errors import AppError
+from core.options import ExportFormat
+
+
+def register(sub) -> dict:
+    p = sub.add_parser("results", help="the comparison table: accuracy, latency, throughput, size per model")
+    p.add_argument("--out", type=Path, help="write the table to FILE.csv or FILE.json instead")
+    p = sub.add_parser("pick", help="the best model on the accuracy-vs-latency front for a constraint")
+    constraint = p.add_mutually_exclusive_group(required=True)
+    constraint.add_argument("--latency-budget", type=float, metavar="MS", help="most accurate within MS")
+    constraint.add_argument("--min-accuracy", type=float, metavar="PERCENT", help="fastest with top-1 >= PERCENT")
+    p = sub.add_parser("export", help="write a model's IR zip, OVMS repository, DL Streamer line, "
+                                      "benchmark_app command or NNCF script")
+    p.add_argument("model_id", type=int)
+    p.add_argument("--format", choices=[f.value for f in ExportFormat], default="ir")
+    p.add_argument("--benchmark", type=int, help="measurement id for --format benchmark-app (default: newest)")
+    p.add_argument("--out", type=Path, help="file to write (text formats print to stdout without it)")
+    p = sub.add_parser("backup", help="write the whole lab (database + artifacts) to a zip")
+    p.add_argument("--out", type=Path, required=True)
+    p = sub.add_parser("restore", help="replace the lab with a backup zip (the current state is kept)")
+    p.add_argument("path", type=Path)
+    return {"results": results, "pick": pick, "export": export, "backup": backup, "restore": restore_backup}
+
+
+@with_lab
+def results(args) -> None:
+    if args.out is not None:
+        as_json = args.out.suffix.lower() == ".json"
+        args.out.write_bytes((table_json if as_json else table_csv)(results_rows()))
+        print_record({"path": str(args.out)}, args.json)
+        return
+    for row in results_rows():
+        print_record(row, True) if args.json else print(
+            f"#{row['model_id']} {row['model']:<36} {row['precision']:<5} top1 "
+            + (f"{row['top1']:.2%}" if row["top1"] is not None else "  n/a ")
+            + f"  latency {row['latency_ms']:.4f} ms  throughput {row['throughput_fps'] or 0:.0f} fps"
+              f"  size {row['size_mb']:.3f} MB")
+
+
+@with_lab
+def pick(args) -> None:
+    chosen = pick_for_me(results_rows(), latency_budget_ms=args.latency_budget,
+                         min_accuracy=None if args.min_accuracy is None else args.min_accuracy / 100)
+    print_record({"model_id": chosen.row["model_id"], "model": chosen.row["model"],
+                  "precision": chosen.row["precision"], "reason": chosen.reason}, args.json)
+
+
+@with_lab
+def export(args) -> None:
+    content = export_model(args.model_id, format=args.format, benchmark_id=args.benchmark)
+    if args.out is None and isinstance(content, str):
+        print(content, end="")
+        return
+    if args.out is None:
+        raise AppError(f"--format {args.format} writes a zip; give --out FILE.zip.")
+    args.out.write_bytes(content if isinstance(content, bytes) else content.encode())
+    print_record({"path": str(args.out)}, args.json)
+
+
+@with_lab
+def backup(args) -> None:
+    with args.out.open("wb") as out:
+        print_record({"path": str(args.out), **write_backup(out)}, args.json)
+
+
+@with_lab
+def restore_backup(args) -> None:
+    with args.path.open("rb") as handle:
+        result = restore((args.path.name, handle))
+    print_record(asdict(result), args.json)

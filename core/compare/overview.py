@@ -1,0 +1,37 @@
+"""What the Overview page and the job toasts read: the newest results and jobs that just ended."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from core.compare.table import results_rows
+from core.options import JobStatus
+from db.records import JobRecord
+
+ENDED = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.INTERRUPTED}
+
+
+def latest_results(limit: int = 5) -> list[dict[str, Any]]:
+    """The most recently measured comparison rows, newest first, in display units."""
+    rows = sorted(results_rows(), key=lambda r: r["measured_at"], reverse=True)[:limit]
+    return [{"model": r["model"], "precision": r["precision"],
+             "top-1 (%)": None if r["top1"] is None else round(r["top1"] * 100, 2),
+             "latency (ms)": round(r["latency_ms"], 3),
+             "throughput (FPS)": None if r["throughput_fps"] is None else round(r["throughput_fps"], 1),
+             "size (MB)": r["size_mb"], "measured (UTC)": r["measured_at"]} for r in rows]
+
+
+def ended_jobs(previous: dict[int, str] | None,
+               jobs: Sequence[JobRecord]) -> tuple[dict[int, str], list[JobRecord]]:
+    """Compares job statuses with the last look; returns (statuses now, jobs that ended since).
+
+    Args:
+        previous: Statuses from the last call, or None on the first look (nothing has "just" ended).
+        jobs: The jobs as stored now.
+    """
+    now = {j.id: j.status for j in jobs}
+    if previous is None:
+        return now, []
+    ended = [j for j in jobs if j.status in ENDED and previous.get(j.id, JobStatus.PENDING) not in ENDED]
+    return now, ended

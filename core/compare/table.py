@@ -1,0 +1,295 @@
+"""The comparison table: one row per measured (model, precision), filters, downloads, the Pareto
+front, "pick for me" and the A/B view. Figures are in core.compare.figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import BadInputError
+from core.measure.accuracy_tables import (
+    higher_is_better,
+    is_metric,
+    is_percent,
+    latest_by_key,
+    metric_title,
+    shown_value,
+    sort_metrics,
+)
+from core.options import CompareAxis, CompareFilters
+from db import repository as repo
+from db.records import ModelRecord
+
+# Row column -> the CompareFilters field that filters it.
+FILTER_COLUMNS = {"source": "sources", "dataset": "datasets", "device": "devices", "precision": "precisions",
+                  "algorithm": "algorithms"}
+AXIS_COLUMN = {CompareAxis.LATENCY: "latency_ms", CompareAxis.THROUGHPUT: "throughput_fps",
+               CompareAxis.SIZE: "size_mb"}
+AXIS_TITLE = {CompareAxis.LATENCY: "median latency, batch 1 (ms)",
+              CompareAxis.THROUGHPUT: "throughput (FPS)", CompareAxis.SIZE: "size (MB)"}
+
+
+def recipe_text(recipe: dict[str, Any]) -> str:
+    """A one-line summary of a recipe: the algorithm and its options that are set."""
+    options = recipe.get("options") or {}
+    parts = [f"{k}={v}" for k, v in options.items() if v not in (None, (), [], "", False)]
+    if recipe.get("algorithm") == "original":
+        parts = [recipe.get("source_file", "")]
+    text = f"{recipe.get('algorithm', '?')} {' '.join(parts)}".strip()
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _source(model: ModelRecord, models: dict[int, ModelRecord]) -> str:
+    seen = set()
+    while model.parent_id in models and model.id not in seen:
+        seen.add(model.id)
+        model = models[model.parent_id]
+    return model.name
+
+
+def results_rows() -> list[dict[str, Any]]:
+    """One row per (model, inference precision) with its latest measurements.
+
+    Latency is the latest latency-hint, batch-1 run; throughput the latest throughput-hint batch-1
+    run at the same precision; accuracy the latest top-1 at that precision. Batch sweep points,
+    automatic-batching runs and interleaved A/B runs are left out (their settings differ). Each
+    row carries the settings the numbers were measured with (streams, requests, duration, load average).
+    """
+    models = {m.id: m for m in repo.list_models()}
+    datasets = {d.id: d.name for d in repo.list_datasets()}
+    latest: dict[tuple[int, str], dict[str, Any]] = {}
+    for b in repo.scan_benchmarks(batch=1):
+        if b.sweep_point or b.auto_batch or b.environment.get("interleaved"):
+            continue  # a sweep point's or an A/B run's own settings: shown by the batch chart / A/B view
+        row = latest.setdefault((b.model_id, b.precision), {})
+        if b.hint == "latency":
+            row.update(latency_ms=b.latency_median_ms, latency_min_ms=b.latency_min_ms,
+                       latency_max_ms=b.latency_max_ms, load_average=(b.environment.get("load_average") or [None])[0],
+                       measured_at=b.created_at, device=b.device,
+                       settings=f"latency hint: {b.streams} stream(s), {b.infer_requests} request(s), "
+                                f"{b.duration_s:.1f} s")
+        elif b.hint == "throughput":
+            row.update(throughput_fps=b.throughput_fps, throughput_streams=b.streams)
+    accuracy = latest_by_key(set(latest))
+    metrics = sort_metrics({m for entry in accuracy.values() for m in entry["metrics"]} - {"top1"})
+    rows = []
+    for (model_id, precision), values in sorted(latest.items()):
+        model = models.get(model_id)
+        if model is None or "latency_ms" not in values:
+            continue
+        parent = models.get(model.parent_id) if model.parent_id else None
+        found = accuracy.get((model_id, precision), {"metrics": {}, "dataset_id": None, "reference_model_id": None})
+        reference = models.get(found["reference_model_id"])
+        rows.append({"key": f"{model_id}:{precision}", "model_id": model_id, "model": model.name,
+                     "algorithm": model.recipe.get("algorithm", ""),
+                     "parent": parent.name if parent else "", "source": _source(model, models),
+                     "precision": precision, "top1": found["metrics"].get("top1"),
+                     "dataset": datasets.get(found["dataset_id"], ""),
+                     **{m: found["metrics"].get(m) for m in metrics},
+                     "reference": reference.name if reference else "",
+                     "latency_ms": values["latency_ms"], "latency_min_ms": values["latency_min_ms"],
+                     "latency_max_ms": values["latency_max_ms"], "throughput_fps": values.get("throughput_fps"),
+                     "size_mb": round(model.size_bytes / 1e6, 3), "device": values["device"],
+                     "load_average": values["load_average"], "measured_at": values["measured_at"],
+                     "recipe": recipe_text(model.recipe), "settings": values["settings"]})
+    return rows
+
+
+def accuracy_metrics(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The accuracy metrics some row has a value of (top-1 first); ['top1'] when none has any."""
+    found = {m for r in rows for m in _metric_columns(r) if r.get(m) is not None}
+    return sort_metrics(found) or ["top1"]
+
+
+def _metric_columns(row: dict[str, Any]) -> list[str]:
+    """The accuracy metric columns of a results row (top1, top5, agreement metrics), in row order."""
+    return [key for key in row if is_metric(key)]
+
+
+def metric_columns(rows: Sequence[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    """Each accuracy metric column of the rows -> (title, number format) for the Compare table."""
+    return {m: (metric_title(m), "%.2f" if is_percent(m) else "%.4g") for m in (_metric_columns(rows[0]) if rows else [])}
+
+
+def table_frame(rows: Sequence[dict[str, Any]]):
+    """The rows as the Compare table shows them (a pandas DataFrame): no key column, fractions in %."""
+    import pandas as pd
+
+    table = pd.DataFrame(list(rows)).drop(columns=["key"])
+    for metric in metric_columns(rows):
+        table[metric] = pd.to_numeric(table[metric]) * (100 if is_percent(metric) else 1)
+    return table
+
+
+def filter_choices(rows: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """The distinct values of each filterable column, keyed by CompareFilters field name."""
+    return {field: sorted({str(r[column]) for r in rows if r[column] not in (None, "")})
+            for column, field in FILTER_COLUMNS.items()}
+
+
+def filter_rows(rows: Sequence[dict[str, Any]], filters: CompareFilters) -> list[dict[str, Any]]:
+    """The rows that pass every filter (an empty filter passes everything)."""
+    def keep(row: dict[str, Any]) -> bool:
+        for column, field in FILTER_COLUMNS.items():
+            allowed = getattr(filters, field)
+            if allowed and str(row[column]) not in allowed:
+                return False
+        day = row["measured_at"].date()
+        return not ((filters.since and day < filters.since) or (filters.until and day > filters.until))
+
+    return [r for r in rows if keep(r)]
+
+
+def table_csv(rows: Sequence[dict[str, Any]]) -> bytes:
+    """The table as CSV (top-1 as a fraction, as stored)."""
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def table_json(rows: Sequence[dict[str, Any]]) -> bytes:
+    """The table as a JSON list of objects (timestamps in ISO 8601)."""
+    return json.dumps(list(rows), default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v),
+                      indent=1).encode()
+
+
+def pareto_front(points: Sequence[tuple[float, float]], *, lower_x_is_better: bool = True) -> list[int]:
+    """Indices of the points no other point beats on x (lower, or higher) and accuracy y (higher).
+
+    Returned in order of increasing x.
+    """
+    sign = 1 if lower_x_is_better else -1
+    order = sorted(range(len(points)), key=lambda i: (sign * points[i][0], -points[i][1]))
+    front, best = [], float("-inf")
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return sorted(front, key=lambda i: points[i][0])
+
+
+def front_rows(rows: Sequence[dict[str, Any]], axis: CompareAxis = CompareAxis.LATENCY,
+               metric: str = "top1") -> list[dict[str, Any]]:
+    """The rows on the metric-vs-axis Pareto front (rows without that metric or axis left out).
+
+    Error metrics (MSE, max abs error) count lower as better.
+    """
+    column = AXIS_COLUMN[CompareAxis(axis)]
+    usable = [r for r in rows if r.get(metric) is not None and r.get(column) is not None]
+    sign = 1 if higher_is_better(metric) else -1
+    points = [(r[column], sign * r[metric]) for r in usable]
+    return [usable[i] for i in pareto_front(points, lower_x_is_better=CompareAxis(axis).lower_is_better)]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The model "pick for me" chose and why."""
+
+    row: dict[str, Any]
+    reason: str
+
+
+def pick_for_me(rows: Sequence[dict[str, Any]], *, latency_budget_ms: float | None = None,
+                min_accuracy: float | None = None) -> Pick:
+    """The best model on the accuracy-vs-latency front for a latency budget or a minimum accuracy.
+
+    Args:
+        rows: Comparison rows (results_rows, maybe filtered).
+        latency_budget_ms: Pick the most accurate model whose median latency fits this budget.
+        min_accuracy: Or pick the fastest model with at least this top-1 (a fraction, 0.9 = 90 %).
+
+    Raises:
+        BadInputError: Neither or both constraints given, or no model on the front meets it.
+    """
+    if (latency_budget_ms is None) == (min_accuracy is None):
+        raise BadInputError("Give either a latency budget or a minimum accuracy, not both.")
+    front = front_rows(rows)
+    if not front:
+        raise BadInputError("No model has both accuracy and latency measured; run a job with validation data.")
+    if latency_budget_ms is not None:
+        fits = [r for r in front if r["latency_ms"] <= latency_budget_ms]
+        if not fits:
+            raise BadInputError(f"No model runs within {latency_budget_ms:g} ms; the fastest takes "
+                                f"{front[0]['latency_ms']:.3f} ms. Raise the budget.")
+        best = max(fits, key=lambda r: r["top1"])
+        return Pick(best, f"the most accurate model within {latency_budget_ms:g} ms: top-1 "
+                          f"{best['top1'] * 100:.2f} % at {best['latency_ms']:.3f} ms")
+    fits = [r for r in front if r["top1"] >= min_accuracy]
+    if not fits:
+        raise BadInputError(f"No model reaches {min_accuracy * 100:.2f} % top-1; the best has "
+                            f"{front[-1]['top1'] * 100:.2f} %. Lower the minimum.")
+    best = min(fits, key=lambda r: r["latency_ms"])
+    return Pick(best, f"the fastest model with at least {min_accuracy * 100:.2f} % top-1: "
+                      f"{best['latency_ms']:.3f} ms at {best['top1'] * 100:.2f} %")
+
+
+def _ratio(b: float | None, a: float | None) -> float | None:
+    return None if a in (None, 0) or b is None else b / a
+
+
+def _text(value: Any) -> str:
+    return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _metric_text(metric: str, value: float | None) -> str:
+    """Percent metrics with 2 decimals, errors and similarities with 4 significant digits."""
+    shown = shown_value(metric, value)
+    return "—" if shown is None else f"{shown:.2f}" if is_percent(metric) else f"{shown:.4g}"
+
+
+def ab_comparison(rows: Sequence[dict[str, Any]], key_a: str, key_b: str) -> list[dict[str, Any]]:
+    """Every metric of rows A and B side by side with B / A and the spread of that ratio.
+
+    The latency spread is the range B / A can take given each run's min and max latency
+    (B min / A max to B max / A min); other metrics are single numbers without a spread.
+    """
+    by_key = {r["key"]: r for r in rows}
+    missing = [k for k in (key_a, key_b) if k not in by_key]
+    if missing:
+        raise BadInputError(f"No measured row {missing[0]}; pick A and B from the table.")
+    a, b = by_key[key_a], by_key[key_b]
+    spread = (f"{_ratio(b['latency_min_ms'], a['latency_max_ms']):.3f}–"
+              f"{_ratio(b['latency_max_ms'], a['latency_min_ms']):.3f}")
+    top1 = [(r["top1"] * 100 if r["top1"] is not None else None) for r in (a, b)]
+    table = [("top-1 (%)", *top1, "—"),
+             ("latency median (ms)", a["latency_ms"], b["latency_ms"], spread),
+             ("latency min (ms)", a["latency_min_ms"], b["latency_min_ms"], "—"),
+             ("latency max (ms)", a["latency_max_ms"], b["latency_max_ms"], "—"),
+             ("throughput (FPS)", a["throughput_fps"], b["throughput_fps"], "—"),
+             ("size (MB)", a["size_mb"], b["size_mb"], "—")]
+    result = [{"metric": name, "A": _text(va), "B": _text(vb), "B / A": _ratio(vb, va), "spread of B / A": s}
+              for name, va, vb, s in table]
+    result += [{"metric": metric_title(m), "A": _metric_text(m, a.get(m)), "B": _metric_text(m, b.get(m)),
+                "B / A": _ratio(b.get(m), a.get(m)), "spread of B / A": "—"}
+               for m in accuracy_metrics([a, b]) if m != "top1"]
+    result += [{"metric": name, "A": _text(a[column]) if a[column] != "" else "—",
+                "B": _text(b[column]) if b[column] != "" else "—", "B / A": None, "spread of B / A": "—"}
+               for name, column in (("precision", "precision"), ("agreement reference", "reference"),
+                                    ("recipe", "recipe"), ("measured with", "settings"),
+                                    ("load average", "load_average"))]
+    return result
+
+
+def batch_curves(model_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """Throughput and latency against batch size for every model with runs at batch > 1.
+
+    One point per (model, precision, hint, batch): the newest run. Empty when no model has a
+    batch sweep. model_ids narrows it to those models (e.g. the filtered table's).
+    """
+    swept = {b.model_id for b in repo.scan_benchmarks(min_batch=2)}
+    swept = sorted(swept & set(model_ids) if model_ids is not None else swept)
+    if not swept:
+        return []
+    names = {m.id: m.name for m in repo.list_models()}
+    newest = {(b.model_id, b.precision, b.hint, b.batch): b for b in repo.scan_benchmarks(model_ids=swept)}
+    lines = {key[:3] for key in newest if key[3] > 1}  # a lone batch-1 run of another hint is no curve
+    return [{"line": f"{names.get(m, m)} @ {p} ({h} hint)", "batch": batch, "throughput_fps": b.throughput_fps,
+             "latency_ms": b.latency_median_ms, "streams": b.streams}
+            for (m, p, h, batch), b in sorted(newest.items()) if (m, p, h) in lines]

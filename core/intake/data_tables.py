@@ -1,0 +1,123 @@
+"""Tables as datasets (via Hugging Face `datasets`): CSV, Parquet, JSONL, or a zipped save_to_disk folder.
+
+Each row is one sample. Columns map to model inputs: by default a column named after an input
+feeds it (a list column gives a whole tensor per row), and with one input every other numeric
+column is gathered into one feature vector. An optional label column holds integer classes.
+The table is converted once into arrays.npz beside the upload and then read like a .npz
+(core.intake.data_arrays), so every check there applies.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import BadInputError, DatasetError
+from core.intake.data_arrays import store_arrays
+from core.intake.files import save_all
+from core.storage import new_folder
+from db.records import DatasetRecord
+
+FORMAT = "table"
+# Suffix -> the `datasets` builder that reads it.
+TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".jsonl": "json", ".json": "json"}
+DEFAULT_INPUT = "input"
+
+
+def _read_table(path: Path, cache: Path):
+    """A `datasets.Dataset` from a table file or a save_to_disk folder, kept in memory."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    try:
+        if path.is_dir():
+            found = sorted(p.parent for p in path.rglob("dataset_info.json"))
+            if not found:
+                raise DatasetError("The zip holds no table and no Hugging Face dataset folder "
+                                   "(dataset_info.json); zip the folder written by save_to_disk.")
+            table = datasets.load_from_disk(str(found[0]), keep_in_memory=True)
+            if isinstance(table, datasets.DatasetDict):
+                table = table[sorted(table)[0]]
+            return table
+        reader = {"csv": datasets.Dataset.from_csv, "parquet": datasets.Dataset.from_parquet,
+                  "json": datasets.Dataset.from_json}[TABLE_SUFFIXES[path.suffix.lower()]]
+        return reader(str(path), keep_in_memory=True, cache_dir=str(cache))
+    except DatasetError:
+        raise
+    except Exception as error:  # pyarrow and `datasets` raise many types for malformed tables
+        raise DatasetError(f"'{path.name}' could not be read as a table ({type(error).__name__}: "
+                           f"{str(error)[:200]}); check it is valid CSV / Parquet / JSON lines with a "
+                           "header row.") from error
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _column(data: dict, name: str) -> np.ndarray:
+    array = np.asarray(data[name])
+    if array.dtype == object:
+        raise DatasetError(f"Column '{name}' is not numeric data of one shape (rows of different "
+                           "lengths, or mixed types); every row must hold the same shape of numbers.")
+    return array
+
+
+def _columns_to_arrays(table, columns: dict[str, list[str]] | None,
+                       label_column: str | None) -> dict[str, np.ndarray]:
+    """Input name -> array (rows first), plus 'labels' when label_column is set."""
+    names = list(table.column_names)
+    wanted = [c for cols in (columns or {}).values() for c in cols] + ([label_column] if label_column else [])
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        raise DatasetError(f"Column '{missing[0]}' is not in the table (columns: {', '.join(names)}); "
+                           "pick columns that exist.")
+    if not columns:
+        columns = {DEFAULT_INPUT: [c for c in names if c != label_column]}
+    data = table.with_format("numpy")[:]
+    arrays = {}
+    for input_name, cols in columns.items():
+        parts = [_column(data, c) for c in cols]
+        arrays[input_name] = parts[0] if len(parts) == 1 and parts[0].ndim > 1 else np.column_stack(parts)
+    if label_column:
+        arrays["labels"] = _column(data, label_column)
+    return arrays
+
+
+def add_table_dataset(upload: tuple, *, name: str | None = None, label_column: str | None = None,
+                      columns: dict[str, list[str]] | None = None) -> DatasetRecord:
+    """Imports a CSV / Parquet / JSONL file or a zipped save_to_disk folder as a dataset.
+
+    Args:
+        upload: (file name, bytes or stream).
+        name: The dataset's name (default: the file's stem).
+        label_column: The column with integer class labels, if any.
+        columns: Model input name -> the columns that feed it, in order. Default: every column but
+            the label one, into a single input.
+    """
+    file_name, _ = upload
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in (*TABLE_SUFFIXES, ".zip"):
+        raise BadInputError(f"'{file_name}' is not a table; upload .csv, .parquet, .jsonl or a zip of a "
+                            "Hugging Face save_to_disk folder.")
+    stem = name or Path(file_name).stem
+    with new_folder("datasets", stem) as folder:
+        (path,) = save_all([upload], folder / "upload")
+        table = _read_table(path, folder / "cache")
+        arrays = _columns_to_arrays(table, columns, label_column)
+        target = folder / "arrays.npz"
+        np.savez(target, allow_pickle=False, **arrays)
+        return store_arrays(target, name=stem, source=file_name, fmt=FORMAT,
+                            extra={"columns": columns or {}, "label_column": label_column,
+                                   "source_file": path.name})
+
+
+def parse_columns(text: str) -> dict[str, list[str]] | None:
+    """'image=pixels; features=a,b,c' -> {'image': ['pixels'], 'features': ['a', 'b', 'c']}; '' -> None."""
+    mapping = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        input_name, sep, cols = part.partition("=")
+        if not sep or not input_name.strip() or not cols.strip():
+            raise BadInputError(f"'{part}' is not 'input=column1,column2'; write one mapping per model "
+                                "input, separated by ';'.")
+        mapping[input_name.strip()] = [c.strip() for c in cols.split(",") if c.strip()]
+    return mapping or None

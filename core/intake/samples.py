@@ -1,0 +1,41 @@
+"""What every dataset kind is opened as: a SampleSource of (inputs, label) pairs for one model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from core.intake.models import PortInfo
+from db.records import ModelRecord
+
+Sample = tuple[Any, int | None]
+
+
+@dataclass(frozen=True)
+class SampleSource:
+    """The samples of one dataset, preprocessed for one model.
+
+    Attributes:
+        name: The dataset's name, for messages.
+        count: How many samples there are.
+        has_labels: Whether every sample carries a class label.
+        load: Returns sample i as (inputs, label).
+    """
+
+    name: str
+    count: int
+    has_labels: bool
+    load: Callable[[int], Sample]
+
+    def __len__(self) -> int:
+        return self.count
+
+    def samples(self, indices: Iterable[int] | None = None) -> Iterator[Sample]:
+        """Yields (inputs, label) for indices (all samples, in order, when None)."""
+        for i in range(self.count) if indices is None else indices:
+            yield self.load(i)
+
+
+def model_inputs(model: ModelRecord) -> list[PortInfo]:
+    return [PortInfo(**port) for port in model.inputs]

@@ -1,0 +1,216 @@
+"""One way for jobs to read any dataset kind: open_dataset(dataset, model) -> SampleSource.
+
+A SampleSource yields (inputs, label) pairs ready for the model: inputs is one batch-1 array for a
+single-input model, or a dict input name -> batch-1 array for a multi-input model. Opening a
+source checks that the data fits every model input, so a mismatch fails before a job runs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import BadInputError, DatasetError
+from core.intake import data_arrays, data_tables
+from core.intake.data_arrays import add_array_dataset, store_arrays
+from core.intake.data_tables import TABLE_SUFFIXES, add_table_dataset
+from core.intake.datasets import add_image_dataset, load_image, load_index, resolve_preprocessing, tensor_to_image
+from core.intake.samples import SampleSource, model_inputs
+from core.options import ImagePreprocessing
+from core.storage import new_folder, resolve
+from db import repository as repo
+from db.records import DatasetRecord, ModelRecord
+
+
+def _image_source(dataset: DatasetRecord, model: ModelRecord) -> SampleSource:
+    inputs = model_inputs(model)
+    if len(inputs) != 1:
+        raise DatasetError(f"'{model.name}' has {len(inputs)} inputs ("
+                           + ", ".join(p.name for p in inputs) + "); an image folder feeds one "
+                           "input. Upload a .npz with one array per input instead.")
+    spec = resolve_preprocessing(ImagePreprocessing.from_dict(dataset.preprocessing), inputs[0])
+    index = load_index(resolve(dataset.path))
+    return SampleSource(name=dataset.name, count=len(index.samples), has_labels=index.has_labels,
+                        load=lambda i: (load_image(index.root / index.samples[i][0], spec),
+                                        index.samples[i][1]))
+
+
+SYNTHETIC = "synthetic"
+
+
+def _refuse_synthetic(dataset: DatasetRecord, model: ModelRecord) -> SampleSource:
+    raise DatasetError(f"'{dataset.name}' is synthetic data (random numbers shaped like the model's inputs); "
+                       "it is for benchmarking only. Accuracy and calibration on it would measure "
+                       "noise, so they are refused: upload real data for them.")
+
+
+def add_synthetic_dataset(model_id: int, *, samples: int = 16, seed: int = 0) -> DatasetRecord:
+    """Random inputs shaped like the model's (dynamic dims = 1), flagged benchmark-only."""
+    model = repo.get_model(model_id)
+    rng = np.random.default_rng(seed)
+    arrays = {p["name"]: rng.uniform(0, 1, [samples, *[d if d > 0 else 1 for d in p["shape"][1:]]])
+              .astype(np.float32) for p in model.inputs}
+    with new_folder("datasets", f"synthetic-{model.name}") as folder:
+        np.savez(folder / "arrays.npz", allow_pickle=False, **arrays)
+        return store_arrays(folder / "arrays.npz", name=f"synthetic for {model.name} (benchmark only)",
+                            source="synthetic", fmt=SYNTHETIC, extra={"model_id": model.id, "seed": seed})
+
+
+def _opener(fmt: str) -> Callable[[DatasetRecord, ModelRecord], SampleSource]:
+    openers = {"image-folder": _image_source, data_arrays.FORMAT: data_arrays.open_array_dataset,
+               data_tables.FORMAT: data_arrays.open_array_dataset, SYNTHETIC: _refuse_synthetic}
+    if fmt not in openers:
+        raise DatasetError(f"Datasets of format '{fmt}' cannot be read by this version of the lab; "
+                           "upload the data again as an image zip or a .npz file.")
+    return openers[fmt]
+
+
+def open_dataset(dataset: DatasetRecord, model: ModelRecord) -> SampleSource:
+    """Opens dataset as samples for model; raises DatasetError naming any input that does not fit."""
+    return _opener(dataset.format)(dataset, model)
+
+
+def add_data(upload: tuple, *, name: str | None = None, label_column: str | None = None,
+             columns: dict[str, list[str]] | None = None, preprocessing=None) -> DatasetRecord:
+    """Imports an upload by its kind: a zip of images, a .npy / .npz of arrays, or a table.
+
+    label_column and columns apply to tables (see core.intake.data_tables.add_table_dataset),
+    preprocessing (an ImagePreprocessing) to image zips.
+    """
+    suffix = "." + str(upload[0]).lower().rsplit(".", 1)[-1]
+    if suffix in (".npy", ".npz"):
+        return add_array_dataset(upload, name=name)
+    if suffix in TABLE_SUFFIXES or (suffix == ".zip" and _is_hf_folder_zip(upload[1])):
+        return add_table_dataset(upload, name=name, label_column=label_column, columns=columns)
+    return add_image_dataset(upload, name=name, preprocessing=preprocessing)
+
+
+def image_spec(*, width: int = 0, height: int = 0, layout: str = "", color: str = "", mean: str = "0",
+               scale: str = "1", dtype: str = "float32"):
+    """An ImagePreprocessing from form values: 0 / '' = take it from the model; mean, scale as '0.5,0.5,0.5'."""
+    try:
+        means, scales = ([float(v) for v in text.split(",") if v.strip()] for text in (mean, scale))
+    except ValueError as error:
+        raise BadInputError(f"Mean and scale are numbers separated by commas, e.g. '123.7,116.3,103.5' "
+                            f"({error}).") from error
+    return ImagePreprocessing(width=width or None, height=height or None, layout=layout or None,
+                              color=color or None, mean=tuple(means), scale=tuple(scales), dtype=dtype)
+
+
+def _is_hf_folder_zip(data) -> bool:
+    """Whether a zip upload holds a Hugging Face save_to_disk folder (peeks at the names only)."""
+    stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+    if not hasattr(stream, "seek"):
+        return False
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            found = any(n.endswith("dataset_info.json") for n in archive.namelist())
+    except zipfile.BadZipFile:
+        found = False  # the image importer reports the damaged zip with its own message
+    stream.seek(0)
+    return found
+
+
+def add_data_from_path(path, **kwargs) -> DatasetRecord:
+    """add_data for a file on disk (the CLI); kwargs as for add_data."""
+    with Path(path).open("rb") as handle:
+        return add_data((Path(path).name, handle), **kwargs)
+
+
+def preview(dataset: DatasetRecord, model: ModelRecord, count: int = 5) -> list[dict[str, Any]]:
+    """The first count samples as the model will get them: per input shape, dtype, range; the label.
+
+    Raises DatasetError naming the input, expected and actual shape when the data does not fit.
+    """
+    rows = []
+    source = open_dataset(dataset, model)
+    for i, (inputs, label) in enumerate(source.samples(range(min(count, len(source))))):
+        feeds = inputs if isinstance(inputs, dict) else {model.inputs[0]["name"]: inputs}
+        for name, array in feeds.items():
+            rows.append({"sample": i, "input": name, "shape": str(list(np.shape(array))),
+                         "dtype": str(array.dtype), "min": float(np.min(array)),
+                         "max": float(np.max(array)), "label": dataset.classes[label]
+                         if label is not None and dataset.format == "image-folder" else label})
+    return rows
+
+
+def preview_images(dataset: DatasetRecord, model: ModelRecord, count: int = 8) -> list[tuple[Any, str]]:
+    """The first count samples of an image dataset as the model gets them, turned back into pictures.
+
+    Returns (H×W or H×W×3 uint8 image, caption 'sample i: label') pairs; [] for data that is not an
+    image folder (arrays and tables have no picture to show). Raises DatasetError like open_dataset.
+    """
+    if dataset.format != "image-folder":
+        return []
+    source = open_dataset(dataset, model)  # checks the model has one fitting input
+    spec = resolve_preprocessing(ImagePreprocessing.from_dict(dataset.preprocessing), model_inputs(model)[0])
+    return [(tensor_to_image(tensor, spec),
+             f"sample {i}: {dataset.classes[label] if label is not None else 'unlabelled'}")
+            for i, (tensor, label) in enumerate(source.samples(range(min(count, len(source)))))]
+
+
+SPLIT_FILE = "split.json"
+
+
+@dataclass(frozen=True)
+class Split:
+    """Seeded, non-overlapping calibration / validation parts of one dataset (sample positions)."""
+
+    calibration: list[int]
+    validation: list[int]
+    seed: int
+    validation_fraction: float
+
+
+def _split_path(dataset: DatasetRecord):
+    return resolve("/".join(dataset.path.split("/")[:2])) / SPLIT_FILE  # datasets/<name>/split.json
+
+
+def split_dataset(dataset_id: int, *, validation_fraction: float, seed: int = 0) -> Split:
+    """Splits a dataset once into calibration and validation parts, kept in a sidecar file.
+
+    Jobs then calibrate on the calibration part and measure accuracy on the validation part when
+    the same dataset is picked for both.
+    """
+    dataset = repo.get_dataset(dataset_id)
+    if not 0 < validation_fraction < 1:
+        raise DatasetError(f"The validation share must be between 0 and 1 (got {validation_fraction}); "
+                           "e.g. 0.3 keeps 30 % of the samples for validation.")
+    size = round(dataset.samples * validation_fraction)
+    if size < 1 or size >= dataset.samples:
+        raise DatasetError(f"'{dataset.name}' has {dataset.samples} samples, too few to split at "
+                           f"{validation_fraction:g}; upload more data or change the share.")
+    order = np.random.default_rng(seed).permutation(dataset.samples)
+    split = Split(calibration=sorted(order[size:].tolist()), validation=sorted(order[:size].tolist()),
+                  seed=seed, validation_fraction=validation_fraction)
+    _split_path(dataset).write_text(json.dumps(split.__dict__))
+    return split
+
+
+def dataset_split(dataset: DatasetRecord) -> Split | None:
+    """The dataset's split, if one was made."""
+    path = _split_path(dataset)
+    return Split(**json.loads(path.read_text())) if path.exists() else None
+
+
+def part_read(dataset: DatasetRecord, part: str) -> str:
+    """What open_part(dataset, ..., part) reads: part when the dataset is split, else 'all'."""
+    return part if dataset_split(dataset) is not None else "all"
+
+
+def open_part(dataset: DatasetRecord, model: ModelRecord, part: str) -> SampleSource:
+    """open_dataset limited to the 'calibration' or 'validation' part when the dataset is split."""
+    source = open_dataset(dataset, model)
+    split = dataset_split(dataset)
+    if split is None:
+        return source
+    positions = getattr(split, part)
+    return SampleSource(name=f"{source.name} ({part})", count=len(positions), has_labels=source.has_labels,
+                        load=lambda i: source.load(positions[i]))

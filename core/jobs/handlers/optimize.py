@@ -1,0 +1,192 @@
+"""Job handlers of optimizations (quantize, compress, FP16), evaluation and plain benchmarks.
+
+`measure` (evaluate + benchmark a model at each precision, storing every row) is shared with the
+sweep handler.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from core.errors import DatasetError
+from core.intake.datasets import calibration_indices
+from core.intake.model_intake import delete_model
+from core.intake.models import inspect_model, port_dicts
+from core.intake.sources import open_part, part_read
+from core.measure.agreement import store_agreement
+from core.measure.benchmark import run_benchmark
+from core.measure.evaluate import compile_model, top1_accuracy, topk_accuracies
+from core.optimize.algorithms import (
+    OptimizeResult,
+    compress_weights_model,
+    fp16_model,
+    quantize_model,
+    quantize_with_accuracy_control_model,
+)
+from core.optimize.recipes import ALGORITHM_OPTIONS, AccuracyControlOptions
+from core.options import BenchmarkOptions, EvaluateOptions, JobKind, MeasureOptions, PerformanceHint, Precision
+from core.storage import new_folder, relative, resolve
+from db import repository as repo
+from db.records import DatasetRecord, JobRecord, ModelRecord
+
+# Short names for the child model ("<parent> INT8") per algorithm.
+SUFFIX = {JobKind.QUANTIZE: "INT8", JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: "INT8-AC",
+          JobKind.COMPRESS_WEIGHTS: "WC", JobKind.FP16: "FP16"}
+
+
+def load_samples(model: ModelRecord, dataset: DatasetRecord, count: int | None, reporter,
+                 seed: int = 0, part: str = "calibration") -> list[tuple[Any, int | None]]:
+    """A seeded sample of count (input, label) pairs of dataset, preprocessed for model.
+
+    part picks the calibration or validation part when the dataset was split (core.intake.sources).
+    """
+    source = open_part(dataset, model, part)
+    chosen = calibration_indices(len(source), count or len(source), seed)
+    samples = []
+    for n, sample in enumerate(source.samples(chosen), 1):
+        samples.append(sample)
+        reporter.fraction(n / len(chosen), f"{n}/{len(chosen)} samples")
+    return samples
+
+
+def _class_count(model: ModelRecord) -> int:
+    """The last dimension of the model's first output (its classes, for a classifier); 0 if unknown."""
+    shape = model.outputs[0].get("shape", []) if model.outputs else []
+    return shape[-1] if shape and shape[-1] > 0 else 0
+
+
+def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOptions, reporter,
+            job_id: int, start: float, end: float) -> None:
+    """Evaluates (when the dataset has labels) and benchmarks a model at each precision.
+
+    Timing runs once with the latency hint (batch 1) and once with the throughput hint.
+    """
+    dataset = repo.get_dataset(options.dataset_id) if options.dataset_id else None
+    steps = len(precisions) * (3 if dataset and dataset.has_labels else 2)
+    steps += len(precisions) if dataset and model.parent_id else 0  # agreement with the parent (issue 5)
+    step = 0
+    path = resolve(model.path)
+
+    def next_stage(name: str) -> None:
+        nonlocal step
+        reporter.stage(name, start + (end - start) * step / steps, start + (end - start) * (step + 1) / steps)
+        step += 1
+
+    for precision in precisions:
+        if dataset and dataset.has_labels:
+            next_stage(f"evaluating {model.name} ({precision})")
+            source = open_part(dataset, model, "validation")
+            total = len(source)
+            ks = (1, 5) if _class_count(model) > 5 else (1,)  # top-5 says something only with > 5 classes
+            for result in topk_accuracies(path, source.samples(), ks=ks, device=options.device, precision=precision,
+                                          on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} images")):
+                repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric,
+                                  value=result.value, samples=result.samples, precision=result.precision,
+                                  job_id=job_id, split=part_read(dataset, "validation"))
+        if dataset and model.parent_id:
+            next_stage(f"agreement of {model.name} with its parent ({precision})")
+            store_agreement(model, dataset, precision=precision, device=options.device, job_id=job_id,
+                            on_progress=lambda n: reporter.fraction(n / 200, f"{n} samples"))
+        for hint in (PerformanceHint.LATENCY, PerformanceHint.THROUGHPUT):
+            next_stage(f"benchmarking {model.name} ({precision}, {hint} hint)")
+            bench = run_benchmark(path, BenchmarkOptions(device=options.device, hint=hint, batch=1,
+                                                         precision=precision, seconds=options.seconds),
+                                  progress=lambda f, m: reporter.fraction(f, m))
+            repo.add_benchmark(model.id, bench.to_dict(), job_id=job_id)
+
+
+def _targets(parent: ModelRecord, samples: list[tuple[Any, int | None]]) -> list[tuple[Any, int]]:
+    """(input, target) pairs: the label, or the parent's own prediction when there is none."""
+    if all(label is not None for _, label in samples):
+        return [(x, int(label)) for x, label in samples]
+    compiled = compile_model(resolve(parent.path), precision=Precision.F32)
+    output = compiled.output(0)
+    return [(x, int(compiled(x)[output].reshape(-1).argmax())) for x, _ in samples]
+
+
+def _optimize(kind: JobKind, options, parent: ModelRecord, job: JobRecord, output, reporter) -> OptimizeResult:
+    """Runs one algorithm on the parent; loads the data it needs first."""
+    path = resolve(parent.path)
+    if kind == JobKind.FP16:
+        reporter.stage("compressing weights to FP16", 0.0, 0.45)
+        return fp16_model(path, output_path=output)
+    needs_data = kind != JobKind.COMPRESS_WEIGHTS or options.use_data
+    if needs_data and job.dataset_id is None:
+        raise DatasetError(f"{kind} needs calibration data; choose a dataset.")
+    samples = []
+    if needs_data:
+        reporter.stage("loading calibration data", 0.0, 0.05)
+        samples = load_samples(parent, repo.get_dataset(job.dataset_id), options.subset_size, reporter)
+    inputs = [x for x, _ in samples]
+    on_sample = (lambda n: reporter.fraction(n / len(inputs), f"{n}/{len(inputs)} samples")) if inputs else None
+    if kind == JobKind.QUANTIZE:
+        reporter.stage("quantizing (collecting statistics)", 0.05, 0.45)
+        return quantize_model(path, inputs, options=options, output_path=output, on_sample=on_sample)
+    if kind == JobKind.COMPRESS_WEIGHTS:
+        reporter.stage(f"compressing weights ({options.mode})", 0.05, 0.45)
+        return compress_weights_model(path, options=options, output_path=output, samples=inputs,
+                                      on_sample=on_sample)
+    assert isinstance(options, AccuracyControlOptions)
+    reporter.stage("loading validation data", 0.05, 0.1)
+    validation = _targets(parent, load_samples(parent, repo.get_dataset(options.validation_dataset_id),
+                                               options.max_validation_samples, reporter, seed=1,
+                                               part="validation"))
+    reporter.stage("quantizing with accuracy control (statistics, then validation rounds)", 0.1, 0.45)
+    return quantize_with_accuracy_control_model(path, inputs, validation, options=options, output_path=output,
+                                                on_sample=on_sample)
+
+
+def run_optimize(job: JobRecord, reporter) -> int:
+    """Optimizes job.model_id with the job's algorithm, stores the child, then measures both."""
+    kind = JobKind(job.kind)
+    options = ALGORITHM_OPTIONS[kind].from_dict(job.options["recipe"])
+    measure_options = MeasureOptions.from_dict(job.options.get("measure", {}))
+    parent = repo.get_model(job.model_id)
+    if job.result_model_id:
+        # An earlier attempt was interrupted after storing its child: that child was never measured.
+        delete_model(job.result_model_id)
+    label = job.options.get("sweep_label")
+    name = f"{parent.name} {SUFFIX[kind]}" + (f" [{label}]" if label else "")
+    with new_folder("models", f"{parent.name}-{SUFFIX[kind]}") as folder:
+        started = time.time()
+        result = _optimize(kind, options, parent, job, folder / "model.xml", reporter)
+        info = inspect_model(result.path)
+        child = repo.add_model(
+            name=name, format="openvino-ir", path=relative(result.path),
+            size_bytes=result.size_bytes, inputs=port_dicts(info.inputs), outputs=port_dicts(info.outputs),
+            parent_id=parent.id,
+            recipe={"algorithm": str(kind), "options": options.to_dict(), "dataset_id": job.dataset_id,
+                    "job_id": job.id, "seconds": round(result.seconds, 2), "started_at": started,
+                    "labels": parent.recipe.get("labels", []), **result.details})
+    repo.set_result_model(job.id, child.id)
+    if measure_options.measure_parent:
+        # The parent is measured as a true FP32 baseline (f32 forced) and at the device default
+        # (bf16 on AMX CPUs), so the optimization's gain is not confused with the free bf16 gain.
+        measure(parent, [Precision.F32, Precision.DEFAULT], measure_options, reporter, job.id, 0.45, 0.8)
+    measure(child, [Precision.DEFAULT], measure_options, reporter, job.id,
+            0.8 if measure_options.measure_parent else 0.45, 1.0)
+    return child.id
+
+
+def run_evaluate(job: JobRecord, reporter) -> None:
+    options = EvaluateOptions.from_dict(job.options)
+    model = repo.get_model(job.model_id)
+    dataset = repo.get_dataset(options.dataset_id)
+    reporter.stage(f"evaluating {model.name}", 0.0, 1.0)
+    source = open_part(dataset, model, "validation")
+    total = min(len(source), options.max_samples or len(source))
+    result = top1_accuracy(resolve(model.path), source.samples(range(total)),
+                           device=options.device, precision=options.precision,
+                           on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} images"))
+    repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric, value=result.value,
+                      samples=result.samples, precision=result.precision, job_id=job.id,
+                      split=part_read(dataset, "validation"))
+
+
+def run_benchmark_job(job: JobRecord, reporter) -> None:
+    options = BenchmarkOptions.from_dict(job.options)
+    model = repo.get_model(job.model_id)
+    reporter.stage(f"benchmarking {model.name} ({options.hint} hint)", 0.0, 1.0)
+    result = run_benchmark(resolve(model.path), options, progress=lambda f, m: reporter.fraction(f, m))
+    repo.add_benchmark(model.id, result.to_dict(), job_id=job.id)

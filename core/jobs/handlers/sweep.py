@@ -1,0 +1,59 @@
+"""Recipe sweeps: one parent job, one child job per point, all measured alike.
+
+The sweep's process runs its points one after another (one heavy job at a time per machine keeps
+the timings honest), each as a job row of its own with its own status, progress and result model.
+A re-run of an interrupted sweep resumes: finished points are kept, the others run again.
+"""
+
+from __future__ import annotations
+
+from core.errors import AppError
+from core.jobs.handlers.optimize import measure
+from core.optimize.recipes import SweepOptions
+from core.options import JobStatus, MeasureOptions, Precision
+from db import repository as repo
+from db.records import JobRecord
+
+
+def create_points(sweep_job: JobRecord, sweep: SweepOptions, measure_options: MeasureOptions) -> list[JobRecord]:
+    """Stores one PENDING point job per combination (not queued: the sweep runs them)."""
+    point_measure = MeasureOptions(dataset_id=measure_options.dataset_id, seconds=measure_options.seconds,
+                                   device=measure_options.device, measure_parent=False).to_dict()
+    points = []
+    for recipe in sweep.points():
+        label = ", ".join(f"{name}={recipe[name]}" for name in sweep.grid)
+        job, _ = repo.create_job(kind=sweep.algorithm, queue=sweep_job.queue, model_id=sweep_job.model_id,
+                                 dataset_id=sweep_job.dataset_id,
+                                 options={"recipe": recipe, "measure": point_measure,
+                                          "sweep_job_id": sweep_job.id, "sweep_label": label},
+                                 idempotency_key=f"sweep-{sweep_job.id}-{len(points)}")
+        points.append(job)
+    return points
+
+
+def run_sweep(job: JobRecord, reporter) -> None:
+    """Measures the parent once, then runs every unfinished point in order.
+
+    Each point runs in this process through reporter.run_child (the runner's), its progress
+    followed by the sweep's own.
+    """
+    sweep = SweepOptions.from_dict(job.options["sweep"])
+    measure_options = MeasureOptions.from_dict(job.options.get("measure", {}))
+    points = repo.list_sweep_points(job.id) or create_points(job, sweep, measure_options)
+    share = 1.0 / (len(points) + 1)
+    parent = repo.get_model(job.model_id)
+    measure(parent, [Precision.F32, Precision.DEFAULT], measure_options, reporter, job.id, 0.0, share)
+    failed = 0
+    for index, point in enumerate(points, 1):
+        if point.status == JobStatus.SUCCEEDED:
+            continue
+        if point.status != JobStatus.PENDING:
+            repo.reset_for_rerun(point.id)
+        start = share * index
+        reporter.stage(f"point {index}/{len(points)}", start, start + share)
+        if not repo.claim_job(point.id, pid=repo.get_job(job.id).pid or 0):
+            continue
+        failed += not reporter.run_child(point.id)
+    if failed == len(points):
+        raise AppError(f"All {failed} points of the sweep failed; open a point job on the Jobs page for "
+                       "its error.")

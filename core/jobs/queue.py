@@ -1,0 +1,152 @@
+"""The job queue (Huey on its own SQLite file) and the supervisor task the worker runs.
+
+The queue message carries only a job id: the `jobs` row is the source of truth. The supervisor
+imports no OpenVINO; each job runs in a process of its own (`python -m core.jobs`), which alone does
+the heavy work, and the supervisor turns a cancel request into terminate-then-kill within seconds.
+One such process is kept started ahead ("standby"), its imports done, so a job starts at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from core.config import REPO_ROOT, Settings, get_settings
+from core.options import JobStatus
+from db import repository as repo
+
+_queues: dict[tuple[str, str], object] = {}
+_standby: subprocess.Popen | None = None
+_standby_lock = threading.Lock()
+POLL_SECONDS = 0.5
+KILL_AFTER_SECONDS = 3.0
+
+
+def job_dir(job_id: int, settings: Settings | None = None) -> Path:
+    """Folder of one job's log and scratch files."""
+    path = (settings or get_settings()).data_dir / "jobs" / str(job_id)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def job_log_path(job_id: int) -> Path:
+    return job_dir(job_id) / "job.log"
+
+
+def get_task(queue_name: str | None = None):
+    """The Huey task that supervises one job, bound to the configured queue file and name."""
+    settings = get_settings()
+    name = queue_name or settings.queue_name
+    key = (str(settings.queue_path), name)
+    if key not in _queues:
+        from huey import SqliteHuey
+
+        settings.queue_path.parent.mkdir(parents=True, exist_ok=True)
+        huey = SqliteHuey(name=name, filename=str(settings.queue_path), results=False)
+        _queues[key] = huey.task(name="supervise_job")(supervise_job)
+    return _queues[key]
+
+
+def enqueue(job_id: int, queue_name: str | None = None) -> None:
+    get_task(queue_name)(job_id)
+
+
+def supervise_job(job_id: int) -> None:
+    """Runs one job in its own process, relays cancel requests, records how it ended."""
+    if repo.get_job(job_id).status != JobStatus.PENDING:
+        return  # cancelled while queued, or picked up by another worker
+    try:
+        process = _job_process(job_id)
+    except RuntimeError as error:
+        repo.fail_unstarted(job_id, message=str(error))
+        return
+    try:
+        cancelled = _wait(process, job_id)
+    finally:
+        prepare_standby()  # after the job, so that its imports never compete with a running job
+    job = repo.get_job(job_id)
+    if job.status == JobStatus.PENDING:  # the process ended before it claimed the job
+        repo.fail_unstarted(job_id, exit_code=process.returncode,
+                            message=_ended_early(process, job_id, "starting the job"))
+        return
+    if job.status != JobStatus.RUNNING:
+        return
+    if cancelled:
+        kept = (f" Model #{job.result_model_id} was already stored and is kept, not measured; measure "
+                "or delete it from its page." if job.result_model_id else "")
+        repo.finish_job(job_id, JobStatus.CANCELLED, message="Cancelled by the user." + kept,
+                        exit_code=process.returncode)
+        repo.end_unfinished_points(job_id, JobStatus.CANCELLED, "The sweep was cancelled.")
+    else:
+        repo.finish_job(job_id, JobStatus.FAILED, exit_code=process.returncode,
+                        message=_ended_early(process, job_id, "finishing"))
+        repo.end_unfinished_points(job_id, JobStatus.FAILED, "The sweep's process ended unexpectedly.")
+
+
+def prepare_standby() -> None:
+    """Starts the next job process ahead of its job unless one is already waiting."""
+    global _standby
+    with _standby_lock:
+        if _standby is None or _standby.poll() is not None:
+            # start_new_session: a terminal's Ctrl-C to the worker must not hit the job directly.
+            # Until its job arrives, its output (an import error, say) goes to the worker's log.
+            _standby = subprocess.Popen([sys.executable, "-m", "core.jobs", "standby"], cwd=REPO_ROOT,
+                                        stdin=subprocess.PIPE, start_new_session=True)
+
+
+def _job_process(job_id: int) -> subprocess.Popen:
+    """The standby process, handed job_id (a fresh one when none is alive)."""
+    global _standby
+    for _ in range(2):
+        prepare_standby()
+        with _standby_lock:
+            process, _standby = _standby, None
+        try:
+            process.stdin.write(f"{job_id}\n".encode())
+            process.stdin.close()
+            return process
+        except BrokenPipeError:  # it died between the check and the hand-over: start another
+            process.wait()
+    raise RuntimeError("Could not start a job process; see worker.log in the data folder.")
+
+
+def _wait(process: subprocess.Popen, job_id: int) -> bool:
+    """Waits for the process; returns True when it was stopped because of a cancel request."""
+    while process.poll() is None:
+        if repo.is_cancel_requested(job_id):
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(KILL_AFTER_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            return True
+        time.sleep(POLL_SECONDS)
+    return False
+
+
+def _ended_early(process: subprocess.Popen, job_id: int, before: str) -> str:
+    """The message of a job whose process exited before `before`, with its log's last lines."""
+    return (f"The job process exited with code {process.returncode} before {before}. Last log lines:\n"
+            f"{_log_tail(job_id)}")
+
+
+def _log_tail(job_id: int, lines: int = 15) -> str:
+    path = job_log_path(job_id)
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

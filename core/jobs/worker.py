@@ -1,0 +1,120 @@
+"""`python -m core.jobs.worker`: the queue consumer, a supervisor that imports no OpenVINO.
+
+One worker per queue per machine holds an OS file lock; a second one started for the same queue
+exits at once, so two app servers share one worker. Started with --parent-pid (as the app does),
+the worker exits when that process is gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from core.config import REPO_ROOT, get_settings
+from core.jobs import runner as jobs
+from core.jobs.queue import get_task, prepare_standby
+from db import repository as repo
+from db.session import upgrade_schema
+
+RECOVER_EVERY_SECONDS = 10.0
+log = logging.getLogger("optlab.worker")
+
+
+def lock_path(queue_name: str) -> Path:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings.data_dir / f"worker-{queue_name}.lock"
+
+
+def _try_lock(path: Path) -> int | None:
+    """Takes the exclusive lock; returns the open fd, or None when another process holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def worker_running(queue_name: str | None = None) -> bool:
+    """True when some process holds the worker lock of this queue."""
+    fd = _try_lock(lock_path(queue_name or get_settings().queue_name))
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
+def ensure_local_worker(wait_seconds: float = 20.0) -> bool:
+    """Starts a worker for the default queue unless one runs; waits until it holds its lock.
+
+    Returns True when this call started it.
+    """
+    if worker_running():
+        return False
+    log_file = open(get_settings().data_dir / "worker.log", "ab")
+    subprocess.Popen([sys.executable, "-m", "core.jobs.worker", "--parent-pid", str(os.getpid())],
+                     cwd=REPO_ROOT, stdout=log_file, stderr=subprocess.STDOUT,
+                     stdin=subprocess.DEVNULL, start_new_session=True)
+    log_file.close()
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        if worker_running():
+            return True
+        time.sleep(0.2)
+    raise RuntimeError("The local worker did not start; see worker.log in the data folder.")
+
+
+def _watch(parent_pid: int | None, queue_name: str) -> None:
+    """Recovers stale jobs periodically; ends the worker once its parent is gone and it is idle."""
+    last_recovery = time.monotonic()
+    while True:
+        time.sleep(1.0)
+        if parent_pid and os.getppid() != parent_pid and not repo.has_unfinished_jobs(queue_name):
+            # Orphaned and idle: nothing is lost by stopping (queued work would be, so it waits).
+            log.info("Parent process %s is gone and the queue is empty; worker exits.", parent_pid)
+            os._exit(0)
+        if time.monotonic() - last_recovery < min(RECOVER_EVERY_SECONDS, get_settings().stale_seconds):
+            continue
+        last_recovery = time.monotonic()
+        try:
+            jobs.recover_stale()
+        except Exception:  # a locked database must not kill the watchdog; try again next round
+            log.exception("Recovering stale jobs failed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.jobs.worker", description=__doc__)
+    parser.add_argument("--queue", default=None, help="queue to consume (default: OPTLAB_QUEUE or 'local')")
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    settings = get_settings()
+    queue_name = args.queue or settings.queue_name
+    fd = _try_lock(lock_path(queue_name))
+    if fd is None:
+        log.info("A worker for queue %r already runs; nothing to do.", queue_name)
+        return 0
+    upgrade_schema()
+    requeued = jobs.recover_stale(queue_name=queue_name)
+    log.info("Worker for queue %r started (pid %s); requeued %d job(s).", queue_name, os.getpid(),
+             len(requeued))
+    threading.Thread(target=_watch, args=(args.parent_pid, queue_name), daemon=True).start()
+    prepare_standby()
+    consumer = get_task(queue_name).huey.create_consumer(workers=1, worker_type="thread",
+                                                         periodic=False, max_delay=0.2)
+    consumer.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Accuracy without labels (agreement with a reference model's outputs) and top-k with labels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import BadInputError, DatasetError
+from core.intake.sources import open_dataset
+from core.measure.benchmark import describe_precision
+from core.measure.evaluate import compile_model
+from core.options import Precision
+from core.storage import resolve
+from db import repository as repo
+from db.records import AccuracyRecord, DatasetRecord, ModelRecord
+
+
+@dataclass(frozen=True)
+class AgreementMetric:
+    """One agreement metric of one output of a model against the reference model."""
+
+    output: str
+    metric: str  # top1_agreement, cosine, mse, max_abs_error
+    value: float
+    samples: int
+    precision: str  # what the compared model actually ran at
+
+
+def agreement_metrics(reference_path: Path, model_path: Path, inputs: Iterable[np.ndarray], *,
+                      device: str = "CPU", precision: Precision = Precision.F32,
+                      on_progress: Callable[[int], None] | None = None) -> list[AgreementMetric]:
+    """Compares a model's outputs with a reference's on the same inputs, per output.
+
+    Args:
+        reference_path: The reference (usually the parent, run in f32).
+        model_path: The model compared with it (same inputs and outputs).
+        inputs: Input tensors (single-input models) fed to both.
+        device: OpenVINO device.
+        precision: Inference precision asked of the compared model (the reference runs in f32).
+        on_progress: Called with the number of inputs done.
+
+    Returns:
+        top1_agreement (argmax over the last axis equal), cosine (mean over samples),
+        mse and max_abs_error for each output, in output order.
+
+    Raises:
+        DatasetError: No inputs, or the two models have different outputs.
+    """
+    reference = compile_model(reference_path, device=device, precision=Precision.F32)
+    model = compile_model(model_path, device=device, precision=precision)
+    if len(reference.outputs) != len(model.outputs):
+        raise DatasetError(f"The models have {len(reference.outputs)} and {len(model.outputs)} outputs; "
+                           "agreement compares a model with its parent, which have the same outputs.")
+    names = [sorted(port.get_names())[0] if port.get_names() else f"output{i}"
+             for i, port in enumerate(reference.outputs)]
+    sums = {name: {"agree": 0.0, "cosine": 0.0, "sq": 0.0, "count": 0, "max": 0.0} for name in names}
+    ref_request, request = reference.create_infer_request(), model.create_infer_request()
+    samples = 0
+    for tensor in inputs:
+        feed = tensor if isinstance(tensor, dict) else [tensor]  # multi-input samples are dicts
+        expected = ref_request.infer(feed)
+        actual = request.infer(feed)
+        for name, ref_port, port in zip(names, reference.outputs, model.outputs):
+            x = np.asarray(expected[ref_port], dtype=np.float64)
+            y = np.asarray(actual[port], dtype=np.float64)
+            if x.shape != y.shape:
+                raise DatasetError(f"Output '{name}' has shape {x.shape} in the reference and {y.shape} in "
+                                   "the model; compare models with the same output shapes.")
+            acc = sums[name]
+            acc["agree"] += float(np.argmax(x.reshape(-1, x.shape[-1]), -1).tolist()
+                                  == np.argmax(y.reshape(-1, y.shape[-1]), -1).tolist())
+            denominator = np.linalg.norm(x) * np.linalg.norm(y)
+            acc["cosine"] += float(x.ravel() @ y.ravel() / denominator) if denominator else float(
+                np.array_equal(x, y))
+            acc["sq"] += float(((x - y) ** 2).sum())
+            acc["count"] += x.size
+            acc["max"] = max(acc["max"], float(np.abs(x - y).max()) if x.size else 0.0)
+        samples += 1
+        if on_progress:
+            on_progress(samples)
+    if samples == 0:
+        raise DatasetError("No inputs to compare on; choose a dataset with at least one sample.")
+    ran, metrics = describe_precision(model), []
+    for name in names:
+        acc = sums[name]
+        metrics += [AgreementMetric(name, "top1_agreement", acc["agree"] / samples, samples, ran),
+                    AgreementMetric(name, "cosine", acc["cosine"] / samples, samples, ran),
+                    AgreementMetric(name, "mse", acc["sq"] / max(acc["count"], 1), samples, ran),
+                    AgreementMetric(name, "max_abs_error", acc["max"], samples, ran)]
+    return metrics
+
+
+def store_agreement(model: ModelRecord, dataset: DatasetRecord, *, precision: Precision, device: str = "CPU",
+                    job_id: int | None = None, max_samples: int = 200,
+                    on_progress: Callable[[int], None] | None = None) -> list[AccuracyRecord]:
+    """Agreement of a model with its parent on a dataset (no labels needed), stored per output.
+
+    Metrics are stored as top1_agreement, cosine, mse, max_abs_error (suffixed ':OUTPUT' for
+    multi-output models) with the parent as reference_model_id; the parent runs in f32.
+
+    Raises:
+        BadInputError: The model has no parent to agree with.
+    """
+    if model.parent_id is None:
+        raise BadInputError(f"'{model.name}' has no parent model; agreement compares an optimized model "
+                            "with the model it came from.")
+    parent = repo.get_model(model.parent_id)
+    source = open_dataset(dataset, parent)
+    inputs = (x for x, _ in source.samples(range(min(len(source), max_samples))))
+    metrics = agreement_metrics(resolve(parent.path), resolve(model.path), inputs, device=device,
+                                precision=precision, on_progress=on_progress)
+    several = len({m.output for m in metrics}) > 1
+    return [repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, job_id=job_id, value=m.value,
+                              metric=(f"{m.metric}:{m.output}" if several else m.metric)[:40], samples=m.samples,
+                              precision=m.precision, reference_model_id=parent.id, split="all") for m in metrics]

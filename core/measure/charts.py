@@ -1,0 +1,109 @@
+"""Tables and plotly figures of the Measure page (no UI framework): sweep summaries, the
+batch × streams heatmap, automatic batching on / off, and profile tables."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from core.errors import NotFoundError
+from core.measure.profile import by_layer_type, profile_diff
+from core.measure.sweeps import spread
+from db import repository as repo
+
+
+def sweep_summary(model_ids: list[int]) -> list[dict[str, Any]]:
+    """One row per (model, precision, sweep point): medians over repeats and the throughput CV.
+
+    Returns:
+        Rows with model, model_id, precision, point, batch, streams, auto_batch, repeats,
+        throughput_fps, throughput_cv, latency_ms, latency_per_sample_ms, peak_memory_mb.
+    """
+    names = {m.id: m.name for m in repo.list_models()}
+    groups: dict[tuple, list] = defaultdict(list)
+    for model_id in model_ids:
+        for row in repo.sweep_benchmarks(model_id):
+            groups[(model_id, row.precision, row.sweep_point)].append(row)
+    summary = []
+    for (model_id, precision, point), rows in groups.items():
+        throughput = spread([r.throughput_fps for r in rows])
+        latency = statistics.median(r.latency_median_ms for r in rows)
+        summary.append({"model": names.get(model_id, str(model_id)), "model_id": model_id, "precision": precision,
+                        "point": point, "batch": rows[0].batch, "streams": rows[0].streams,
+                        "auto_batch": rows[0].auto_batch, "repeats": len(rows),
+                        "throughput_fps": throughput.median, "throughput_cv": throughput.cv,
+                        "latency_ms": latency, "latency_per_sample_ms": latency / rows[0].batch,
+                        "peak_memory_mb": max((r.peak_memory_mb or 0.0) for r in rows) or None})
+    return sorted(summary, key=lambda r: (r["model_id"], r["auto_batch"], r["streams"], r["batch"]))
+
+
+def sweep_curves(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Curves for core.compare.figures.batch_figure: one line per model, precision and streams /
+    auto-batching setting."""
+    curves = []
+    for row in summary:
+        setting = "auto-batching" if row["auto_batch"] else f"{row['streams']} streams"
+        curves.append({"line": f"{row['model']} @ {row['precision']} ({setting})", "batch": row["batch"],
+                       "throughput_fps": row["throughput_fps"], "latency_ms": row["latency_ms"]})
+    return curves
+
+
+def grid_figure(summary: list[dict[str, Any]], model_id: int):
+    """Heatmap of throughput over batch (x) × streams (y) for one model, like DL Workbench's."""
+    import plotly.graph_objects as go
+
+    rows = [r for r in summary if r["model_id"] == model_id and not r["auto_batch"]]
+    batches = sorted({r["batch"] for r in rows})
+    streams = sorted({r["streams"] for r in rows})
+    value = {(r["batch"], r["streams"]): r["throughput_fps"] for r in rows}
+    z = [[value.get((b, s)) for b in batches] for s in streams]
+    figure = go.Figure(go.Heatmap(x=[str(b) for b in batches], y=[str(s) for s in streams], z=z,
+                                  colorbar={"title": "FPS"}, texttemplate="%{z:.0f}"))
+    figure.update_layout(xaxis_title="batch size", yaxis_title="streams", margin={"t": 30})
+    return figure
+
+
+def auto_batch_figure(summary: list[dict[str, Any]]):
+    """Throughput with automatic batching off and on, per batch size (grouped bars per model)."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    for (model, auto), rows in _group(summary, ("model", "auto_batch")).items():
+        rows = sorted(rows, key=lambda r: r["batch"])
+        figure.add_trace(go.Bar(x=[str(r["batch"]) for r in rows], y=[r["throughput_fps"] for r in rows],
+                                name=f"{model}: auto-batching {'on' if auto else 'off'}"))
+    figure.update_layout(barmode="group", xaxis_title="batch size (on: requests grouped by OpenVINO)",
+                         yaxis_title="throughput (FPS)", margin={"t": 30})
+    return figure
+
+
+def _group(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[tuple, list[dict[str, Any]]]:
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(row[k] for k in keys)].append(row)
+    return dict(groups)
+
+
+def profile_choices() -> dict[str, int]:
+    """Stored profiles by label ('#3 demo INT8 @ i8/bf16 (2.1 ms)'), newest first."""
+    names = {m.id: m.name for m in repo.list_models()}
+    return {f"#{p.id} {names.get(p.model_id, p.model_id)} @ {p.precision} ({p.total_ms:.3f} ms)": p.id
+            for p in reversed(repo.list_profiles())}
+
+
+def profile_table(profile_id: int) -> list[dict[str, Any]]:
+    """Time per layer type of one stored profile, with the precisions its layers ran in."""
+    return by_layer_type(_profile(profile_id).layers)
+
+
+def profile_diff_table(profile_a: int, profile_b: int) -> list[dict[str, Any]]:
+    """The per-layer-type diff of two stored profiles (core.measure.profile.profile_diff)."""
+    return profile_diff(_profile(profile_a).layers, _profile(profile_b).layers)
+
+
+def _profile(profile_id: int):
+    found = [p for p in repo.list_profiles() if p.id == profile_id]
+    if not found:
+        raise NotFoundError(f"Profile #{profile_id} does not exist; run a profile job first.")
+    return found[0]

@@ -1,0 +1,2 @@
+"""Optimization algorithms over NNCF (algorithms) and their typed options and sweeps (recipes).
+"""

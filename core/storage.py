@@ -1,0 +1,71 @@
+"""Paths under the data dir: the one place that turns stored paths into files and back.
+
+Rows store paths relative to the data dir (`OPTLAB_DATA_DIR`); `resolve` makes them absolute and
+`relative` is its inverse. New folders get sanitized names and are never shared.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from core.config import get_settings
+
+MAX_NAME = 100
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]")  # explicit ASCII ranges: no Unicode look-alikes
+
+
+def resolve(stored_path: str) -> Path:
+    """Absolute path of a path stored relative to the data dir."""
+    return get_settings().data_dir / stored_path
+
+
+def relative(path: Path) -> str:
+    """The form of a path under the data dir that rows store (the inverse of resolve)."""
+    return path.relative_to(get_settings().data_dir).as_posix()
+
+
+def sanitize_filename(name: str) -> str:
+    """Turns any user-supplied name into one harmless path component.
+
+    Args:
+        name: A file name as sent by a browser or found in an archive; may hold folders.
+
+    Returns:
+        The final component with characters outside [A-Za-z0-9._-] replaced by '_' and leading
+        dots removed (no hidden files, no '..'), at most 100 characters keeping the extension;
+        'file' when nothing usable is left.
+    """
+    safe = _UNSAFE_CHARS.sub("_", re.split(r"[\\/]", name)[-1]).lstrip(".")  # '\': Windows
+    if len(safe) > MAX_NAME:
+        stem, dot, ext = safe.rpartition(".")
+        keep_ext = dot and stem and len(ext) < 16
+        safe = stem[: MAX_NAME - len(ext) - 1] + "." + ext if keep_ext else safe[:MAX_NAME]
+    return safe or "file"  # '.' and '..' are already '' after lstrip
+
+
+def unique_dir(parent: Path, stem: str) -> Path:
+    """Creates and returns a new folder parent/<sanitized stem>, adding -1, -2, ... if taken."""
+    parent.mkdir(parents=True, exist_ok=True)
+    base, name, n = sanitize_filename(stem), sanitize_filename(stem), 0
+    while True:
+        try:  # mkdir itself is the test, so two racing callers never share a folder
+            (parent / name).mkdir()
+            return parent / name
+        except FileExistsError:
+            n += 1
+            name = f"{base}-{n}"
+
+
+@contextmanager
+def new_folder(kind: str, stem: str) -> Iterator[Path]:
+    """A fresh folder under the data dir that is removed again if the block fails."""
+    folder = unique_dir(get_settings().data_dir / kind, stem)
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
