@@ -21,6 +21,10 @@ class UnsafeArchiveError(BadInputError):
     """An archive would write outside its folder, holds links, or unpacks too large."""
 
 
+class UnsafePathError(AppError):
+    """A stored path (from the database or a backup) points outside the data dir."""
+
+
 class NotFoundError(AppError):
     """A model, dataset or job id that does not exist."""
 

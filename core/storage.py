@@ -1,7 +1,10 @@
 """Paths under the data dir: the one place that turns stored paths into files and back.
 
 Rows store paths relative to the data dir (`OPTLAB_DATA_DIR`); `resolve` makes them absolute and
-`relative` is its inverse. New folders get sanitized names and are never shared.
+`relative` is its inverse. Every path that comes from the database or a backup goes through
+`resolve` / `inside`, which refuse absolute paths, '..' and anything whose real path (links
+followed) leaves the folder, so no stored row can make the lab read, write or delete elsewhere.
+New folders get sanitized names and are never shared.
 """
 
 from __future__ import annotations
@@ -9,18 +12,51 @@ from __future__ import annotations
 import re
 import shutil
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterator
 
 from core.config import get_settings
+from core.errors import UnsafePathError
 
 MAX_NAME = 100
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]")  # explicit ASCII ranges: no Unicode look-alikes
 
 
+def inside(root: Path, stored_path: str) -> Path:
+    """root / stored_path, refused unless it stays inside root.
+
+    Raises:
+        UnsafePathError: stored_path is empty, absolute (also 'C:...'), has a '..' part or a
+            backslash, or its real path (symlinks followed) is not inside root's real path.
+    """
+    pure = PurePosixPath(stored_path)
+    if (not stored_path or pure.is_absolute() or PureWindowsPath(stored_path).drive or "\\" in stored_path
+            or ".." in pure.parts):
+        raise UnsafePathError(f"The stored path '{stored_path}' is not a plain path inside the lab's data "
+                              "folder; the lab refuses to use it. Restore a backup made by the lab.")
+    path = root / pure
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise UnsafePathError(f"The stored path '{stored_path}' leads outside the lab's data folder (through "
+                              "a link); the lab refuses to use it. Remove the link or restore a backup.")
+    return path
+
+
 def resolve(stored_path: str) -> Path:
-    """Absolute path of a path stored relative to the data dir."""
-    return get_settings().data_dir / stored_path
+    """Absolute path of a path stored relative to the data dir (refused if it leaves it; see inside)."""
+    return inside(get_settings().data_dir, stored_path)
+
+
+def remove_tree(folder: Path, within: Path) -> bool:
+    """Deletes folder (and what it holds) only when its real path lies strictly below within's.
+
+    Returns:
+        Whether it was removed; a folder elsewhere (or within itself) is left alone.
+    """
+    real, root = folder.resolve(), within.resolve()
+    if real == root or not real.is_relative_to(root) or folder.is_symlink():
+        return False
+    shutil.rmtree(real, ignore_errors=True)
+    return True
 
 
 def relative(path: Path) -> str:

@@ -13,7 +13,7 @@ from core.compare import table as compare
 from core.errors import AppError
 from core.options import BenchmarkOptions
 from pages.forms import options_form
-from pages.widgets import current_job_panel, job_panel
+from pages.widgets import current_job_panel, job_panel, plain
 
 
 def ab_view(rows: list[dict[str, Any]]) -> None:
@@ -49,7 +49,7 @@ def _interleaved(key_a: str, key_b: str, submit_key: str) -> None:
                 st.session_state.ab_job = lab.submit_interleaved(
                     key_a, key_b, benchmark=benchmark, rounds=rounds, idempotency_key=submit_key).id
         except AppError as error:
-            st.error(str(error))
+            st.error(plain(error))
     current_job_panel("ab_job", "ab_counter")
 
 
@@ -61,12 +61,12 @@ def _layer_diff(key_a: str, key_b: str, labels: dict[str, str], submit_key: str)
             column: st.column_config.NumberColumn(format="%.4f") for column in ("time_a_ms", "time_b_ms", "time_delta_ms")})
     else:
         missing = compare_ab.missing_profiles(key_a, key_b)
-        st.info(f"No stored profile of {' or '.join(labels[k] for k in missing)} at its precision.")
+        st.info(f"No stored profile of {' or '.join(plain(labels[k]) for k in missing)} at its precision.")
         if st.button("Run missing profile(s)"):
             try:
                 jobs = lab.submit_missing_profiles(key_a, key_b, idempotency_key=f"{submit_key}-profile")
                 st.session_state.setdefault("ab_profile_jobs", {})[(key_a, key_b)] = [job.id for job in jobs]
             except AppError as error:
-                st.error(str(error))
+                st.error(plain(error))
     for job_id in st.session_state.get("ab_profile_jobs", {}).get((key_a, key_b), []):
         job_panel(job_id)

@@ -11,6 +11,7 @@ from core.measure.accuracy_tables import metric_title
 from core.options import CompareAxis, CompareFilters
 from pages import route_through_app
 from pages.ab_view import ab_view
+from pages.widgets import plain
 
 route_through_app()
 
@@ -29,7 +30,7 @@ with st.expander("Filters"):
 try:
     shown = compare.filter_rows(rows, CompareFilters(**picked, since=days[0], until=(days * 2)[1]))
 except AppError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 if not shown:
     st.info("No result passes these filters; clear some of them.")
@@ -73,8 +74,9 @@ limit = value.number_input("Value", min_value=0.0, value=float(round(max(r["late
 try:
     pick = compare.pick_for_me(shown, latency_budget_ms=limit if by_budget else None,
                                min_accuracy=None if by_budget else limit / 100)
-    st.success(f"**{pick.row['model']} @ {pick.row['precision']}** (model #{pick.row['model_id']}): {pick.reason}.")
+    row = pick.row
+    st.success(f"**{plain(row['model'])} @ {row['precision']}** (model #{row['model_id']}): {plain(pick.reason)}.")
 except AppError as error:
-    st.warning(str(error))
+    st.warning(plain(error))
 
 ab_view(shown)

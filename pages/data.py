@@ -9,6 +9,7 @@ from core.intake.data_tables import parse_columns
 from core.options import TensorType
 from db import repository as repo
 from pages import route_through_app
+from pages.widgets import plain
 
 route_through_app()
 
@@ -38,12 +39,12 @@ with st.form("add-data", clear_on_submit=True):
             dataset = sources.add_data((upload.name, upload), name=name.strip() or None,
                                        label_column=label_column.strip() or None,
                                        columns=parse_columns(mapping), preprocessing=sources.image_spec(**spec))
-            st.success(f"Added dataset #{dataset.id} '{dataset.name}': {dataset.samples} samples, "
+            st.success(f"Added dataset #{dataset.id} '{plain(dataset.name)}': {dataset.samples} samples, "
                        f"{len(dataset.classes)} classes.")
             if dataset.skipped:
                 st.warning(f"{dataset.skipped} file(s) could not be decoded as images and were skipped.")
         except AppError as error:
-            st.error(str(error))
+            st.error(plain(error))
 
 
 def _split_text(dataset) -> str:
@@ -69,7 +70,7 @@ with st.form("split-data"):
             st.success(f"Split: {len(split.calibration)} calibration and {len(split.validation)} "
                        "validation samples.")
         except AppError as error:
-            st.error(str(error))
+            st.error(plain(error))
 
 st.dataframe(pd.DataFrame([{
     "id": d.id, "name": d.name, "format": d.format, "samples": d.samples, "labelled": d.has_labels,
@@ -88,15 +89,15 @@ if models:
     if right.button("Make synthetic data for this model (benchmark only)"):
         try:
             made = sources.add_synthetic_dataset(model.id)
-            st.success(f"Added dataset #{made.id} '{made.name}'. It is random numbers: use it for "
+            st.success(f"Added dataset #{made.id} '{plain(made.name)}'. It is random numbers: use it for "
                        "benchmarks only; accuracy and calibration on it are refused.")
         except AppError as error:
-            st.error(str(error))
+            st.error(plain(error))
     try:
         images = sources.preview_images(dataset, model)
         for column, (image, caption) in zip(st.columns(len(images)) if images else [], images):
             column.image(image, caption=caption, width="stretch")
         st.dataframe(pd.DataFrame(sources.preview(dataset, model)), hide_index=True)
-        st.success(f"'{dataset.name}' fits every input of '{model.name}'.")
+        st.success(f"'{plain(dataset.name)}' fits every input of '{plain(model.name)}'.")
     except AppError as error:
-        st.error(str(error))
+        st.error(plain(error))

@@ -8,6 +8,7 @@ from core.deploy import script as export_script
 from core.errors import AppError
 from db import repository as repo
 from pages import route_through_app
+from pages.widgets import plain
 
 route_through_app()
 
@@ -42,7 +43,7 @@ try:
             f"{b.throughput_fps:.1f} FPS"))
         st.code(export.benchmark_app_command(chosen), language="bash", wrap_lines=True)
 except AppError as error:
-    st.error(str(error))
+    st.error(plain(error))
 
 st.subheader("The whole lab")
 st.download_button("Download backup (.zip)", data=backup.backup_bytes, file_name=backup.backup_name(),
@@ -58,4 +59,4 @@ with st.form("restore", clear_on_submit=True):
             st.success(f"Restored {result.models} models, {result.datasets} datasets and {result.jobs} jobs. "
                        f"The previous state is in {result.previous_state}.")
         except AppError as error:
-            st.error(str(error))
+            st.error(plain(error))

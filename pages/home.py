@@ -8,6 +8,7 @@ from core.compare.overview import latest_results
 from core.errors import AppError
 from db import repository as repo
 from pages import route_through_app
+from pages.widgets import plain
 
 route_through_app()
 
@@ -27,7 +28,7 @@ if st.button("Try the demo", type="primary"):
     try:
         model, calibration, validation = lab.ensure_demo()
     except AppError as error:
-        st.error(str(error))
+        st.error(plain(error))
     else:
         st.session_state.update(model_id=model.id, calibration_id=calibration.id,
                                 validation_id=validation.id)
@@ -40,7 +41,7 @@ def running_jobs() -> None:
     if running:
         st.subheader("Running now")
         for job in running:
-            st.progress(job.progress, text=f"Job #{job.id} {job.kind}: {job.stage or job.status}")
+            st.progress(job.progress, text=f"Job #{job.id} {job.kind}: {plain(job.stage or job.status)}")
 
 
 running_jobs()

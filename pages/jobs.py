@@ -8,6 +8,7 @@ from core.jobs import runner as jobs
 from core.jobs.queue import job_log_path
 from db import repository as repo
 from pages import route_through_app
+from pages.widgets import plain
 
 route_through_app()
 
@@ -41,6 +42,6 @@ if all_jobs:
             jobs.rerun(job.id)
             st.rerun()
     except AppError as error:
-        st.error(str(error))
+        st.error(plain(error))
     log = job_log_path(job.id)
     st.code(log.read_text(errors="replace")[-5000:] if log.exists() else "(no log yet)", language=None)

@@ -14,7 +14,7 @@ from core.measure.sweeps import estimate_seconds, sweep_points
 from core.options import PerformanceHint, Precision
 from db import repository as repo
 from pages import route_through_app
-from pages.widgets import current_job_panel
+from pages.widgets import current_job_panel, plain
 
 route_through_app()
 
@@ -53,7 +53,7 @@ with sweep_tab:
             st.session_state.measure_job = lab.submit_batch_sweep(model_id=model_id, options=options,
                                                               idempotency_key=key).id
     except AppError as error:
-        st.error(str(error))
+        st.error(plain(error))
 
 with profile_tab:
     profile_precision = st.selectbox("Inference precision", [p.value for p in Precision], key="profile-precision")
@@ -63,7 +63,7 @@ with profile_tab:
                 model_id=model_id, options=ProfileOptions(precision=profile_precision),
                 idempotency_key=f"{key}-profile").id
         except AppError as error:
-            st.error(str(error))
+            st.error(plain(error))
 
 current_job_panel("measure_job", "measure_counter")
 

@@ -9,6 +9,7 @@ from core.intake import model_intake, preprocess_bake
 from core.measure.accuracy_tables import model_accuracy
 from db import repository as repo
 from pages import route_through_app
+from pages.widgets import plain
 
 route_through_app()
 
@@ -22,9 +23,9 @@ with st.form("add-model", clear_on_submit=True):
     if st.form_submit_button("Add model", type="primary"):
         try:
             model = lab.add_model([(f.name, f) for f in files or []], name=name.strip() or None)
-            st.success(f"Added model #{model.id} '{model.name}'.")
+            st.success(f"Added model #{model.id} '{plain(model.name)}'.")
         except AppError as error:
-            st.error(str(error))
+            st.error(plain(error))
 
 if model_intake.default_import_root():
     with st.form("import-model", clear_on_submit=True):
@@ -33,9 +34,9 @@ if model_intake.default_import_root():
         if st.form_submit_button("Import"):
             try:
                 model = model_intake.import_model_from_server(relative.strip())
-                st.success(f"Imported model #{model.id} '{model.name}'.")
+                st.success(f"Imported model #{model.id} '{plain(model.name)}'.")
             except AppError as error:
-                st.error(str(error))
+                st.error(plain(error))
 
 models = repo.list_models()
 if not models:
@@ -69,7 +70,7 @@ try:
     st.write("Lineage (this model first, then its parents)")
     st.dataframe(pd.DataFrame(details.lineage), hide_index=True)
 except AppError as error:
-    st.error(str(error))
+    st.error(plain(error))
 st.write("Accuracy (newest per dataset, metric and precision; agreement metrics compare with the reference model)")
 accuracy = model_accuracy(chosen.id)
 if accuracy:
@@ -84,9 +85,9 @@ if any(d < 0 for p in chosen.inputs for d in p["shape"]):
         if st.form_submit_button("Set shape"):
             try:
                 reshaped = model_intake.set_static_shapes(chosen.id, model_intake.parse_shapes(text))
-                st.success(f"Added model #{reshaped.id} '{reshaped.name}'.")
+                st.success(f"Added model #{reshaped.id} '{plain(reshaped.name)}'.")
             except AppError as error:
-                st.error(str(error))
+                st.error(plain(error))
 images = [d for d in repo.list_datasets() if d.format == "image-folder"]
 if images:
     left, right = st.columns([3, 1])
@@ -96,8 +97,8 @@ if images:
     if right.button("Bake preprocessing"):
         try:
             baked = preprocess_bake.bake_preprocessing(chosen.id, source)
-            st.success(f"Added model #{baked.id} '{baked.name}'.")
+            st.success(f"Added model #{baked.id} '{plain(baked.name)}'.")
         except AppError as error:
-            st.error(str(error))
+            st.error(plain(error))
 st.write("Recipe")
 st.json(chosen.recipe)

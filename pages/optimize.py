@@ -11,7 +11,7 @@ from core.options import JobKind, MeasureOptions
 from db import repository as repo
 from pages import route_through_app
 from pages.forms import options_form, sweep_form
-from pages.widgets import current_job_panel
+from pages.widgets import current_job_panel, plain
 
 route_through_app()
 
@@ -73,6 +73,6 @@ try:
                                        idempotency_key=key))
         st.session_state.current_job = job.id
 except AppError as error:
-    st.error(str(error))
+    st.error(plain(error))
 
 current_job_panel("current_job", "run_counter")

@@ -1,11 +1,29 @@
 """Small widgets shared by pages (kept here so pages stay thin)."""
 
+import re
+
 import streamlit as st
 
 from core.errors import AppError
 from core.jobs import runner as jobs
 from core.options import JobStatus
 from db import repository as repo
+
+# What Streamlit's Markdown acts on anywhere in a line: emphasis, links / images, HTML, code,
+# tables, strikethrough, LaTeX ($), emoji / colour / icon directives (:...:), entities and escapes;
+# and at the start of a line: headings, lists, quotes, rules.
+_MARKUP = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>|~$:&"})
+_LINE_START = re.compile(r"^(\s*\d*)([-+#=>]|(?<=\d)[.)])", re.MULTILINE)
+
+
+def plain(text: object) -> str:
+    """text with every Markdown-active sign backslash-escaped, so that Markdown shows it as typed.
+
+    Streamlit renders alerts, toasts, captions and progress text as Markdown: a model named
+    '**x** ![](http://host/pixel)' would otherwise come out bold and fetch a remote image. Every
+    user-supplied value (names, job messages, error messages quoting them) goes through this.
+    """
+    return _LINE_START.sub(r"\1\\\2", str(text).translate(_MARKUP))
 
 
 def job_panel(job_id: int) -> None:
@@ -23,17 +41,17 @@ def job_panel(job_id: int) -> None:
             # Only this fragment reruns while the job runs; rerun the page once so what it draws
             # outside the panel (e.g. Measure's results) includes the rows the job just stored.
             st.rerun(scope="app")
-        text = f"Job #{job.id} {job.kind} — {job.status}: {job.stage}"
+        text = f"Job #{job.id} {job.kind} — {job.status}: {plain(job.stage)}"
         st.progress(job.progress, text=text)
         if status == JobStatus.SUCCEEDED:
             st.success(f"Job #{job.id} finished. See the Compare page for the numbers.")
         elif status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.INTERRUPTED):
-            st.error(f"Job #{job.id} {job.status}. {job.message}")
+            st.error(f"Job #{job.id} {job.status}. {plain(job.message)}")
         elif st.button("Cancel", key=f"cancel-{job.id}"):
             try:
                 jobs.cancel(job.id)
             except AppError as error:
-                st.error(str(error))
+                st.error(plain(error))
 
     panel()
 
@@ -49,7 +67,7 @@ def job_toasts() -> None:
         for job in ended:
             ok = job.status == JobStatus.SUCCEEDED
             st.toast(f"Job #{job.id} {job.kind} {job.status}." + (" See the Compare page." if ok else
-                     f" {job.message[:120]}"), icon=":material/check_circle:" if ok else ":material/error:")
+                     f" {plain(job.message[:120])}"), icon=":material/check_circle:" if ok else ":material/error:")
 
     watch()
 

@@ -3,6 +3,7 @@ size with the Pareto front, one colour per algorithm."""
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from core.compare.table import AXIS_COLUMN, AXIS_TITLE, front_rows
@@ -31,8 +32,8 @@ def accuracy_figure(rows: list[dict[str, Any]], axis: CompareAxis = CompareAxis.
         group = [r for r in rows if r["algorithm"] == algorithm]
         figure.add_trace(scatter(
             x=[r[column] for r in group], y=[shown_value(metric, r[metric]) for r in group], mode="markers",
-            name=algorithm, marker={"size": 12}, text=[f"{r['model']} @ {r['precision']}" for r in group],
-            customdata=[[r["key"], r["recipe"], r["settings"], r["load_average"]] for r in group],
+            name=algorithm, marker={"size": 12}, text=[escape(f"{r['model']} @ {r['precision']}") for r in group],
+            customdata=[[r["key"], escape(str(r["recipe"])), r["settings"], r["load_average"]] for r in group],
             hovertemplate=(f"%{{text}}<br>{AXIS_TITLE[axis]}: %{{x:.3f}}<br>{title}: %{{y:.4g}}"
                            "<br>recipe: %{customdata[1]}<br>%{customdata[2]}, load %{customdata[3]}"
                            "<extra></extra>")))
@@ -58,7 +59,7 @@ def batch_figure(curves: list[dict[str, Any]]):
     for index, line in enumerate(dict.fromkeys(c["line"] for c in curves)):
         points = sorted((c for c in curves if c["line"] == line), key=lambda c: c["batch"])
         batches = [c["batch"] for c in points]
-        style = dict(mode="lines+markers", name=line, legendgroup=line,  # one colour per model, both panels
+        style = dict(mode="lines+markers", name=escape(line), legendgroup=line,  # one colour per model, both panels
                      line={"color": palette[index % len(palette)]})
         figure.add_trace(go.Scatter(x=batches, y=[c["throughput_fps"] for c in points], **style), row=1, col=1)
         figure.add_trace(go.Scatter(x=batches, y=[c["latency_ms"] for c in points], showlegend=False, **style),

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.config import get_settings
-from core.errors import BadInputError, JobError
+from core.errors import BadInputError, JobError, UnsafePathError
 from core.intake.files import extract_zip, save_upload
+from core.storage import inside
 from db import repository as repo
 from db.session import get_engine, upgrade_schema
 
@@ -129,8 +130,8 @@ def _validate(unpacked: Path) -> None:
         connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
         try:
             check = connection.execute("PRAGMA integrity_check").fetchone()[0]
-            paths = [r[0] for r in connection.execute("SELECT path FROM models UNION ALL "
-                                                      "SELECT path FROM datasets")] if _TABLES <= names else []
+            rows = [r for r in connection.execute("SELECT 'models', id, path FROM models UNION ALL "
+                                                  "SELECT 'datasets', id, path FROM datasets")] if _TABLES <= names else []
         finally:
             connection.close()
     except sqlite3.DatabaseError as error:
@@ -138,10 +139,36 @@ def _validate(unpacked: Path) -> None:
     if not _TABLES <= names or check != "ok":
         raise BadInputError("The backup's database is not a complete lab database "
                             f"(missing tables {sorted(_TABLES - names)}, integrity '{check}'); make a new backup.")
-    missing = [p for p in paths if not (unpacked / p).exists()]
+    missing = []
+    for table, row_id, path in rows:
+        try:
+            if not inside(unpacked, str(path or "")).exists():
+                missing.append(path)
+        except UnsafePathError as error:
+            raise BadInputError(f"Restore refused, nothing was changed: the backup's {table} row #{row_id} has the "
+                                f"path '{path}', which is not inside the lab's data folder. The backup was edited "
+                                "or not made by the lab; restore one made by 'Download backup' or "
+                                "`python -m core backup`.") from error
     if missing:
         raise BadInputError(f"The backup lacks {len(missing)} stored file(s), e.g. '{missing[0]}'; "
                             "make a new backup (the zip was cut short or edited).")
+
+
+def _retire_live_jobs(database: Path) -> int:
+    """Marks the backup's pending / running jobs interrupted, so none comes back as live work.
+
+    Their processes belong to the lab the backup was made from; a restored 'running' row would
+    otherwise go stale and be requeued. Returns how many rows changed.
+    """
+    connection = sqlite3.connect(database)
+    try:
+        with connection:
+            return connection.execute(
+                "UPDATE jobs SET status = 'interrupted', pid = NULL, message = 'Was queued or running when the "
+                "backup was made; it was not resumed after the restore. Run it again from the Jobs page.' "
+                "WHERE status IN ('pending', 'running')").rowcount
+    finally:
+        connection.close()
 
 
 def restore(upload: tuple[str, bytes | BinaryIO]) -> RestoreResult:
@@ -164,6 +191,7 @@ def restore(upload: tuple[str, bytes | BinaryIO]) -> RestoreResult:
         saved = save_upload(data, Path(scratch), name, max_bytes=settings.max_upload_bytes)
         unpacked = extract_zip(saved, Path(scratch) / "unpacked", max_bytes=settings.max_upload_bytes)
         _validate(unpacked)
+        _retire_live_jobs(unpacked / DATABASE)
         previous = data_dir / "backups" / f"before-restore-{datetime.now(timezone.utc):%Y%m%d-%H%M%S-%f}"
         previous.mkdir(parents=True)
         _copy_database(database, previous / DATABASE)

@@ -8,13 +8,12 @@ writes just the converted IR under the data dir, so a many-GB model is not copie
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from core.config import get_settings
-from core.errors import BadInputError, UnsafeArchiveError
+from core.errors import BadInputError, UnsafeArchiveError, UnsafePathError
 from core.intake.data_tables import parse_columns
 from core.intake.files import save_all
 from core.intake.models import (
@@ -28,7 +27,7 @@ from core.intake.models import (
     save_ir,
     weight_precisions,
 )
-from core.storage import new_folder, relative, resolve
+from core.storage import new_folder, relative, remove_tree, resolve
 from db import repository as repo
 from db.records import ModelRecord
 
@@ -78,11 +77,13 @@ def add_model_from_path(path: Path, *, name: str | None = None) -> ModelRecord:
 def delete_model(model_id: int) -> None:
     """Removes a model's row, measurements and files (its folder under the data dir)."""
     model = repo.get_model(model_id)
-    folder = resolve(model.path).parent
+    try:
+        folder = resolve(model.path).parent
+    except UnsafePathError:
+        folder = None  # a row whose path leaves the data dir: the row goes, nothing on disk is touched
     repo.delete_model(model_id)
-    if folder.is_relative_to(get_settings().data_dir / "models"):
-        shutil.rmtree(folder, ignore_errors=True)
-
+    if folder is not None:
+        remove_tree(folder, within=get_settings().data_dir / "models")
 
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from html import escape
 from typing import Any
 
 from core.errors import NotFoundError
@@ -72,7 +73,7 @@ def auto_batch_figure(summary: list[dict[str, Any]]):
     for (model, auto), rows in _group(summary, ("model", "auto_batch")).items():
         rows = sorted(rows, key=lambda r: r["batch"])
         figure.add_trace(go.Bar(x=[str(r["batch"]) for r in rows], y=[r["throughput_fps"] for r in rows],
-                                name=f"{model}: auto-batching {'on' if auto else 'off'}"))
+                                name=escape(f"{model}: auto-batching {'on' if auto else 'off'}")))
     figure.update_layout(barmode="group", xaxis_title="batch size (on: requests grouped by OpenVINO)",
                          yaxis_title="throughput (FPS)", margin={"t": 30})
     return figure
