@@ -3,9 +3,10 @@
 import streamlit as st
 
 from core.config import get_settings
+from core.errors import AppError
 from core.jobs.worker import ensure_local_worker, worker_running
 from db.session import upgrade_schema
-from pages.widgets import job_toasts
+from pages.widgets import job_toasts, plain
 
 st.set_page_config(page_title="Optimization Lab", page_icon="⚡", layout="wide")
 
@@ -22,7 +23,11 @@ def local_worker() -> bool:
     return ensure_local_worker()
 
 
-migrated()
+try:
+    migrated()
+except AppError as error:  # a damaged database: the way out, not a traceback
+    st.error(plain(error))
+    st.stop()
 if get_settings().start_local_worker:
     local_worker()
 job_toasts()  # a toast on any page when a job ends

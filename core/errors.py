@@ -25,6 +25,10 @@ class UnsafePathError(AppError):
     """A stored path (from the database or a backup) points outside the data dir."""
 
 
+class CorruptDatabaseError(AppError):
+    """The lab's database file is damaged or empty; the lab refuses to start over silently."""
+
+
 class NotFoundError(AppError):
     """A model, dataset or job id that does not exist."""
 

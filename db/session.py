@@ -9,9 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import get_settings
+from core.errors import CorruptDatabaseError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _engines: dict[tuple[int, str], tuple[Engine, sessionmaker[Session]]] = {}
@@ -62,8 +64,46 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         session.close()
 
 
+# SQLite's words for a file that is no (longer a) database: truncated, overwritten, not SQLite.
+_CORRUPT = ("file is not a database", "malformed", "disk image", "not a database")
+_WAY_OUT = ("Stop the lab, move the file aside (e.g. `mv {path} {path}.broken`), then restore a backup "
+            "(`python -m core restore BACKUP.zip`, or Export > Restore), or start an empty lab.")
+
+
+def _refuse_empty_file_beside_artifacts(url: str) -> None:
+    """A 0-byte database file while models / datasets are stored: the lab would start empty and
+    orphan them, so it stops and says so instead."""
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url.removeprefix("sqlite:///"))
+    data_dir = get_settings().data_dir
+    stored = any(any((data_dir / kind).iterdir()) for kind in ("models", "datasets") if (data_dir / kind).is_dir())
+    if path.is_file() and path.stat().st_size == 0 and stored:
+        raise CorruptDatabaseError(f"The lab's database {path} is empty (0 bytes) while the data folder holds "
+                                   "stored models or datasets; the lab does not start over silently. "
+                                   + _WAY_OUT.format(path=path))
+
+
 def upgrade_schema(url: str | None = None) -> None:
-    """Brings the database to the newest Alembic revision (creates it when new)."""
+    """Brings the database to the newest Alembic revision (creates it when new).
+
+    Raises:
+        CorruptDatabaseError: The SQLite file is damaged, or empty beside stored artifacts; the
+            message names the file and the way out (restore a backup).
+    """
+    url = url or get_settings().database_url
+    _refuse_empty_file_beside_artifacts(url)
+    try:
+        _upgrade(url)
+    except DatabaseError as error:
+        if not any(sign in str(error.orig or error) for sign in _CORRUPT):
+            raise
+        path = url.removeprefix("sqlite:///")
+        raise CorruptDatabaseError(f"The lab's database {path} is damaged ({error.orig or error}); nothing was "
+                                   "changed. " + _WAY_OUT.format(path=path)) from None
+
+
+def _upgrade(url: str) -> None:
     from alembic import command
     from alembic.config import Config
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from core.config import get_settings
 from core.errors import AppError
 from core.jobs.worker import ensure_local_worker
 from core.options import JobStatus
@@ -35,11 +36,15 @@ def with_lab(command: Callable[..., int | None]) -> Callable[..., int]:
 
 
 def wait_for(job_id: int) -> int:
-    """Follows a job until it finishes (starting a local worker if none runs); exit code 0 on success."""
+    """Follows a job until it finishes; exit code 0 on success.
+
+    Starts a local worker when none runs, unless OPTLAB_LOCAL_WORKER=0 (workers run elsewhere).
+    """
     last = None
+    local = get_settings().start_local_worker
     while True:
-        # Checked on every poll: a worker started by an earlier command may just be exiting.
-        ensure_local_worker()
+        if local:  # checked on every poll: a worker started by an earlier command may just be exiting
+            ensure_local_worker()
         job = repo.get_job(job_id)
         line = f"job {job.id} {job.status} {job.progress:.0%} {job.stage}"
         if line != last:

@@ -70,8 +70,13 @@ def export(args) -> None:
 
 @with_lab
 def backup(args) -> None:
-    with args.out.open("wb") as out:
-        print_record({"path": str(args.out), **write_backup(out)}, args.json)
+    try:
+        with args.out.open("wb") as out:
+            summary = write_backup(out)
+    except BaseException:
+        args.out.unlink(missing_ok=True)  # no half-written (or 0-byte) backup left behind
+        raise
+    print_record({"path": str(args.out), **summary}, args.json)
 
 
 @with_lab

@@ -106,11 +106,21 @@ def read_model(path: Path):
     except ModelFormatError:
         raise
     except Exception as error:  # OpenVINO raises RuntimeError subclasses with long C++ traces
-        first_line = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
         raise ModelFormatError(
-            f"OpenVINO could not read '{path.name}' as {MODEL_SUFFIXES[suffix]}: {first_line}. "
+            f"OpenVINO could not read '{path.name}' as {MODEL_SUFFIXES[suffix]}: {openvino_reason(error, path)}. "
             "Check that the file is complete and not corrupt (export or download it again); for an "
             "IR, make sure the .bin is the one saved with this .xml.") from error
+
+
+def openvino_reason(error: Exception, path: Path) -> str:
+    """OpenVINO's own words for a failure, without its C++ source locations or the server's folders.
+
+    Its messages start with 'Exception from src/...cpp:84:' lines; the reason follows them.
+    """
+    lines = [line.strip() for line in str(error).splitlines()
+             if line.strip() and not line.strip().startswith("Exception from ")]
+    text = " ".join(lines).replace(str(path), path.name).replace(str(path.parent) + "/", "")
+    return (text or type(error).__name__)[:600].rstrip(". ")
 
 
 def _check_weights_file(xml: Path) -> None:

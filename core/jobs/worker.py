@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from core.config import REPO_ROOT, get_settings
+from core.errors import AppError
 from core.jobs import runner as jobs
 from core.jobs.queue import get_task, prepare_standby
 from db import repository as repo
@@ -104,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     if fd is None:
         log.info("A worker for queue %r already runs; nothing to do.", queue_name)
         return 0
-    upgrade_schema()
+    try:
+        upgrade_schema()
+    except AppError as error:  # a damaged database: say so in one line, not a traceback
+        log.error("%s", error)
+        return 2
     requeued = jobs.recover_stale(queue_name=queue_name)
     log.info("Worker for queue %r started (pid %s); requeued %d job(s).", queue_name, os.getpid(),
              len(requeued))

@@ -6,9 +6,8 @@ Create Date: 2026-11-28 13:30:00.497440
 
 Issue 5: benchmark_results gains auto_batch, peak_memory_mb, sweep_point, repeat; new profiles table.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002'
 down_revision = '0001'

@@ -11,7 +11,6 @@ key enforcement is off meanwhile: db.session.upgrade_schema). Other databases us
 """
 from alembic import op
 
-
 revision = '0003'
 down_revision = '0002'
 branch_labels = None

@@ -8,9 +8,8 @@ Issue 5: accuracy is stored per (model, dataset, split, metric): 'validation' wh
 split into calibration / validation parts and the metric read the validation part, 'all' otherwise.
 Rows stored before have none (the model page infers it for them).
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004'
 down_revision = '0003'
