@@ -42,6 +42,8 @@ class Settings:
     start_local_worker: bool
     # Server folder models may be imported from (too big for a browser upload); None = off.
     import_root: Path | None = None
+    # How long a database call keeps retrying while the database is locked or unreachable.
+    db_retry_seconds: float = 120.0
 
     @property
     def max_upload_bytes(self) -> int:
@@ -66,4 +68,5 @@ def get_settings() -> Settings:
         max_attempts=int(os.environ.get("OPTLAB_MAX_ATTEMPTS", "3")),
         start_local_worker=os.environ.get("OPTLAB_LOCAL_WORKER", "1") != "0",
         import_root=Path(os.environ["OPTLAB_IMPORT_ROOT"]).resolve() if os.environ.get("OPTLAB_IMPORT_ROOT") else None,
+        db_retry_seconds=float(os.environ.get("OPTLAB_DB_RETRY_SECONDS", "120")),
     )

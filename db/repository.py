@@ -1,6 +1,8 @@
 """Reads and writes of the lab's rows. Every function returns frozen records, never ORM rows.
 
-Status transitions are conditional UPDATEs, so two processes can never both move a job on.
+Status transitions are conditional UPDATEs, so two processes can never both move a job on. Every
+public function rides out a database blip (retry_transient) except report_progress: progress may
+be skipped (the next report carries it), a state transition may not.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from db.records import (
     ProfileRecord,
     to_record,
 )
-from db.session import session_scope
+from db.session import retry_transient, session_scope
 
 _UNFINISHED = (JobStatus.PENDING, JobStatus.RUNNING)
 
 
 # --- models and datasets -------------------------------------------------------------------------
 
+@retry_transient
 def add_model(*, name: str, format: str, path: str, size_bytes: int, inputs: list[Any],
               outputs: list[Any], parent_id: int | None = None,
               recipe: dict[str, Any] | None = None) -> ModelRecord:
@@ -60,20 +63,24 @@ def _newest(table, record, *conditions):
     return rows[-1] if rows else None
 
 
+@retry_transient
 def get_model(model_id: int) -> ModelRecord:
     return _get(orm.Model, ModelRecord, model_id,
                 f"Model #{model_id} does not exist; pick one from the Models page.")
 
 
+@retry_transient
 def list_models() -> list[ModelRecord]:
     return _list(orm.Model, ModelRecord)
 
 
+@retry_transient
 def find_model(name: str) -> ModelRecord | None:
     """The newest root model (no parent) called name, if any."""
     return _newest(orm.Model, ModelRecord, orm.Model.name == name, orm.Model.parent_id.is_(None))
 
 
+@retry_transient
 def add_dataset(*, name: str, format: str, path: str, samples: int, has_labels: bool,
                 classes: list[Any], preprocessing: dict[str, Any], skipped: int = 0) -> DatasetRecord:
     with session_scope() as s:
@@ -84,21 +91,25 @@ def add_dataset(*, name: str, format: str, path: str, samples: int, has_labels: 
         return to_record(DatasetRecord, row)
 
 
+@retry_transient
 def get_dataset(dataset_id: int) -> DatasetRecord:
     return _get(orm.Dataset, DatasetRecord, dataset_id,
                 f"Dataset #{dataset_id} does not exist; pick one from the Data page.")
 
 
+@retry_transient
 def list_datasets() -> list[DatasetRecord]:
     return _list(orm.Dataset, DatasetRecord)
 
 
+@retry_transient
 def find_dataset(name: str) -> DatasetRecord | None:
     return _newest(orm.Dataset, DatasetRecord, orm.Dataset.name == name)
 
 
 # --- jobs ----------------------------------------------------------------------------------------
 
+@retry_transient
 def create_job(*, kind: str, options: dict[str, Any], queue: str, model_id: int | None = None,
                dataset_id: int | None = None, idempotency_key: str | None = None) -> tuple[JobRecord, bool]:
     """Inserts a PENDING job; returns (job, created). A repeated idempotency key returns the first."""
@@ -115,10 +126,12 @@ def create_job(*, kind: str, options: dict[str, Any], queue: str, model_id: int 
             return to_record(JobRecord, row), False
 
 
+@retry_transient
 def get_job(job_id: int) -> JobRecord:
     return _get(orm.Job, JobRecord, job_id, f"Job #{job_id} does not exist; see the Jobs page for the list.")
 
 
+@retry_transient
 def list_jobs(limit: int = 200) -> list[JobRecord]:
     with session_scope() as s:
         rows = s.scalars(select(orm.Job).order_by(orm.Job.id.desc()).limit(limit))
@@ -132,6 +145,7 @@ def _transition(job_id: int, allowed: tuple[str, ...], **values: Any) -> bool:
         return result.rowcount == 1
 
 
+@retry_transient
 def claim_job(job_id: int, pid: int) -> bool:
     """PENDING -> RUNNING, exactly once; counts the attempt."""
     now = utcnow()
@@ -146,10 +160,12 @@ def report_progress(job_id: int, progress: float, stage: str) -> None:
                 heartbeat_at=utcnow())
 
 
+@retry_transient
 def heartbeat(job_id: int) -> None:
     _transition(job_id, (JobStatus.RUNNING,), heartbeat_at=utcnow())
 
 
+@retry_transient
 def finish_job(job_id: int, status: JobStatus, *, message: str = "", exit_code: int | None = None,
                result_model_id: int | None = None) -> bool:
     """RUNNING -> a finished state. Returns False when the job had already left RUNNING."""
@@ -163,16 +179,19 @@ def finish_job(job_id: int, status: JobStatus, *, message: str = "", exit_code: 
     return _transition(job_id, (JobStatus.RUNNING,), **values)
 
 
+@retry_transient
 def fail_unstarted(job_id: int, *, message: str, exit_code: int | None = None) -> bool:
     """PENDING -> FAILED, for a job whose process ended (or never started) before claiming it."""
     return _transition(job_id, (JobStatus.PENDING,), status=JobStatus.FAILED, message=message,
                        exit_code=exit_code, finished_at=utcnow())
 
 
+@retry_transient
 def set_result_model(job_id: int, model_id: int) -> None:
     _transition(job_id, (JobStatus.RUNNING,), result_model_id=model_id)
 
 
+@retry_transient
 def request_cancel(job_id: int) -> JobRecord:
     """Flags a job for cancellation; a PENDING job is cancelled at once."""
     job = get_job(job_id)
@@ -184,17 +203,29 @@ def request_cancel(job_id: int) -> JobRecord:
     return get_job(job_id)
 
 
+@retry_transient
 def list_sweep_points(sweep_job_id: int) -> list[JobRecord]:
     """The point jobs of a sweep, in creation order."""
     return _list(orm.Job, JobRecord, orm.Job.options["sweep_job_id"].as_integer() == sweep_job_id)
 
 
+@retry_transient
 def end_unfinished_points(sweep_job_id: int, status: JobStatus, message: str) -> None:
     """Ends the pending / running points of a sweep that was cancelled or died."""
     for point in list_sweep_points(sweep_job_id):
         _transition(point.id, _UNFINISHED, status=status, message=message, finished_at=utcnow())
 
 
+@retry_transient
+def pending_jobs(queue: str, *, older_than: timedelta) -> list[JobRecord]:
+    """PENDING jobs of queue created more than older_than ago (not a sweep's points: the sweep runs those)."""
+    with session_scope() as s:
+        rows = s.scalars(select(orm.Job).where(orm.Job.queue == queue, orm.Job.status == JobStatus.PENDING,
+                                               orm.Job.created_at < utcnow() - older_than).order_by(orm.Job.id))
+        return [job for job in (to_record(JobRecord, r) for r in rows) if not job.options.get("sweep_job_id")]
+
+
+@retry_transient
 def has_unfinished_jobs(queue: str) -> bool:
     """True while a job of this queue is pending or running."""
     with session_scope() as s:
@@ -202,6 +233,7 @@ def has_unfinished_jobs(queue: str) -> bool:
                         .limit(1)) is not None
 
 
+@retry_transient
 def delete_model(model_id: int) -> None:
     """Removes a model row (its measurements go with it; children keep a null parent)."""
     with session_scope() as s:
@@ -210,11 +242,13 @@ def delete_model(model_id: int) -> None:
             s.delete(row)
 
 
+@retry_transient
 def is_cancel_requested(job_id: int) -> bool:
     with session_scope() as s:
         return bool(s.scalar(select(orm.Job.cancel_requested).where(orm.Job.id == job_id)))
 
 
+@retry_transient
 def interrupt_stale_jobs(stale_after: timedelta) -> list[JobRecord]:
     """RUNNING jobs whose heartbeat is older than stale_after become INTERRUPTED."""
     cutoff = utcnow() - stale_after
@@ -227,6 +261,7 @@ def interrupt_stale_jobs(stale_after: timedelta) -> list[JobRecord]:
     return [get_job(i) for i in interrupted]
 
 
+@retry_transient
 def reset_for_rerun(job_id: int) -> JobRecord:
     """A finished or interrupted job goes back to PENDING (same id, same options)."""
     allowed = (JobStatus.INTERRUPTED, JobStatus.FAILED, JobStatus.CANCELLED)
@@ -240,6 +275,7 @@ def reset_for_rerun(job_id: int) -> JobRecord:
 
 # --- results -------------------------------------------------------------------------------------
 
+@retry_transient
 def add_benchmark(model_id: int, result: dict[str, Any], job_id: int | None = None) -> BenchmarkRecord:
     """Stores one measurement given as BenchmarkResult.to_dict()."""
     latency = result["latency_ms"]
@@ -259,6 +295,7 @@ def add_benchmark(model_id: int, result: dict[str, Any], job_id: int | None = No
         return to_record(BenchmarkRecord, row)
 
 
+@retry_transient
 def add_accuracy(*, model_id: int, dataset_id: int | None, metric: str, value: float, samples: int,
                  precision: str, job_id: int | None = None, reference_model_id: int | None = None,
                  split: str | None = None) -> AccuracyRecord:
@@ -271,17 +308,20 @@ def add_accuracy(*, model_id: int, dataset_id: int | None, metric: str, value: f
         return to_record(AccuracyRecord, row)
 
 
+@retry_transient
 def list_benchmarks(model_id: int | None = None) -> list[BenchmarkRecord]:
     table = orm.BenchmarkResult
     return _list(table, BenchmarkRecord, *([table.model_id == model_id] if model_id is not None else []))
 
 
+@retry_transient
 def sweep_benchmarks(model_id: int) -> list[BenchmarkRecord]:
     """A model's stored batch-sweep / grid points (rows with a sweep_point label), oldest first."""
     table = orm.BenchmarkResult
     return _list(table, BenchmarkRecord, table.model_id == model_id, table.sweep_point.is_not(None))
 
 
+@retry_transient
 def add_profile(*, model_id: int, device: str, precision: str, total_ms: float, layers: list[dict[str, Any]],
                 job_id: int | None = None) -> ProfileRecord:
     """Stores one per-layer profile (layers: JSON-able dicts, one per executed layer)."""
@@ -293,11 +333,13 @@ def add_profile(*, model_id: int, device: str, precision: str, total_ms: float, 
         return to_record(ProfileRecord, row)
 
 
+@retry_transient
 def list_profiles(model_id: int | None = None) -> list[ProfileRecord]:
     table = orm.Profile
     return _list(table, ProfileRecord, *([table.model_id == model_id] if model_id is not None else []))
 
 
+@retry_transient
 def list_accuracy(model_id: int | None = None) -> list[AccuracyRecord]:
     table = orm.AccuracyResult
     return _list(table, AccuracyRecord, *([table.model_id == model_id] if model_id is not None else []))
@@ -313,6 +355,7 @@ def _scan(table, record, *conditions) -> list:
         return [record(*row) for row in s.execute(select(*columns).where(*conditions).order_by(table.id))]
 
 
+@retry_transient
 def scan_benchmarks(*, batch: int | None = None, min_batch: int | None = None,
                     model_ids: list[int] | None = None) -> list[BenchmarkRecord]:
     """Every stored benchmark row, oldest first; only at batch / from min_batch / of model_ids if given."""
@@ -323,11 +366,13 @@ def scan_benchmarks(*, batch: int | None = None, min_batch: int | None = None,
     return _scan(table, BenchmarkRecord, *conditions)
 
 
+@retry_transient
 def scan_accuracy() -> list[AccuracyRecord]:
     """Every stored accuracy row, oldest first."""
     return _scan(orm.AccuracyResult, AccuracyRecord)
 
 
+@retry_transient
 def counts() -> dict[str, int]:
     """Row counts for the overview page."""
     from sqlalchemy import func

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import get_settings
@@ -18,6 +22,13 @@ from core.errors import CorruptDatabaseError
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _engines: dict[tuple[int, str], tuple[Engine, sessionmaker[Session]]] = {}
 _lock = threading.Lock()
+log = logging.getLogger("optlab.db")
+T = TypeVar("T")
+# What a database says while it is briefly unavailable: SQLite's write lock outlasting busy_timeout,
+# a Postgres restart or a dropped connection. Anything else (a missing table, bad SQL) is no blip.
+_TRANSIENT_SIGNS = ("database is locked", "database is busy", "could not connect", "connection refused",
+                    "server closed the connection", "terminating connection", "the database system is",
+                    "connection reset", "connection is closed", "timeout expired")
 
 
 def _set_sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -41,11 +52,40 @@ def get_engine(url: str | None = None) -> Engine:
         if key not in _engines:
             if url.startswith("sqlite:///"):
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url)
+            # pre_ping: a pooled connection that a database restart killed is replaced, not used.
+            engine = create_engine(url, pool_pre_ping=True)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _set_sqlite_pragmas)
             _engines[key] = (engine, sessionmaker(engine, expire_on_commit=False))
         return _engines[key][0]
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether error is the database being briefly unavailable (worth trying again)."""
+    return isinstance(error, (OperationalError, InterfaceError)) and (
+        error.connection_invalidated or any(sign in str(error).lower() for sign in _TRANSIENT_SIGNS))
+
+
+def retry_transient(function: Callable[..., T]) -> Callable[..., T]:
+    """Runs function again, with backoff, while the database is locked or unreachable.
+
+    A repository function is one unit of work in one session_scope (rolled back on error), so
+    running it again is safe. Gives up after OPTLAB_DB_RETRY_SECONDS (120 s) with the last error.
+    """
+    @functools.wraps(function)
+    def retrying(*args, **kwargs) -> T:
+        deadline, pause = time.monotonic() + get_settings().db_retry_seconds, 0.2
+        while True:
+            try:
+                return function(*args, **kwargs)
+            except (OperationalError, InterfaceError) as error:
+                if not is_transient(error) or time.monotonic() + pause > deadline:
+                    raise
+                log.warning("%s: database unavailable (%s); retrying in %.1f s", function.__name__,
+                            str(error.orig or error).splitlines()[0][:120], pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+    return retrying
 
 
 @contextmanager

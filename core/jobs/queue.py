@@ -23,6 +23,7 @@ from db import repository as repo
 _queues: dict[tuple[str, str], object] = {}
 _standby: subprocess.Popen | None = None
 _standby_lock = threading.Lock()
+_supervising: int | None = None  # the job this worker's (single) consumer thread supervises now
 POLL_SECONDS = 0.5
 KILL_AFTER_SECONDS = 3.0
 
@@ -56,8 +57,23 @@ def enqueue(job_id: int, queue_name: str | None = None) -> None:
     get_task(queue_name)(job_id)
 
 
+def queued_job_ids(queue_name: str | None = None) -> set[int]:
+    """Ids of the jobs whose message waits on the queue, plus the one being supervised here."""
+    ids = {int(task.args[0]) for task in get_task(queue_name).huey.pending() if task.args}
+    return ids | ({_supervising} if _supervising is not None else set())
+
+
 def supervise_job(job_id: int) -> None:
     """Runs one job in its own process, relays cancel requests, records how it ended."""
+    global _supervising
+    _supervising = job_id
+    try:
+        _supervise(job_id)
+    finally:
+        _supervising = None
+
+
+def _supervise(job_id: int) -> None:
     if repo.get_job(job_id).status != JobStatus.PENDING:
         return  # cancelled while queued, or picked up by another worker
     try:

@@ -22,10 +22,11 @@ from typing import Any, Callable
 from core.config import get_settings
 from core.errors import AppError, JobCancelled, JobError
 from core.jobs.handlers import HANDLERS
-from core.jobs.queue import enqueue, job_log_path
+from core.jobs.queue import enqueue, job_log_path, queued_job_ids
 from core.options import JobKind, JobStatus
 from db import repository as repo
 from db.records import JobRecord
+from db.session import is_transient
 
 log = logging.getLogger("optlab.jobs")
 # Kinds that only read their inputs and write new rows: safe to run again after an interruption.
@@ -81,6 +82,23 @@ def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
     return requeued
 
 
+def recover_lost_messages(queue_name: str) -> list[JobRecord]:
+    """Puts PENDING jobs of queue_name back on it when their message is gone.
+
+    Huey delivers at most once: a supervisor that crashed (a database outage, a killed worker)
+    took its message with it and the job would wait forever. Only jobs pending longer than the
+    stale time count; a message enqueued twice is harmless (the claim is conditional, and a
+    supervisor skips a job that is no longer pending). Returns the jobs re-enqueued.
+    """
+    waiting = queued_job_ids(queue_name)
+    lost = [job for job in repo.pending_jobs(queue_name, older_than=timedelta(seconds=get_settings().stale_seconds))
+            if job.id not in waiting]
+    for job in lost:
+        log.warning("Job %s was pending without a queue message: enqueued again", job.id)
+        enqueue(job.id, queue_name)
+    return lost
+
+
 class Reporter:
     """Progress of the running job: throttled writes (at most ~1/s), each one also a heartbeat.
 
@@ -111,7 +129,12 @@ class Reporter:
         start, end = self._span
         label = f"{self._stage}: {detail}" if detail else self._stage
         overall = start + (end - start) * max(0.0, min(1.0, done))
-        repo.report_progress(self.job_id, overall, label)
+        try:
+            repo.report_progress(self.job_id, overall, label)
+        except Exception as error:  # progress may be skipped (the next report carries it); work goes on
+            if not is_transient(error):
+                raise
+            log.warning("Progress of job %s not written (database unavailable): %s", self.job_id, label)
         if self.on_overall:
             self.on_overall(overall, label)
 
@@ -127,7 +150,10 @@ def _heartbeat_forever(job_id: int, supervisor_pid: int, interval: float) -> Non
             # The worker died (e.g. kill -9): stop now so the row goes stale and gets requeued.
             os._exit(3)
         for active in list(ACTIVE_JOBS):
-            repo.heartbeat(active)
+            try:
+                repo.heartbeat(active)  # retried through a blip (db.session.retry_transient)
+            except Exception:  # the thread must outlive any error, or the job goes stale for good
+                log.exception("Heartbeat of job %s failed; trying again in %s s", active, interval)
 
 
 def execute(job_id: int, reporter: Reporter) -> bool:

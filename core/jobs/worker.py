@@ -75,21 +75,23 @@ def ensure_local_worker(wait_seconds: float = 20.0) -> bool:
 
 
 def _watch(parent_pid: int | None, queue_name: str) -> None:
-    """Recovers stale jobs periodically; ends the worker once its parent is gone and it is idle."""
+    """Recovers stale jobs and lost queue messages periodically; ends the worker once its parent is
+    gone and it is idle. No error (a database outage, say) ends this thread: it tries again."""
     last_recovery = time.monotonic()
     while True:
         time.sleep(1.0)
-        if parent_pid and os.getppid() != parent_pid and not repo.has_unfinished_jobs(queue_name):
-            # Orphaned and idle: nothing is lost by stopping (queued work would be, so it waits).
-            log.info("Parent process %s is gone and the queue is empty; worker exits.", parent_pid)
-            os._exit(0)
-        if time.monotonic() - last_recovery < min(RECOVER_EVERY_SECONDS, get_settings().stale_seconds):
-            continue
-        last_recovery = time.monotonic()
         try:
+            if parent_pid and os.getppid() != parent_pid and not repo.has_unfinished_jobs(queue_name):
+                # Orphaned and idle: nothing is lost by stopping (queued work would be, so it waits).
+                log.info("Parent process %s is gone and the queue is empty; worker exits.", parent_pid)
+                os._exit(0)
+            if time.monotonic() - last_recovery < min(RECOVER_EVERY_SECONDS, get_settings().stale_seconds):
+                continue
+            last_recovery = time.monotonic()
             jobs.recover_stale()
-        except Exception:  # a locked database must not kill the watchdog; try again next round
-            log.exception("Recovering stale jobs failed")
+            jobs.recover_lost_messages(queue_name)
+        except Exception:
+            log.exception("Recovering jobs failed; trying again in %s s", RECOVER_EVERY_SECONDS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     except AppError as error:  # a damaged database: say so in one line, not a traceback
         log.error("%s", error)
         return 2
-    requeued = jobs.recover_stale(queue_name=queue_name)
+    requeued = jobs.recover_stale(queue_name=queue_name) + jobs.recover_lost_messages(queue_name)
     log.info("Worker for queue %r started (pid %s); requeued %d job(s).", queue_name, os.getpid(),
              len(requeued))
     threading.Thread(target=_watch, args=(args.parent_pid, queue_name), daemon=True).start()
