@@ -25,6 +25,10 @@ class UnsafePathError(AppError):
     """A stored path (from the database or a backup) points outside the data dir."""
 
 
+class DiskFullError(AppError):
+    """The data folder's disk has no room left for what the lab was writing."""
+
+
 class CorruptDatabaseError(AppError):
     """The lab's database file is damaged or empty; the lab refuses to start over silently."""
 

@@ -9,6 +9,7 @@ New folders get sanitized names and are never shared.
 
 from __future__ import annotations
 
+import errno
 import re
 import shutil
 from contextlib import contextmanager
@@ -16,9 +17,12 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterator
 
 from core.config import get_settings
-from core.errors import UnsafePathError
+from core.errors import DiskFullError, UnsafePathError
 
 MAX_NAME = 100
+# Below this much free space, a failed write (OpenVINO's 'basic_ios::clear: iostream error' says no
+# more) is taken to be the disk being full.
+NEARLY_FULL_BYTES = 8 * 1024 * 1024
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]")  # explicit ASCII ranges: no Unicode look-alikes
 
 
@@ -102,6 +106,22 @@ def new_folder(kind: str, stem: str) -> Iterator[Path]:
     folder = unique_dir(get_settings().data_dir / kind, stem)
     try:
         yield folder
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(folder, ignore_errors=True)
+        full = disk_full(error)
+        if full is not None:
+            raise full from error
         raise
+
+
+def disk_full(error: BaseException) -> DiskFullError | None:
+    """The error to show when error came from the data folder's disk being full, else None."""
+    if isinstance(error, DiskFullError):
+        return None
+    free = shutil.disk_usage(get_settings().data_dir).free
+    no_space = isinstance(error, OSError) and error.errno == errno.ENOSPC
+    if not (no_space or (isinstance(error, (OSError, RuntimeError)) and free < NEARLY_FULL_BYTES)):
+        return None
+    return DiskFullError(f"The data folder's disk is full ({free / 2**20:.1f} MB free); nothing stored before was "
+                         "changed. Free some space (delete models you no longer need) or set OPTLAB_DATA_DIR "
+                         "to a bigger disk, then try again.")

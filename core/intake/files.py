@@ -23,7 +23,7 @@ import numpy as np
 
 from core.config import get_settings
 from core.errors import BadInputError, DatasetError, UnsafeArchiveError
-from core.storage import sanitize_filename
+from core.storage import disk_full, sanitize_filename
 
 CHUNK = 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -80,8 +80,11 @@ def save_upload(data: bytes | BinaryIO, dest_dir: Path, name: str, *, max_bytes:
         if written == 0:
             raise BadInputError(f"The file '{name}' is empty; choose it again or re-export it.")
         os.replace(part, target)  # atomic: readers see the old file or the whole new one
-    except BaseException:
+    except BaseException as error:
         Path(part).unlink(missing_ok=True)
+        full = disk_full(error)
+        if full is not None:
+            raise full from error
         raise
     return target
 

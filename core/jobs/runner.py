@@ -24,6 +24,7 @@ from core.errors import AppError, JobCancelled, JobError
 from core.jobs.handlers import HANDLERS
 from core.jobs.queue import enqueue, job_log_path, queued_job_ids
 from core.options import JobKind, JobStatus
+from core.storage import disk_full
 from db import repository as repo
 from db.records import JobRecord
 from db.session import is_transient
@@ -173,6 +174,10 @@ def execute(job_id: int, reporter: Reporter) -> bool:
         return False
     except Exception as error:
         traceback.print_exc()
+        full = disk_full(error)
+        if full is not None:
+            repo.finish_job(job_id, JobStatus.FAILED, message=str(full), exit_code=1)
+            return False
         repo.finish_job(job_id, JobStatus.FAILED, exit_code=1,
                         message=f"Unexpected error: {type(error).__name__}: {error}. "
                                 "The job log has the traceback.")

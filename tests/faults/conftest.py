@@ -11,12 +11,12 @@ import pytest
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """Mounts a 3 MB tmpfs and yields its folder; skipped (with the reason) where mounting is not allowed."""
+    """Mounts a 16 MB tmpfs and yields its folder; skipped (with the reason) where mounting is not allowed."""
     folder = tmp_path / "small-disk"
     folder.mkdir()
     if os.geteuid() != 0:
         pytest.skip("needs root to mount a small tmpfs (CI runs as root)")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")

@@ -1,7 +1,8 @@
-"""Filling a (small) disk for the disk-full faults."""
+"""Helpers of the fault tests: filling a (small) disk, fingerprinting a folder."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -15,3 +16,9 @@ def fill(folder: Path, keep_free: int = 0) -> None:
                 filler.flush()
         except OSError:
             pass  # the disk is full
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """sha256 of every file below root, by relative path (what 'byte-identical' compares)."""
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}

@@ -3,7 +3,6 @@ dir is refused, nothing outside the data dir is read, written or deleted, and no
 
 from __future__ import annotations
 
-import hashlib
 import io
 import shutil
 import sqlite3
@@ -18,12 +17,7 @@ from core.errors import AppError, BadInputError, UnsafePathError
 from core.jobs import runner as jobs
 from core.options import JobStatus
 from db import repository as repo
-
-
-def tree_digest(root: Path) -> dict[str, str]:
-    """sha256 of every file below root, by relative path (what 'byte-identical' compares)."""
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+from tests.faults.disk import tree_digest
 
 
 def edited_backup(tmp_path: Path, sql: str, *params) -> bytes:
