@@ -6,9 +6,11 @@ from core.config import get_settings
 from core.errors import AppError
 from core.jobs.worker import ensure_local_worker, worker_running
 from db.session import upgrade_schema
+from pages.login import login_gate
 from pages.widgets import job_toasts, plain
 
 st.set_page_config(page_title="Optimization Lab", page_icon="⚡", layout="wide")
+login_gate()  # nothing below (no page, no worker) runs for a visitor who may not use the lab
 
 
 @st.cache_resource

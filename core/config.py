@@ -44,6 +44,12 @@ class Settings:
     import_root: Path | None = None
     # How long a database call keeps retrying while the database is locked or unreachable.
     db_retry_seconds: float = 120.0
+    # Login: 'password' (an argon2 hash in OPTLAB_PASSWORD_HASH or the file OPTLAB_PASSWORD_HASH_FILE),
+    # 'oidc' (Streamlit's st.login with an [auth] section in .streamlit/secrets.toml) or 'none'.
+    auth_mode: str = "none"
+    password_hash: str | None = None
+    # Host names the app answers besides loopback, this machine's names and IP literals.
+    allowed_hosts: tuple[str, ...] = ()
 
     @property
     def max_upload_bytes(self) -> int:
@@ -57,6 +63,9 @@ class Settings:
 def get_settings() -> Settings:
     """Reads the settings from OPTLAB_* environment variables, with embedded defaults."""
     data_dir = Path(os.environ.get("OPTLAB_DATA_DIR", REPO_ROOT / "data")).resolve()
+    hash_file = os.environ.get("OPTLAB_PASSWORD_HASH_FILE")
+    password_hash = (Path(hash_file).read_text().strip() if hash_file and Path(hash_file).is_file()
+                     else os.environ.get("OPTLAB_PASSWORD_HASH") or None)
     return Settings(
         data_dir=data_dir,
         database_url=os.environ.get("OPTLAB_DATABASE_URL", f"sqlite:///{data_dir / 'lab.db'}"),
@@ -69,4 +78,7 @@ def get_settings() -> Settings:
         start_local_worker=os.environ.get("OPTLAB_LOCAL_WORKER", "1") != "0",
         import_root=Path(os.environ["OPTLAB_IMPORT_ROOT"]).resolve() if os.environ.get("OPTLAB_IMPORT_ROOT") else None,
         db_retry_seconds=float(os.environ.get("OPTLAB_DB_RETRY_SECONDS", "120")),
+        auth_mode=os.environ.get("OPTLAB_AUTH") or ("password" if password_hash else "none"),
+        password_hash=password_hash,
+        allowed_hosts=tuple(h.strip().lower() for h in os.environ.get("OPTLAB_ALLOWED_HOSTS", "").split(",") if h.strip()),
     )

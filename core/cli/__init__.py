@@ -1,6 +1,6 @@
 """`python -m core ...`: the lab's command line, over the same core the pages use.
 
-One module per command group (data, jobs, measure, results); each registers its sub-commands and
+One module per command group (data, jobs, measure, results, admin); each registers its sub-commands and
 returns the function that runs each one. Errors the user can fix (AppError) print one line and
 exit with code 2.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import data, jobs, measure, results
+from core.cli import admin, data, jobs, measure, results
 from core.errors import AppError
 
 
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core", description="Optimization Lab CLI")
     sub = parser.add_subparsers(dest="command", required=True)
     commands = {}
-    for group in (data, jobs, measure, results):
+    for group in (data, jobs, measure, results, admin):
         commands.update(group.register(sub))
     for p in sub.choices.values():
         p.add_argument("--json", action="store_true", help="print JSON")

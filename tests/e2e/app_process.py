@@ -17,7 +17,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Settings the app must not inherit from the shell running it: the app gets a fresh lab.
-INHERITED_SETTINGS = ("OPTLAB_DATABASE_URL", "OPTLAB_QUEUE_PATH", "OPTLAB_QUEUE", "OPTLAB_LOCAL_WORKER")
+INHERITED_SETTINGS = ("OPTLAB_DATABASE_URL", "OPTLAB_QUEUE_PATH", "OPTLAB_QUEUE", "OPTLAB_LOCAL_WORKER", "OPTLAB_AUTH",
+                      "OPTLAB_PASSWORD_HASH", "OPTLAB_PASSWORD_HASH_FILE", "OPTLAB_ALLOWED_HOSTS")
 
 
 def _free_port() -> int:
@@ -34,12 +35,13 @@ def healthy(url: str) -> bool:
         return False
 
 
-def start_app(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """Starts the app on a free port with data_dir, output to log_path; returns (process, url)."""
+def start_app(data_dir: Path, log_path: Path, settings: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """Starts the app on a free port with data_dir (and OPTLAB_* settings), output to log_path;
+    returns (process, url)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_SETTINGS}
     env.update(OPTLAB_DATA_DIR=str(data_dir), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", **(settings or {}))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),

@@ -40,11 +40,23 @@ def _worker_pid(data_dir: Path) -> int | None:
 
 
 @pytest.fixture
-def app_server(tmp_path, monkeypatch):
+def app_settings() -> dict[str, str]:
+    """OPTLAB_* settings of the app under test (a test module overrides this fixture to set some)."""
+    return {}
+
+
+@pytest.fixture
+def browser_args() -> list[str]:
+    """Extra Chromium flags (a test module overrides this fixture to add some)."""
+    return []
+
+
+@pytest.fixture
+def app_server(tmp_path, monkeypatch, app_settings):
     """`streamlit run app.py` on a free port with a fresh data dir; stops it and its worker after."""
     data_dir = tmp_path / "data"
     log_path = tmp_path / "app.log"
-    process, url = start_app(data_dir, log_path)
+    process, url = start_app(data_dir, log_path, app_settings)
     app = RunningApp(url=url, data_dir=data_dir, log_path=log_path, process=process)
 
     # The worker-lock check below runs in this process, so it must look at the app's data dir.
@@ -82,12 +94,12 @@ def _wait_worker_gone(data_dir: Path) -> None:
 
 
 @pytest.fixture
-def browser_page():
+def browser_page(browser_args):
     """A Chromium page (1400x1000, downloads accepted) from the system Chromium; never downloads one."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + browser_args)
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
             page = context.new_page()
