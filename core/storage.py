@@ -116,11 +116,13 @@ def new_folder(kind: str, stem: str) -> Iterator[Path]:
 
 def disk_full(error: BaseException) -> DiskFullError | None:
     """The error to show when error came from the data folder's disk being full, else None."""
-    if isinstance(error, DiskFullError):
+    if not isinstance(error, (OSError, RuntimeError)):
         return None
-    free = shutil.disk_usage(get_settings().data_dir).free
-    no_space = isinstance(error, OSError) and error.errno == errno.ENOSPC
-    if not (no_space or (isinstance(error, (OSError, RuntimeError)) and free < NEARLY_FULL_BYTES)):
+    folder = get_settings().data_dir
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if not (isinstance(error, OSError) and error.errno == errno.ENOSPC) and free >= NEARLY_FULL_BYTES:
         return None
     return DiskFullError(f"The data folder's disk is full ({free / 2**20:.1f} MB free); nothing stored before was "
                          "changed. Free some space (delete models you no longer need) or set OPTLAB_DATA_DIR "

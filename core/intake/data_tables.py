@@ -9,6 +9,8 @@ The table is converted once into arrays.npz beside the upload and then read like
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -24,11 +26,45 @@ FORMAT = "table"
 # Suffix -> the `datasets` builder that reads it.
 TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".jsonl": "json", ".json": "json"}
 DEFAULT_INPUT = "input"
+MAX_COLUMNS = 4096
+
+
+def _column_count(path: Path) -> int:
+    """How many columns a table file declares, read from its header alone (0 when not known)."""
+    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if kind == "csv":
+        with path.open(newline="", errors="replace") as f:
+            return len(next(csv.reader([f.readline()]), []))
+    if kind == "json":
+        with path.open(errors="replace") as f:
+            first = f.readline()
+        try:
+            row = json.loads(first)
+        except ValueError:
+            return 0  # the reader reports the malformed file
+        return len(row) if isinstance(row, dict) else 0
+    if kind == "parquet":
+        import pyarrow.parquet
+
+        try:
+            return len(pyarrow.parquet.read_schema(path).names)
+        except Exception:  # pyarrow raises several types; the reader reports the damaged file
+            return 0
+    return 0
 
 
 def _read_table(path: Path, cache: Path):
-    """A `datasets.Dataset` from a table file or a save_to_disk folder, kept in memory."""
+    """A `datasets.Dataset` from a table file or a save_to_disk folder, kept in memory.
+
+    The header is read first: a table wider than MAX_COLUMNS is refused before it is parsed (a
+    10 MB CSV of a million columns took minutes and gigabytes to read).
+    """
     import datasets
+
+    if path.is_file() and _column_count(path) > MAX_COLUMNS:
+        raise DatasetError(f"'{path.name}' has {_column_count(path)} columns; the lab reads tables of at most "
+                           f"{MAX_COLUMNS}. Store wide inputs as one list column per input (JSON lines) or "
+                           "as a .npy / .npz array.")
 
     datasets.disable_progress_bars()
     try:

@@ -193,9 +193,28 @@ def extract_zip(zip_path: Path, dest: Path, *, max_bytes: int, max_files: int = 
     return dest
 
 
-def _read_array(opener: Callable[[], BinaryIO], label: str) -> np.ndarray:
+def _declared_bytes(f: BinaryIO) -> int:
+    """The size the array's .npy header declares (shape x item size), read before any data."""
+    version = np.lib.format.read_magic(f)
+    read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in read_header:
+        raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    shape, _, dtype = read_header[version](f)
+    return int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+
+
+def _read_array(opener: Callable[[], BinaryIO], label: str, stored_bytes: int) -> np.ndarray:
+    """Reads one .npy stream whose data takes stored_bytes once uncompressed.
+
+    The header is checked first: an array that declares more bytes than the data holds (a small
+    file posing as a huge array, which NumPy would allocate up front) is refused unread.
+    """
     unreadable = f"'{label}' cannot be read as a NumPy array"
     try:
+        with opener() as f:
+            if _declared_bytes(f) > stored_bytes:
+                raise DatasetError(f"'{label}' declares a larger array than its data holds (a damaged or "
+                                   "hostile file); save it again with np.save.")
         with opener() as f:
             array = np.lib.format.read_array(f, allow_pickle=False)
     except ValueError as exc:
@@ -218,7 +237,7 @@ def _read_array(opener: Callable[[], BinaryIO], label: str) -> np.ndarray:
 
 def load_npy(path: Path) -> np.ndarray:
     """Loads a .npy file without pickle; refuses object arrays, damaged files, NaN and inf."""
-    return _read_array(partial(open, path, "rb"), path.name)
+    return _read_array(partial(open, path, "rb"), path.name, path.stat().st_size)
 
 
 def map_npy(path: Path) -> np.ndarray:
@@ -237,11 +256,16 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         raise DatasetError(f"'{path.name}' is not a valid .npz file ({exc}); "
                            "save it again with np.savez.") from exc
     with zf:
-        names = zf.namelist()
-        if not names or not all(n.endswith(".npy") for n in names):
+        members = zf.infolist()
+        if not members or not all(m.filename.endswith(".npy") for m in members):
             raise DatasetError(f"'{path.name}' holds no arrays or non-array files; "
                                "save it with np.savez.")
-        return {n[:-4]: _read_array(partial(zf.open, n), n[:-4]) for n in names}
+        limit = get_settings().max_upload_bytes
+        unpacked = sum(m.file_size for m in members)  # declared sizes, checked before inflating anything
+        if unpacked > limit:
+            raise DatasetError(f"'{path.name}' unpacks to {_mb(unpacked)}, more than the {_mb(limit)} upload "
+                               f"limit; split the arrays into smaller files or {_RAISE_LIMIT}.")
+        return {m.filename[:-4]: _read_array(partial(zf.open, m), m.filename[:-4], m.file_size) for m in members}
 
 
 def save_all(files: list[tuple[str, bytes | BinaryIO]], folder: Path) -> list[Path]:
