@@ -90,8 +90,8 @@ def _supervise(job_id: int) -> None:
         repo.fail_unstarted(job_id, exit_code=process.returncode,
                             message=_ended_early(process, job_id, "starting the job"))
         return
-    if job.status != JobStatus.RUNNING:
-        return
+    if job.status != JobStatus.RUNNING or job.pid != process.pid:
+        return  # it finished, or another process holds it (its claim came first): not ours to end
     if cancelled:
         kept = (f" Model #{job.result_model_id} was already stored and is kept, not measured; measure "
                 "or delete it from its page." if job.result_model_id else "")

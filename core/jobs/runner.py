@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from core.config import get_settings
 from core.errors import AppError, JobCancelled, JobError
+from core.intake.model_intake import remove_abandoned_folders
 from core.jobs.handlers import HANDLERS
 from core.jobs.queue import enqueue, job_log_path, queued_job_ids
 from core.options import JobKind, JobStatus
@@ -68,7 +69,8 @@ def rerun(job_id: int) -> JobRecord:
 
 
 def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
-    """Marks RUNNING jobs without a recent heartbeat INTERRUPTED; requeues those safe to rerun.
+    """Marks RUNNING jobs without a recent heartbeat INTERRUPTED; requeues those safe to rerun; removes
+    the model folders of jobs killed before they stored their model.
 
     Returns the jobs put back on the queue.
     """
@@ -80,6 +82,9 @@ def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
         if job.kind in RERUNNABLE and job.attempts < settings.max_attempts and not job.options.get("sweep_job_id"):
             if queue_name is None or job.queue == queue_name:
                 requeued.append(rerun(job.id))
+    running = {job.id for job in repo.list_jobs(100_000) if job.status == JobStatus.RUNNING}
+    for name in remove_abandoned_folders(running):
+        log.warning("Removed model folder %s: its job was killed before storing the model", name)
     return requeued
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from core.errors import DatasetError
 from core.intake.datasets import calibration_indices
-from core.intake.model_intake import delete_model
+from core.intake.model_intake import claim_folder, delete_model
 from core.intake.models import inspect_model, port_dicts
 from core.intake.sources import open_part, part_read
 from core.measure.agreement import store_agreement
@@ -149,6 +149,7 @@ def run_optimize(job: JobRecord, reporter) -> int:
     label = job.options.get("sweep_label")
     name = f"{parent.name} {SUFFIX[kind]}" + (f" [{label}]" if label else "")
     with new_folder("models", f"{parent.name}-{SUFFIX[kind]}") as folder:
+        claim_folder(folder, job.id)  # a kill -9 before the row exists leaves a folder the worker removes
         started = time.time()
         result = _optimize(kind, options, parent, job, folder / "model.xml", reporter)
         info = inspect_model(result.path)

@@ -1,0 +1,83 @@
+"""kill -9 (issue 11): of a job process in the middle of a quantization, and of the worker while a
+batch sweep runs. Each job ends in a state with a reason or is resumed; no model folder without a
+row and no job process is left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from core import lab
+from core.jobs import runner as jobs
+from core.measure.options import BatchSweepOptions
+from core.optimize.recipes import QuantizeOptions
+from core.options import JobKind, JobStatus, MeasureOptions
+from db import repository as repo
+from tests.test_jobs import start_worker, wait_for
+
+
+@pytest.fixture
+def worker(lab_env, monkeypatch):
+    monkeypatch.setenv("OPTLAB_HEARTBEAT_SECONDS", "0.5")
+    monkeypatch.setenv("OPTLAB_STALE_SECONDS", "3")
+    process = start_worker()
+    yield process
+    process.kill()
+    process.wait()
+
+
+def folders_without_rows(data_dir) -> list[str]:
+    stored = {m.path.split("/")[1] for m in repo.list_models()}
+    return [p.name for p in (data_dir / "models").iterdir() if p.is_dir() and p.name not in stored]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
+@pytest.mark.timeout(180)
+def test_kill_9_of_a_job_process_mid_quantization_fails_it_with_a_reason_and_leaves_no_folder(worker, lab_env):
+    model, calibration, _ = lab.ensure_demo()
+    job = lab.submit_optimization(kind=JobKind.QUANTIZE, model_id=model.id, dataset_id=calibration.id,
+                                  options=QuantizeOptions(subset_size=300), measure=MeasureOptions(seconds=0.2))
+    running = wait_for(job.id, lambda j: j.status == JobStatus.RUNNING and "quantizing" in j.stage, timeout=90)
+    assert folders_without_rows(lab_env), "the child's folder exists while NNCF runs"
+    os.kill(running.pid, signal.SIGKILL)
+    ended = wait_for(job.id, lambda j: JobStatus(j.status).finished, timeout=60)
+    assert ended.status == JobStatus.FAILED and "exited with code -9" in ended.message, ended
+    deadline = time.monotonic() + 30  # the worker's recovery round (every ~3 s here) removes the folder
+    while folders_without_rows(lab_env) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert folders_without_rows(lab_env) == []
+    assert [m.id for m in repo.list_models()] == [model.id], "no half-made child row"
+
+
+@pytest.mark.timeout(180)
+def test_kill_9_of_the_worker_mid_batch_sweep_resumes_the_sweep_once(worker, lab_env):
+    model, _, _ = lab.ensure_demo()
+    job = lab.submit_batch_sweep(model_id=model.id, options=BatchSweepOptions(batches=[1, 2, 4, 8], seconds=1.0))
+    running = wait_for(job.id, lambda j: j.status == JobStatus.RUNNING and j.progress > 0.3, timeout=90)
+    worker.kill()
+    worker.wait()
+    deadline = time.monotonic() + 10
+    while alive(running.pid) and time.monotonic() < deadline:  # the job process notices its supervisor died
+        time.sleep(0.2)
+    assert not alive(running.pid), "the job process outlived its worker"
+    second = start_worker()
+    try:
+        done = wait_for(job.id, lambda j: JobStatus(j.status).finished, timeout=120)
+    finally:
+        second.kill()
+        second.wait()
+    assert done.status == JobStatus.SUCCEEDED and done.attempts == 2, done
+    points = sorted(b.sweep_point for b in repo.list_benchmarks(model.id) if b.job_id == job.id)
+    assert len(points) == len(set(points)) == 4, points  # every batch once: resumed, not repeated
+    assert jobs.recover_stale() == []
