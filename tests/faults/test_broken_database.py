@@ -14,7 +14,7 @@ import pytest
 from core import lab
 from core.config import REPO_ROOT
 from core.errors import ModelFormatError
-from tests.faults.disk import fill
+from tests.faults.helpers import fill
 
 
 def run(*argv: str, env: dict) -> subprocess.CompletedProcess:

@@ -13,6 +13,7 @@ from core import lab
 from core.jobs import runner as jobs
 from core.options import BenchmarkOptions, JobKind, JobStatus
 from db import repository as repo
+from tests.faults.helpers import run_to_the_end
 from tests.test_jobs import start_worker, wait_for
 
 LOCK_SECONDS = 18.0  # longer than the 15 s busy_timeout every connection waits before 'database is locked'
@@ -63,10 +64,5 @@ def test_a_pending_job_whose_message_was_lost_is_run(lab_env, classifier_ir, mon
     job, _ = repo.create_job(kind=JobKind.BENCHMARK, options=BenchmarkOptions(seconds=0.5).to_dict(),
                              queue="test", model_id=model.id)
     time.sleep(1.5)
-    process = start_worker()
-    try:
-        done = wait_for(job.id, lambda j: JobStatus(j.status).finished, timeout=60)
-    finally:
-        process.kill()
-        process.wait()
+    done = run_to_the_end(job.id)
     assert done.status == JobStatus.SUCCEEDED and done.attempts == 1, done

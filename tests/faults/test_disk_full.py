@@ -13,7 +13,7 @@ from core.jobs import runner as jobs
 from core.optimize.recipes import Fp16Options
 from core.options import JobKind, JobStatus, MeasureOptions
 from db import repository as repo
-from tests.faults.disk import fill, tree_digest
+from tests.faults.helpers import fill, tree_digest
 from tests.models_in_code import make_transformer_block
 
 FULL = r"The data folder's disk is full \(\d+\.\d MB free\)"

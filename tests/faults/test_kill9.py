@@ -16,6 +16,7 @@ from core.measure.options import BatchSweepOptions
 from core.optimize.recipes import QuantizeOptions
 from core.options import JobKind, JobStatus, MeasureOptions
 from db import repository as repo
+from tests.faults.helpers import run_to_the_end
 from tests.test_jobs import start_worker, wait_for
 
 
@@ -71,12 +72,7 @@ def test_kill_9_of_the_worker_mid_batch_sweep_resumes_the_sweep_once(worker, lab
     while alive(running.pid) and time.monotonic() < deadline:  # the job process notices its supervisor died
         time.sleep(0.2)
     assert not alive(running.pid), "the job process outlived its worker"
-    second = start_worker()
-    try:
-        done = wait_for(job.id, lambda j: JobStatus(j.status).finished, timeout=120)
-    finally:
-        second.kill()
-        second.wait()
+    done = run_to_the_end(job.id)
     assert done.status == JobStatus.SUCCEEDED and done.attempts == 2, done
     points = sorted(b.sweep_point for b in repo.list_benchmarks(model.id) if b.job_id == job.id)
     assert len(points) == len(set(points)) == 4, points  # every batch once: resumed, not repeated

@@ -17,7 +17,7 @@ from core.errors import AppError, BadInputError, UnsafePathError
 from core.jobs import runner as jobs
 from core.options import JobStatus
 from db import repository as repo
-from tests.faults.disk import tree_digest
+from tests.faults.helpers import tree_digest
 
 
 def edited_backup(tmp_path: Path, sql: str, *params) -> bytes:
