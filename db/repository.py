@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import JobError, NotFoundError
@@ -231,6 +231,15 @@ def has_unfinished_jobs(queue: str) -> bool:
     with session_scope() as s:
         return s.scalar(select(orm.Job.id).where(orm.Job.queue == queue, orm.Job.status.in_(_UNFINISHED))
                         .limit(1)) is not None
+
+
+@retry_transient
+def delete_measurements(job_id: int, model_id: int) -> int:
+    """Removes the benchmark and accuracy rows job_id stored for model_id (an earlier attempt's,
+    before a re-run measures again); returns how many went."""
+    with session_scope() as s:
+        return sum(s.execute(delete(table).where(table.job_id == job_id, table.model_id == model_id)).rowcount
+                   for table in (orm.BenchmarkResult, orm.AccuracyResult))
 
 
 @retry_transient

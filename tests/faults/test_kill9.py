@@ -77,3 +77,22 @@ def test_kill_9_of_the_worker_mid_batch_sweep_resumes_the_sweep_once(worker, lab
     points = sorted(b.sweep_point for b in repo.list_benchmarks(model.id) if b.job_id == job.id)
     assert len(points) == len(set(points)) == 4, points  # every batch once: resumed, not repeated
     assert jobs.recover_stale() == []
+
+
+def test_a_rerun_after_an_interruption_keeps_one_set_of_parent_measurements(lab_env, classifier_ir):
+    from core.jobs.handlers.optimize import run_optimize
+    from core.optimize.recipes import Fp16Options
+
+    parent = lab.add_model_from_path(classifier_ir)
+    job = lab.submit_optimization(kind=JobKind.FP16, model_id=parent.id, dataset_id=None, options=Fp16Options(),
+                                  measure=MeasureOptions(seconds=0.1))
+    assert repo.claim_job(job.id, os.getpid())
+
+    def parent_rows() -> int:
+        return sum(1 for b in repo.list_benchmarks(parent.id) if b.job_id == job.id)
+
+    run_optimize(repo.get_job(job.id), jobs.Reporter(job.id))  # attempt 1, then killed before it ended
+    first = parent_rows()
+    run_optimize(repo.get_job(job.id), jobs.Reporter(job.id))  # what the re-run attempt does
+    assert parent_rows() == first == 4, "f32 and default precision, latency and throughput hint: once"
+    assert len([m for m in repo.list_models() if m.parent_id == parent.id]) == 1

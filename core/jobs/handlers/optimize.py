@@ -162,6 +162,7 @@ def run_optimize(job: JobRecord, reporter) -> int:
                     "labels": parent.recipe.get("labels", []), **result.details})
     repo.set_result_model(job.id, child.id)
     if measure_options.measure_parent:
+        repo.delete_measurements(job.id, parent.id)  # an interrupted attempt's: measured again below
         # The parent is measured as a true FP32 baseline (f32 forced) and at the device default
         # (bf16 on AMX CPUs), so the optimization's gain is not confused with the free bf16 gain.
         measure(parent, [Precision.F32, Precision.DEFAULT], measure_options, reporter, job.id, 0.45, 0.8)

@@ -42,6 +42,7 @@ def run_sweep(job: JobRecord, reporter) -> None:
     points = repo.list_sweep_points(job.id) or create_points(job, sweep, measure_options)
     share = 1.0 / (len(points) + 1)
     parent = repo.get_model(job.model_id)
+    repo.delete_measurements(job.id, parent.id)  # a resumed sweep measures its parent again, once
     measure(parent, [Precision.F32, Precision.DEFAULT], measure_options, reporter, job.id, 0.0, share)
     failed = 0
     for index, point in enumerate(points, 1):
