@@ -26,7 +26,7 @@ from db.records import (
     ProfileRecord,
     to_record,
 )
-from db.session import retry_transient, session_scope
+from db.session import database_now, retry_transient, session_scope
 
 _UNFINISHED = (JobStatus.PENDING, JobStatus.RUNNING)
 
@@ -150,19 +150,19 @@ def claim_job(job_id: int, pid: int) -> bool:
     """PENDING -> RUNNING, exactly once; counts the attempt."""
     now = utcnow()
     return _transition(job_id, (JobStatus.PENDING,), status=JobStatus.RUNNING, pid=pid,
-                       attempts=orm.Job.attempts + 1, started_at=now, heartbeat_at=now,
+                       attempts=orm.Job.attempts + 1, started_at=now, heartbeat_at=database_now(),
                        progress=0.0, stage="starting", message="", exit_code=None)
 
 
 def report_progress(job_id: int, progress: float, stage: str) -> None:
     """Writes progress (0..1) and stage of a running job; doubles as a heartbeat."""
     _transition(job_id, (JobStatus.RUNNING,), progress=max(0.0, min(1.0, progress)), stage=stage,
-                heartbeat_at=utcnow())
+                heartbeat_at=database_now())
 
 
 @retry_transient
 def heartbeat(job_id: int) -> None:
-    _transition(job_id, (JobStatus.RUNNING,), heartbeat_at=utcnow())
+    _transition(job_id, (JobStatus.RUNNING,), heartbeat_at=database_now())
 
 
 @retry_transient
@@ -259,11 +259,10 @@ def is_cancel_requested(job_id: int) -> bool:
 
 @retry_transient
 def interrupt_stale_jobs(stale_after: timedelta) -> list[JobRecord]:
-    """RUNNING jobs whose heartbeat is older than stale_after become INTERRUPTED."""
-    cutoff = utcnow() - stale_after
+    """RUNNING jobs whose heartbeat is older than stale_after (by the database's clock) become INTERRUPTED."""
     with session_scope() as s:
         ids = list(s.scalars(select(orm.Job.id).where(orm.Job.status == JobStatus.RUNNING,
-                                                      orm.Job.heartbeat_at < cutoff)))
+                                                      orm.Job.heartbeat_at < database_now(stale_after))))
     message = "The worker stopped answering (no heartbeat); the job was interrupted."
     interrupted = [i for i in ids if _transition(i, (JobStatus.RUNNING,), status=JobStatus.INTERRUPTED,
                                                  finished_at=utcnow(), message=message)]

@@ -9,10 +9,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, func
 from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -58,6 +59,17 @@ def get_engine(url: str | None = None) -> Engine:
                 event.listen(engine, "connect", _set_sqlite_pragmas)
             _engines[key] = (engine, sessionmaker(engine, expire_on_commit=False))
         return _engines[key][0]
+
+
+def database_now(ago: timedelta = timedelta(0)):
+    """The database's own UTC clock (minus ago) as a SQL expression, for heartbeats and staleness.
+
+    Workers on several machines write heartbeats that one watcher compares: each machine's own
+    clock would make a skewed one look stale (or never stale). SQLite's is UTC at whole seconds.
+    """
+    if get_engine().dialect.name == "sqlite":
+        return func.datetime("now", f"{-ago.total_seconds():+.3f} seconds")
+    return func.timezone("UTC", func.now()) - ago
 
 
 def is_transient(error: BaseException) -> bool:
