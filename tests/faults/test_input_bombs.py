@@ -35,9 +35,11 @@ def test_an_npz_that_inflates_past_the_limit_is_refused_before_inflating(lab_env
     bomb = tmp_path / "bomb.npz"
     zero_bomb(bomb, 250)
     assert bomb.stat().st_size < 2 * MB
-    probe = ("import resource, sys\nfrom core.intake import sources\nfrom core.errors import AppError\n"
+    # Peak RSS from VmHWM: ru_maxrss would carry over the forking pytest process's size across exec.
+    probe = ("import sys\nfrom core.intake import sources\nfrom core.errors import AppError\n"
              "try:\n    sources.add_data_from_path(sys.argv[1])\nexcept AppError as e:\n    print('refused:', e)\n"
-             "print('peak_mb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+             "hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
+             "print('peak_mb', int(hwm.split()[1]) // 1024)\n")
     result = subprocess.run([sys.executable, "-c", probe, str(bomb)], cwd=REPO_ROOT, capture_output=True, text=True,
                             timeout=150, env={**__import__("os").environ, "OPTLAB_MAX_UPLOAD_MB": "50"})
     assert "refused: 'bomb.npz' unpacks to 250 MB, more than the 50 MB upload limit" in result.stdout, result
