@@ -226,6 +226,13 @@ def pending_jobs(queue: str, *, older_than: timedelta) -> list[JobRecord]:
 
 
 @retry_transient
+def running_job_ids() -> set[int]:
+    """Ids of every RUNNING job (any queue)."""
+    with session_scope() as s:
+        return set(s.scalars(select(orm.Job.id).where(orm.Job.status == JobStatus.RUNNING)))
+
+
+@retry_transient
 def has_unfinished_jobs(queue: str) -> bool:
     """True while a job of this queue is pending or running."""
     with session_scope() as s:

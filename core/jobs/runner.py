@@ -82,8 +82,7 @@ def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
         if job.kind in RERUNNABLE and job.attempts < settings.max_attempts and not job.options.get("sweep_job_id"):
             if queue_name is None or job.queue == queue_name:
                 requeued.append(rerun(job.id))
-    running = {job.id for job in repo.list_jobs(100_000) if job.status == JobStatus.RUNNING}
-    for name in remove_abandoned_folders(running):
+    for name in remove_abandoned_folders(repo.running_job_ids()):
         log.warning("Removed model folder %s: its job was killed before storing the model", name)
     return requeued
 
