@@ -193,3 +193,54 @@ def test_a_job_process_that_dies_before_starting_the_job_fails_it_with_its_log(l
     job = repo.get_job(job_id)
     assert job.status == JobStatus.FAILED and job.exit_code == 3
     assert "exited with code 3 before starting the job" in job.message and "ImportError: no openvino" in job.message
+
+
+def standby_children(worker_pid: int, running_pid: int) -> list[int]:
+    """Pids of the worker's job processes waiting for their job (all but the running job's)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                argv = cmdline.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == worker_pid and b"standby" in argv and int(entry) != running_pid:
+            pids.append(int(entry))
+    return pids
+
+
+def test_next_standby_starts_during_an_optimization_but_not_during_a_measurement(worker, lab_env):
+    # The next job starts at once (its process is ready) unless a standby's imports would run
+    # beside a timing: during a benchmark job no second process starts.
+    from core.optimize.recipes import Fp16Options
+    from core.options import MeasureOptions
+
+    model, calibration, _ = lab.ensure_demo()
+    bench = submit_benchmark(model.id, 6.0)
+    running = wait_for(bench, lambda j: j.status == JobStatus.RUNNING and j.progress > 0.2)
+    assert standby_children(worker.pid, running.pid) == []
+    wait_for(bench, lambda j: JobStatus(j.status).finished)
+    job = lab.submit_optimization(kind=JobKind.FP16, model_id=model.id, dataset_id=calibration.id,
+                                  options=Fp16Options(), measure=MeasureOptions(seconds=2.0))
+    running = wait_for(job.id, lambda j: j.status == JobStatus.RUNNING and "benchmarking" in j.stage, timeout=60)
+    assert len(standby_children(worker.pid, running.pid)) == 1
+    assert wait_for(job.id, lambda j: JobStatus(j.status).finished).status == JobStatus.SUCCEEDED
+
+
+def test_wait_ends_on_an_interrupted_job_that_is_not_retried(lab_env, classifier_ir, monkeypatch):
+    # A job out of attempts stays INTERRUPTED: `python -m core wait` says so and how to rerun it
+    # instead of polling forever.
+    from datetime import timedelta
+
+    monkeypatch.setenv("OPTLAB_MAX_ATTEMPTS", "1")
+    model = lab.add_model_from_path(classifier_ir)
+    job_id = submit_benchmark(model.id, 1.0)
+    assert repo.claim_job(job_id, pid=999_999)
+    [interrupted] = repo.interrupt_stale_jobs(timedelta(seconds=-60))
+    assert interrupted.id == job_id and not jobs.retried_after_interruption(interrupted)
+    out = subprocess.run([sys.executable, "-m", "core", "wait", str(job_id)], cwd=REPO_ROOT, capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "OPTLAB_LOCAL_WORKER": "0"})
+    assert out.returncode == 1
+    assert f"python -m core rerun {job_id}" in out.stderr and "Traceback" not in out.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from core.config import get_settings
 from core.errors import AppError
+from core.jobs.runner import retried_after_interruption
 from core.jobs.worker import ensure_local_worker
 from core.options import JobStatus
 from core.storage import resolve
@@ -54,6 +55,10 @@ def wait_for(job_id: int) -> int:
             if job.message:
                 print(job.message, file=sys.stderr)
             return 0 if job.status == JobStatus.SUCCEEDED else 1
+        if job.status == JobStatus.INTERRUPTED and not retried_after_interruption(job):
+            print(f"Job {job.id} was interrupted (its process stopped before it finished) and is not retried "
+                  f"automatically: `python -m core rerun {job.id}` runs it again.", file=sys.stderr)
+            return 1
         time.sleep(1.0)
 
 

@@ -68,6 +68,16 @@ def rerun(job_id: int) -> JobRecord:
     return job
 
 
+def retried_after_interruption(job: JobRecord) -> bool:
+    """Whether the worker puts this interrupted job back on its queue by itself.
+
+    Only kinds safe to rerun, within OPTLAB_MAX_ATTEMPTS; a sweep's point is resumed by its sweep,
+    never requeued on its own.
+    """
+    return (job.kind in RERUNNABLE and job.attempts < get_settings().max_attempts
+            and not job.options.get("sweep_job_id"))
+
+
 def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
     """Marks RUNNING jobs without a recent heartbeat INTERRUPTED; requeues those safe to rerun; removes
     the model folders of jobs killed before they stored their model.
@@ -78,10 +88,8 @@ def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
     requeued = []
     for job in repo.interrupt_stale_jobs(timedelta(seconds=settings.stale_seconds)):
         log.warning("Job %s had no heartbeat for %ss: interrupted", job.id, settings.stale_seconds)
-        # A sweep's point is resumed by its sweep, never requeued on its own.
-        if job.kind in RERUNNABLE and job.attempts < settings.max_attempts and not job.options.get("sweep_job_id"):
-            if queue_name is None or job.queue == queue_name:
-                requeued.append(rerun(job.id))
+        if retried_after_interruption(job) and (queue_name is None or job.queue == queue_name):
+            requeued.append(rerun(job.id))
     for name in remove_abandoned_folders(repo.running_job_ids()):
         log.warning("Removed model folder %s: its job was killed before storing the model", name)
     return requeued
