@@ -8,23 +8,25 @@ This module checks that inputs fit together before anything is queued.
 from __future__ import annotations
 
 from core.compare import ab as compare_ab
-from core.config import ASSETS_DIR
+from core.config import ASSETS_DIR, get_settings
+from core.intake.cleanup import UPLOADS
 from core.intake.datasets import add_image_dataset, add_image_dataset_from_path
+from core.intake.files import save_upload
 from core.intake.model_intake import add_model, add_model_from_path, delete_model
 from core.intake.models import operations_by_type
-from core.intake.sources import open_dataset
+from core.intake.sources import check_data_file, open_dataset
 from core.jobs import runner as jobs
 from core.measure.options import BatchSweepOptions, InterleavedOptions, ProfileOptions
 from core.optimize.recipes import SweepOptions
-from core.options import BenchmarkOptions, JobKind, MeasureOptions
-from core.storage import resolve
+from core.options import BenchmarkOptions, ImagePreprocessing, JobKind, MeasureOptions
+from core.storage import claim_folder, new_folder, relative, resolve
 from db import repository as repo
 from db.records import DatasetRecord, JobRecord, ModelRecord
 
 # The intake operations the pages call, named here so that pages and the CLI need only this module.
 __all__ = ["add_image_dataset", "add_image_dataset_from_path", "add_model", "add_model_from_path", "delete_model",
            "ensure_demo", "model_operations", "submit_optimization", "submit_sweep", "submit_batch_sweep",
-           "submit_profile", "submit_interleaved", "submit_missing_profiles"]
+           "submit_profile", "submit_interleaved", "submit_missing_profiles", "submit_import"]
 DEMO_MODEL = "fashion-cnn (demo)"
 DEMO_CALIBRATION = "fashion-mnist calibration (demo)"
 DEMO_VALIDATION = "fashion-mnist validation (demo)"
@@ -39,6 +41,28 @@ def ensure_demo() -> tuple[ModelRecord, DatasetRecord, DatasetRecord]:
     validation = repo.find_dataset(DEMO_VALIDATION) or add_image_dataset_from_path(
         demo / "fashion_validation.zip", name=DEMO_VALIDATION)
     return model, calibration, validation
+
+
+def submit_import(upload: tuple, *, name: str | None = None, label_column: str | None = None,
+                  columns: dict[str, list[str]] | None = None,
+                  preprocessing: ImagePreprocessing | None = None) -> JobRecord:
+    """Saves an upload (file name, bytes or stream) and queues the job that imports it as a dataset.
+
+    The arguments are core.intake.sources.add_data's, which the job calls; a file of no known kind,
+    an empty one or one over the upload limit is refused here, before anything is queued.
+    """
+    file_name = str(upload[0])
+    check_data_file(file_name)
+    with new_folder(UPLOADS, file_name) as folder:
+        saved = save_upload(upload[1], folder, file_name, max_bytes=get_settings().max_upload_bytes)
+        job = jobs.submit(JobKind.IMPORT_DATA, {
+            "upload": relative(saved), "file_name": file_name, "name": name, "label_column": label_column,
+            "columns": columns, "preprocessing": (preprocessing or ImagePreprocessing()).to_dict()})
+        try:
+            claim_folder(folder, job.id)  # the worker's recovery round removes it should the job be killed
+        except FileNotFoundError:
+            pass  # the job has already run and removed it
+    return job
 
 
 def model_operations(model_id: int) -> dict[str, list[str]]:

@@ -25,6 +25,7 @@ class JobKind(StrEnum):
     BATCH_SWEEP = "batch_sweep"
     PROFILE = "profile"
     INTERLEAVED = "interleaved"  # A B A B ... benchmark of two models (B / A with spread)
+    IMPORT_DATA = "import_data"  # an uploaded dataset read in a job process, not in the app server
 
 
 class JobStatus(StrEnum):

@@ -20,6 +20,8 @@ from core.config import get_settings
 from core.errors import DiskFullError, UnsafePathError
 
 MAX_NAME = 100
+JOB_MARKER = ".job"  # in a folder a job is writing: its id (core.intake.cleanup removes what a kill left)
+_claimant: int | None = None
 # Below this much free space, a failed write (OpenVINO's 'basic_ios::clear: iostream error' says no
 # more) is taken to be the disk being full.
 NEARLY_FULL_BYTES = 8 * 1024 * 1024
@@ -102,8 +104,14 @@ def unique_dir(parent: Path, stem: str) -> Path:
 
 @contextmanager
 def new_folder(kind: str, stem: str) -> Iterator[Path]:
-    """A fresh folder under the data dir that is removed again if the block fails."""
+    """A fresh folder under the data dir that is removed again if the block fails.
+
+    Inside a job (claimed_by) the folder is marked with the job's id, so that one a kill -9 cut
+    short, with no row naming it, is removed by the worker's recovery round.
+    """
     folder = unique_dir(get_settings().data_dir / kind, stem)
+    if _claimant is not None:
+        claim_folder(folder, _claimant)
     try:
         yield folder
     except BaseException as error:
@@ -112,6 +120,22 @@ def new_folder(kind: str, stem: str) -> Iterator[Path]:
         if full is not None:
             raise full from error
         raise
+
+
+def claim_folder(folder: Path, job_id: int) -> None:
+    """Marks folder as being written for job job_id (see core.intake.cleanup)."""
+    (folder / JOB_MARKER).write_text(str(job_id))
+
+
+@contextmanager
+def claimed_by(job_id: int) -> Iterator[None]:
+    """Every folder new_folder makes in this block is claimed by job_id."""
+    global _claimant
+    previous, _claimant = _claimant, job_id
+    try:
+        yield
+    finally:
+        _claimant = previous
 
 
 def disk_full(error: BaseException) -> DiskFullError | None:

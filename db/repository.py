@@ -192,6 +192,12 @@ def set_result_model(job_id: int, model_id: int) -> None:
 
 
 @retry_transient
+def set_job_dataset(job_id: int, dataset_id: int) -> None:
+    """The dataset an import job stored (its dataset_id, like the input dataset of other kinds)."""
+    _transition(job_id, (JobStatus.RUNNING,), dataset_id=dataset_id)
+
+
+@retry_transient
 def request_cancel(job_id: int) -> JobRecord:
     """Flags a job for cancellation; a PENDING job is cancelled at once."""
     job = get_job(job_id)
@@ -226,10 +232,10 @@ def pending_jobs(queue: str, *, older_than: timedelta) -> list[JobRecord]:
 
 
 @retry_transient
-def running_job_ids() -> set[int]:
-    """Ids of every RUNNING job (any queue)."""
+def live_job_ids() -> set[int]:
+    """Ids of every PENDING or RUNNING job (any queue)."""
     with session_scope() as s:
-        return set(s.scalars(select(orm.Job.id).where(orm.Job.status == JobStatus.RUNNING)))
+        return set(s.scalars(select(orm.Job.id).where(orm.Job.status.in_((JobStatus.PENDING, JobStatus.RUNNING)))))
 
 
 @retry_transient

@@ -1,7 +1,6 @@
 """The Compare page's A/B view: every metric side by side, the interleaved A B A B ratio with its
 spread (run as a background job) and the per-layer diff of stored profiles (missing ones run as jobs)."""
 
-import uuid
 from typing import Any
 
 import pandas as pd
@@ -12,8 +11,8 @@ from core.compare import ab as compare_ab
 from core.compare import table as compare
 from core.errors import AppError
 from core.options import BenchmarkOptions
-from pages.forms import options_form
-from pages.widgets import current_job_panel, job_panel, plain
+from pages.forms import invalid, options_form
+from pages.widgets import current_job_panel, job_panel, plain, press_key
 
 
 def ab_view(rows: list[dict[str, Any]]) -> None:
@@ -25,14 +24,11 @@ def ab_view(rows: list[dict[str, Any]]) -> None:
     key_b = b_column.selectbox("B", list(labels), index=len(labels) - 1, format_func=labels.get)
     st.dataframe(pd.DataFrame(compare.ab_comparison(rows, key_a, key_b)), hide_index=True,
                  column_config={"B / A": st.column_config.NumberColumn(format="%.3f")})
-    st.session_state.setdefault("ab_nonce", uuid.uuid4().hex)
-    st.session_state.setdefault("ab_counter", 0)
-    submit_key = f"ab-{st.session_state.ab_nonce}-{st.session_state.ab_counter}-{key_a}-{key_b}"
-    _interleaved(key_a, key_b, submit_key)
-    _layer_diff(key_a, key_b, labels, submit_key)
+    _interleaved(key_a, key_b)
+    _layer_diff(key_a, key_b, labels)
 
 
-def _interleaved(key_a: str, key_b: str, submit_key: str) -> None:
+def _interleaved(key_a: str, key_b: str) -> None:
     st.write("**Interleaved A B A B** (machine noise hits both alike; B / A per round, then median and range)")
     summary = compare_ab.interleaved_summary(key_a, key_b)
     if summary:
@@ -43,17 +39,21 @@ def _interleaved(key_a: str, key_b: str, submit_key: str) -> None:
     with st.expander("Run interleaved A/B"):
         rounds = st.number_input("Rounds (A B pairs)", 1, 20, 3)
         try:
-            benchmark = BenchmarkOptions(**options_form(BenchmarkOptions, skip=("precision",), key="ab"))
+            values = options_form(BenchmarkOptions, skip=("precision",), key="ab")
+            if invalid(values):
+                raise AppError("Fix the option marked above to run the interleaved A/B.")
+            benchmark = BenchmarkOptions(**values)
             st.caption(f"Each side runs at its row's precision; about {2 * rounds * benchmark.seconds:.0f} s.")
             if st.button("Run interleaved A/B", type="primary"):
                 st.session_state.ab_job = lab.submit_interleaved(
-                    key_a, key_b, benchmark=benchmark, rounds=rounds, idempotency_key=submit_key).id
+                    key_a, key_b, benchmark=benchmark, rounds=rounds,
+                    idempotency_key=press_key("ab", "ab_job", [key_a, key_b, rounds, benchmark.to_dict()])).id
         except AppError as error:
             st.error(plain(error))
-    current_job_panel("ab_job", "ab_counter")
+    current_job_panel("ab_job")
 
 
-def _layer_diff(key_a: str, key_b: str, labels: dict[str, str], submit_key: str) -> None:
+def _layer_diff(key_a: str, key_b: str, labels: dict[str, str]) -> None:
     st.write("**Per-layer diff** (stored profiles; time per layer type and the precision it ran in)")
     diff = compare_ab.layer_diff(key_a, key_b)
     if diff is not None:
@@ -64,8 +64,10 @@ def _layer_diff(key_a: str, key_b: str, labels: dict[str, str], submit_key: str)
         st.info(f"No stored profile of {' or '.join(plain(labels[k]) for k in missing)} at its precision.")
         if st.button("Run missing profile(s)"):
             try:
-                jobs = lab.submit_missing_profiles(key_a, key_b, idempotency_key=f"{submit_key}-profile")
+                jobs = lab.submit_missing_profiles(
+                    key_a, key_b, idempotency_key=press_key("ab-profile", "ab_profile_job", [key_a, key_b]))
                 st.session_state.setdefault("ab_profile_jobs", {})[(key_a, key_b)] = [job.id for job in jobs]
+                st.session_state.ab_profile_job = jobs[0].id if jobs else None
             except AppError as error:
                 st.error(plain(error))
     for job_id in st.session_state.get("ab_profile_jobs", {}).get((key_a, key_b), []):

@@ -1,15 +1,16 @@
-"""Data: upload an image zip or NumPy arrays, then check a dataset against a model."""
+"""Data: upload an image zip, NumPy arrays or a table (imported by a job), then check a dataset against a model."""
 
 import pandas as pd
 import streamlit as st
 
+from core import lab
 from core.errors import AppError
 from core.intake import sources
 from core.intake.data_tables import parse_columns
 from core.options import TensorType
 from db import repository as repo
 from pages import route_through_app
-from pages.widgets import plain
+from pages.widgets import job_panel, plain
 
 route_through_app()
 
@@ -36,15 +37,27 @@ with st.form("add-data", clear_on_submit=True):
         try:
             if upload is None:
                 raise AppError("Choose a zip, .npy, .npz or table file first.")
-            dataset = sources.add_data((upload.name, upload), name=name.strip() or None,
-                                       label_column=label_column.strip() or None,
-                                       columns=parse_columns(mapping), preprocessing=sources.image_spec(**spec))
-            st.success(f"Added dataset #{dataset.id} '{plain(dataset.name)}': {dataset.samples} samples, "
-                       f"{len(dataset.classes)} classes.")
-            if dataset.skipped:
-                st.warning(f"{dataset.skipped} file(s) could not be decoded as images and were skipped.")
+            job = lab.submit_import((upload.name, upload), name=name.strip() or None,
+                                    label_column=label_column.strip() or None,
+                                    columns=parse_columns(mapping), preprocessing=sources.image_spec(**spec))
+            st.session_state["data-import-job"] = job.id
         except AppError as error:
             st.error(plain(error))
+
+
+def _imported(job) -> None:
+    if job.dataset_id is None:  # set to NULL when the dataset is deleted
+        st.info(f"Job #{job.id} imported a dataset that has since been deleted.")
+        return
+    dataset = repo.get_dataset(job.dataset_id)
+    st.success(f"Added dataset #{dataset.id} '{plain(dataset.name)}': {dataset.samples} samples, "
+               f"{len(dataset.classes)} classes.")
+    if dataset.skipped:
+        st.warning(f"{dataset.skipped} file(s) could not be decoded as images and were skipped.")
+
+
+if "data-import-job" in st.session_state:  # read in a job process: a big table never stalls this page
+    job_panel(st.session_state["data-import-job"], outcome=_imported)
 
 
 def _split_text(dataset) -> str:
@@ -82,10 +95,13 @@ st.subheader("Check data against a model")
 models = repo.list_models()
 if models:
     left, right = st.columns(2)
+    # The newest of each by default: what the user just brought.
     dataset = {d.id: d for d in datasets}[left.selectbox(
-        "Dataset", [d.id for d in datasets], format_func=lambda i: f"#{i} {repo.get_dataset(i).name}")]
+        "Dataset", [d.id for d in datasets], index=len(datasets) - 1,
+        format_func=lambda i: f"#{i} {repo.get_dataset(i).name}")]
     model = {m.id: m for m in models}[right.selectbox(
-        "Model", [m.id for m in models], format_func=lambda i: f"#{i} {repo.get_model(i).name}")]
+        "Model", [m.id for m in models], index=len(models) - 1,
+        format_func=lambda i: f"#{i} {repo.get_model(i).name}")]
     if right.button("Make synthetic data for this model (benchmark only)"):
         try:
             made = sources.add_synthetic_dataset(model.id)

@@ -1,10 +1,30 @@
-"""Forms generated from the typed options dataclasses (one widget per field), single or sweep."""
+"""Forms generated from the typed options dataclasses (one widget per field), single or sweep.
+
+A value that does not parse (a typo) is marked at its field with the reason; the form keeps every
+other field, and the page disables its Run button while any field is INVALID (see invalid()).
+"""
 
 from typing import Any
 
 import streamlit as st
 
+from core.errors import AppError
 from core.options import OptionField, option_fields
+
+INVALID = object()  # the value of a field whose text does not parse
+
+
+def invalid(*values: dict[str, Any]) -> bool:
+    """Whether any form value is INVALID (its field shows why)."""
+    return any(v is INVALID for group in values for v in group.values())
+
+
+def _parsed(parse, text: str) -> Any:
+    try:
+        return parse(text)
+    except AppError as error:
+        st.error(str(error), icon=":material/error:")
+        return INVALID
 
 
 def _widget(field: OptionField, key: str, choices: dict[str, list[str]]) -> Any:
@@ -25,7 +45,7 @@ def _widget(field: OptionField, key: str, choices: dict[str, list[str]]) -> Any:
     text = st.text_input(label, value="" if field.default in (None, ()) else
                          ",".join(field.default) if field.kind == "strings" else str(field.default),
                          key=key, help="leave empty for the default" if field.optional else None)
-    return field.parse(text)
+    return _parsed(field.parse, text)
 
 
 def options_form(cls: type, *, skip: tuple[str, ...] = (), key: str = "opt",
@@ -48,10 +68,12 @@ def sweep_form(cls: type, *, skip: tuple[str, ...] = (), key: str = "sweep") -> 
         text = st.text_input(field.name.replace("_", " "), value=str(default), key=f"{key}-{cls.__name__}-{field.name}",
                              help=("one value, or several separated by commas"
                                    + (f" ({', '.join(field.choices)})" if field.choices else "")))
-        return field.parse_many(text)
+        return _parsed(field.parse_many, text)
 
     values = _in_columns(fields, st.columns(3), one)
-    return ({n: v[0] for n, v in values.items() if len(v) == 1},
+    broken = {n: INVALID for n, v in values.items() if v is INVALID}
+    values = {n: v for n, v in values.items() if v is not INVALID}
+    return ({**{n: v[0] for n, v in values.items() if len(v) == 1}, **broken},
             {n: v for n, v in values.items() if len(v) > 1})
 
 

@@ -1,7 +1,5 @@
 """Measure: batch sweeps, batch × streams grids, automatic batching and per-layer profiles."""
 
-import uuid
-
 import streamlit as st
 
 from core import lab
@@ -14,7 +12,7 @@ from core.measure.sweeps import estimate_seconds, sweep_points
 from core.options import PerformanceHint, Precision
 from db import repository as repo
 from pages import route_through_app
-from pages.widgets import current_job_panel, plain
+from pages.widgets import current_job_panel, plain, press_key
 
 route_through_app()
 
@@ -25,9 +23,6 @@ if not models:
     st.stop()
 names = {m.id: f"#{m.id} {m.name}" for m in models}
 model_id = st.selectbox("Model", list(names), format_func=names.get)
-st.session_state.setdefault("measure_nonce", uuid.uuid4().hex)
-st.session_state.setdefault("measure_counter", 0)
-key = f"measure-{st.session_state.measure_nonce}-{st.session_state.measure_counter}"
 
 sweep_tab, profile_tab = st.tabs(["Batch sweep", "Per-layer profile"])
 with sweep_tab:
@@ -50,8 +45,9 @@ with sweep_tab:
         st.caption(f"{len(sweep_points(options))} points × {repeats} repeats: about "
                    f"{estimate_seconds(options):.0f} s")
         if st.button("Run sweep", type="primary"):
-            st.session_state.measure_job = lab.submit_batch_sweep(model_id=model_id, options=options,
-                                                              idempotency_key=key).id
+            st.session_state.measure_job = lab.submit_batch_sweep(
+                model_id=model_id, options=options,
+                idempotency_key=press_key("measure", "measure_job", [model_id, options.to_dict()])).id
     except AppError as error:
         st.error(plain(error))
 
@@ -61,11 +57,11 @@ with profile_tab:
         try:
             st.session_state.measure_job = lab.submit_profile(
                 model_id=model_id, options=ProfileOptions(precision=profile_precision),
-                idempotency_key=f"{key}-profile").id
+                idempotency_key=press_key("profile", "measure_job", [model_id, profile_precision])).id
         except AppError as error:
             st.error(plain(error))
 
-current_job_panel("measure_job", "measure_counter")
+current_job_panel("measure_job")
 
 st.header("Results")
 compared = st.multiselect("Models", list(names), default=[model_id], format_func=names.get)

@@ -7,6 +7,7 @@ from core import lab
 from core.errors import AppError
 from core.intake import model_intake, preprocess_bake
 from core.measure.accuracy_tables import model_accuracy
+from core.optimize.obtained import layers_text
 from db import repository as repo
 from pages import route_through_app
 from pages.widgets import plain
@@ -49,7 +50,8 @@ st.dataframe(pd.DataFrame([{
     "inputs": "; ".join(f"{p['name']} {p['shape']} {p['element_type']}" for p in m.inputs),
     "created": m.created_at} for m in models]), hide_index=True)
 
-chosen = st.selectbox("Details of", models, format_func=lambda m: f"#{m.id} {m.name}")
+chosen = st.selectbox("Details of", models, index=len(models) - 1,  # the newest: the one just uploaded
+                      format_func=lambda m: f"#{m.id} {m.name}")
 left, right = st.columns(2)
 left.write("Inputs")
 left.dataframe(pd.DataFrame(chosen.inputs), hide_index=True)
@@ -64,6 +66,11 @@ try:
     left, right = st.columns(2)
     left.write("Operations by type")
     left.dataframe(pd.DataFrame(details.op_counts.items(), columns=["type", "count"]), hide_index=True)
+    for warning in chosen.recipe.get("warnings", []):
+        st.warning(plain(warning))
+    if "weight_layers" in chosen.recipe:
+        st.caption(f"Obtained: {plain(layers_text(chosen.recipe['weight_layers']))}; FakeQuantize "
+                   f"{chosen.recipe.get('obtained', {}).get('fake_quantize', 0)}")
     right.write("Weights by precision")
     right.dataframe(pd.DataFrame([(k, round(v / 1e6, 3)) for k, v in details.weight_bytes.items()],
                                  columns=["precision", "MB"]), hide_index=True)

@@ -1,7 +1,5 @@
 """Optimize: pick a model, data and an NNCF algorithm (or a sweep of its options), and run it."""
 
-import uuid
-
 import streamlit as st
 
 from core import lab
@@ -10,8 +8,8 @@ from core.optimize.recipes import ALGORITHM_OPTIONS, SweepOptions
 from core.options import JobKind, MeasureOptions
 from db import repository as repo
 from pages import route_through_app
-from pages.forms import options_form, sweep_form
-from pages.widgets import current_job_panel, plain
+from pages.forms import invalid, options_form, sweep_form
+from pages.widgets import current_job_panel, plain, press_key
 
 route_through_app()
 
@@ -30,10 +28,10 @@ if not models or not datasets:
 def pick(label, items, state_key, fmt, optional=False, avoid=None):
     ids = ([None] if optional else []) + [i.id for i in items]
     by_id = {i.id: i for i in items}
-    current = st.session_state.get(state_key)
-    # Default to the first real choice (not `avoid`); "none" only when the user picks it.
+    # Default to the first real choice (not `avoid`); "none" only when the user picks it (and then kept).
     fallback = next((i for i in ids if i is not None and i != avoid), ids[0])
-    default = ids.index(current if current is not None and current in ids else fallback)
+    current = st.session_state.get(state_key, fallback)
+    default = ids.index(current if current in ids else fallback)
     chosen = st.selectbox(label, ids, index=default,
                           format_func=lambda i: "none" if i is None else fmt(by_id[i]))
     st.session_state[state_key] = chosen
@@ -57,15 +55,14 @@ with st.expander("Options", expanded=sweep or kind != JobKind.QUANTIZE):
 if kind == JobKind.QUANTIZE_WITH_ACCURACY_CONTROL:
     base["validation_dataset_id"] = validation_id
 
-st.session_state.setdefault("run_counter", 0)
-st.session_state.setdefault("session_nonce", uuid.uuid4().hex)
 try:
-    plan = SweepOptions(algorithm=kind, base=base, grid=grid) if sweep else None
+    plan = SweepOptions(algorithm=kind, base=base, grid=grid) if sweep and not invalid(base, grid) else None
     label = f"Run sweep ({len(plan.points())} points)" if plan else f"Run {LABELS[kind]}"
-    if st.button(label, type="primary"):
+    if st.button(label, type="primary", disabled=invalid(base, grid),
+                 help="fix the option marked in red first" if invalid(base, grid) else None):
         measure = MeasureOptions(dataset_id=validation_id, seconds=seconds)
-        # The same key for repeated clicks: a double click returns the job already submitted.
-        key = f"{st.session_state.session_nonce}-{st.session_state.run_counter}"
+        key = press_key("optimize", "current_job", [kind, model_id, calibration_id, validation_id, seconds,
+                                                    base, grid])
         job = (lab.submit_sweep(sweep=plan, model_id=model_id, dataset_id=calibration_id, measure=measure,
                                 idempotency_key=key) if plan else
                lab.submit_optimization(kind=kind, model_id=model_id, dataset_id=calibration_id,
@@ -75,4 +72,4 @@ try:
 except AppError as error:
     st.error(plain(error))
 
-current_job_panel("current_job", "run_counter")
+current_job_panel("current_job")

@@ -1,12 +1,15 @@
 """Small widgets shared by pages (kept here so pages stay thin)."""
 
+import hashlib
+import json
 import re
+import uuid
 
 import streamlit as st
 
 from core.errors import AppError
 from core.jobs import runner as jobs
-from core.options import JobStatus
+from core.options import JobKind, JobStatus
 from db import repository as repo
 
 # What Streamlit's Markdown acts on anywhere in a line: emphasis, links / images, HTML, code,
@@ -26,8 +29,11 @@ def plain(text: object) -> str:
     return _LINE_START.sub(r"\1\\\2", str(text).translate(_MARKUP))
 
 
-def job_panel(job_id: int) -> None:
-    """Live progress of one job with a cancel button; refreshes itself every second."""
+def job_panel(job_id: int, outcome=None) -> None:
+    """Live progress of one job with a cancel button; refreshes itself every second.
+
+    outcome(job) draws what a succeeded job made (default: a pointer to the Compare page).
+    """
 
     watching = f"job-panel-watching-{job_id}"
 
@@ -43,7 +49,11 @@ def job_panel(job_id: int) -> None:
             st.rerun(scope="app")
         text = f"Job #{job.id} {job.kind} — {job.status}: {plain(job.stage)}"
         st.progress(job.progress, text=text)
-        if status == JobStatus.SUCCEEDED:
+        if status == JobStatus.SUCCEEDED and job.message:  # obtained != asked (core.optimize.obtained)
+            st.warning(f"Job #{job.id} succeeded with a warning: {plain(job.message)}")
+        if status == JobStatus.SUCCEEDED and outcome is not None:
+            outcome(job)
+        elif status == JobStatus.SUCCEEDED:
             st.success(f"Job #{job.id} finished. See the Compare page for the numbers.")
         elif status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.INTERRUPTED):
             st.error(f"Job #{job.id} {job.status}. {plain(job.message)}")
@@ -65,22 +75,35 @@ def job_toasts() -> None:
         statuses, ended = ended_jobs(st.session_state.get("job_statuses"), repo.list_jobs(50))
         st.session_state.job_statuses = statuses
         for job in ended:
-            ok = job.status == JobStatus.SUCCEEDED
-            st.toast(f"Job #{job.id} {job.kind} {job.status}." + (" See the Compare page." if ok else
+            ok = job.status == JobStatus.SUCCEEDED and not job.message
+            compare = "" if job.kind == JobKind.IMPORT_DATA else " See the Compare page."
+            st.toast(f"Job #{job.id} {job.kind} {job.status}." + (compare if ok else
                      f" {plain(job.message[:120])}"), icon=":material/check_circle:" if ok else ":material/error:")
 
     watch()
 
 
-def current_job_panel(job_key: str, counter_key: str) -> None:
-    """The live panel of the job a page submitted, and a button to set up the next run.
+def press_key(scope: str, job_key: str, payload: object) -> str:
+    """The idempotency key of one press of a page's Run button (its job id is kept in job_key).
 
-    The counter is part of the page's idempotency key, so only this button (never a double click)
-    makes the next submit a new job.
+    A double click — the same options while the job of the last press is still queued or running —
+    returns the job already submitted. A press after that job ended, or with other options, is a
+    new job.
     """
+    nonce = st.session_state.setdefault(f"{scope}-nonce", uuid.uuid4().hex)
+    presses = f"{scope}-presses"
+    st.session_state.setdefault(presses, 0)
+    last = st.session_state.get(job_key)
+    if last is None or repo.get_job(last).status not in (JobStatus.PENDING, JobStatus.RUNNING):
+        st.session_state[presses] += 1
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"{scope}-{nonce}-{st.session_state[presses]}-{digest}"
+
+
+def current_job_panel(job_key: str) -> None:
+    """The live panel of the job a page submitted, and a button that clears it for the next run."""
     if job_key in st.session_state:
         job_panel(st.session_state[job_key])
         if st.button("Set up another run"):
-            st.session_state[counter_key] += 1
             del st.session_state[job_key]
             st.rerun()

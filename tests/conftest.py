@@ -23,7 +23,14 @@ def lab_env(tmp_path, monkeypatch):
     from db.session import upgrade_schema
 
     upgrade_schema()
-    return data_dir
+    yield data_dir
+    # A job process this test's in-process supervisor started ahead belongs to this data dir.
+    from core.jobs import queue
+
+    if queue._standby is not None:
+        queue._standby.kill()
+        queue._standby.wait()
+        queue._standby = None
 
 
 @pytest.fixture

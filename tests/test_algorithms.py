@@ -67,13 +67,14 @@ def test_weight_compression_changes_weight_types_and_shrinks_the_bin(tmp_path, m
     before = path.with_suffix(".bin").stat().st_size
     assert result.path.with_suffix(".bin").stat().st_size < before / 3
     assert expected_type in weight_precisions(read_model(result.path))
-    assert "f32" not in result.details["weight_precisions"] or \
-        result.details["weight_precisions"]["f32"] < before / 10
+    assert "f32" not in result.details["obtained"] or \
+        result.details["obtained"]["f32"] < before / 10
 
 
 def test_fp16_halves_the_weights(classifier_ir, tmp_path):
     result = fp16_model(classifier_ir, output_path=tmp_path / "fp16" / "model.xml")
-    assert set(result.details["weight_precisions"]) <= {"f16", "i64"}
+    assert set(result.details["obtained"]) <= {"f16", "i64", "fake_quantize"}
+    assert result.details["weight_layers"] == {"f16": 3}
     assert result.path.with_suffix(".bin").stat().st_size < classifier_ir.with_suffix(".bin").stat().st_size * 0.6
 
 
@@ -145,3 +146,29 @@ def test_rerun_of_a_sweep_resumes_and_replaces_only_unfinished_points(lab_env):
     assert len(repo.list_models()) == 3, "parent + one child per point; the stale child was removed"
     assert repo.get_model(again_second.result_model_id).created_at > stale_child.created_at
     assert len(list((lab_env / "models").iterdir())) == 3, "the interrupted attempt's files must not pile up"
+
+
+def test_accuracy_control_that_reverts_everything_says_it_made_an_fp32_model(tmp_path):
+    # A real text recognizer had all 101 quantizer groups reverted and was stored as "INT8-AC"
+    # without a word. Here: a drop no INT8 model meets, with and without a cap on reverted groups.
+    from core.optimize import obtained
+    from core.options import JobKind
+
+    path = make_outlier_classifier(tmp_path / "fp32" / "model.xml")
+    rng = np.random.default_rng(1)
+    xs = [rng.uniform(0, 1, (1, 16)).astype(np.float32) for _ in range(100)]
+    reference = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    labels = [int(reference(x)[0].argmax()) for x in xs]
+    everything = AccuracyControlOptions(validation_dataset_id=0, max_drop=0.0001)
+    reverted = quantize_with_accuracy_control_model(path, xs, list(zip(xs, labels)), options=everything,
+                                                    output_path=tmp_path / "all" / "model.xml")
+    capped = quantize_with_accuracy_control_model(
+        path, xs, list(zip(xs, labels)), options=AccuracyControlOptions(validation_dataset_id=0, max_drop=0.0001,
+                                                                        max_reverted=1),
+        output_path=tmp_path / "capped" / "model.xml")
+    assert len(capped.details["reverted_operations"]) < len(reverted.details["reverted_operations"])
+    assert capped.details["obtained"]["fake_quantize"] > reverted.details["obtained"]["fake_quantize"]
+    found = obtained.warnings(JobKind.QUANTIZE_WITH_ACCURACY_CONTROL, everything, reverted.details,
+                              parent_bytes=10**6, size_bytes=1)
+    assert reverted.details["obtained"]["fake_quantize"] == 0
+    assert found and "kept 0 FakeQuantize (0% quantized): this is an FP32 model" in found[0]

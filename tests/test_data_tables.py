@@ -95,3 +95,58 @@ def test_unsupported_table_extension_is_refused(lab_env):
 
     with pytest.raises(BadInputError):
         add_table_dataset(("t.xlsx", b"x"))
+
+
+def test_the_page_s_import_runs_in_a_job_process_and_leaves_no_upload(lab_env):
+    # The app server only saves the upload: the table is read in a job process (issue 11,
+    # finding 3), which stores the dataset and removes the upload whether it worked or not.
+    from core.jobs.queue import supervise_job
+    from core.options import JobKind, JobStatus
+
+    frame = pd.DataFrame({"a": np.arange(12.0), "b": np.ones(12), "y": np.arange(12) % 2})
+    job = lab.submit_import(("rows.csv", frame.to_csv(index=False).encode()), name="rows", label_column="y")
+    assert job.kind == JobKind.IMPORT_DATA and repo.list_datasets() == []
+    supervise_job(job.id)  # what the worker does with the queued id: a real job process
+    done = repo.get_job(job.id)
+    assert done.status == JobStatus.SUCCEEDED, done.message
+    dataset = repo.get_dataset(done.dataset_id)
+    assert (dataset.name, dataset.samples, dataset.has_labels) == ("rows", 12, True)
+    assert list((lab_env / "uploads").iterdir()) == []
+
+    bad = lab.submit_import(("broken.parquet", b"not parquet at all"))
+    supervise_job(bad.id)
+    failed = repo.get_job(bad.id)
+    assert failed.status == JobStatus.FAILED and "could not be read as a table" in failed.message
+    assert [d.id for d in repo.list_datasets()] == [dataset.id]
+    assert list((lab_env / "uploads").iterdir()) == [] and len(list((lab_env / "datasets").iterdir())) == 1
+
+
+def test_a_file_no_dataset_kind_reads_is_refused_before_it_is_queued(lab_env):
+    with pytest.raises(BadInputError, match="is not data the lab reads"):
+        lab.submit_import(("notes.docx", b"x"))
+    assert repo.list_jobs(10) == [] and not any((lab_env / "uploads").glob("*"))
+
+
+def test_folders_of_a_killed_import_are_removed_by_the_recovery_round(lab_env):
+    # A kill -9 mid-import leaves the upload and a half-written dataset folder, both claimed by the
+    # job; once the job is no longer live, the worker's recovery round removes both, nothing else.
+    from core.intake.cleanup import remove_abandoned_folders
+    from core.options import JobStatus
+    from core.storage import claimed_by, new_folder
+
+    kept = sources.add_data(("kept.npy", _npy_bytes()))
+    job = lab.submit_import(("rows.csv", b"a,b\n1,2\n"))
+    with claimed_by(job.id), new_folder("datasets", "half") as half:
+        (half / "upload").mkdir()
+    assert remove_abandoned_folders(repo.live_job_ids()) == [], "a pending job's folders stay"
+    assert repo.claim_job(job.id, pid=999_999)
+    repo.finish_job(job.id, JobStatus.FAILED, message="killed")
+    removed = remove_abandoned_folders(repo.live_job_ids())
+    assert sorted(p.split("/")[0] for p in removed) == ["datasets", "uploads"] and not half.exists()
+    assert [d.id for d in repo.list_datasets()] == [kept.id] and storage.resolve(kept.path).exists()
+
+
+def _npy_bytes() -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ones((4, 3), np.float32))
+    return buffer.getvalue()

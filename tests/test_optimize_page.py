@@ -49,3 +49,42 @@ def test_sweep_toggle_counts_points_and_submits_one_sweep(lab_env):
     [job] = repo.list_jobs()
     assert job.kind == "sweep" and job.options["sweep"]["grid"] == {
         "preset": ["performance", "mixed"], "subset_size": [50, 100, 300]}
+
+
+def test_a_press_after_the_job_ended_is_a_new_job_and_a_double_click_is_one(lab_env):
+    # Issue 12, finding 3: after a job ended, changing an option and pressing Run made no job.
+    from core.options import JobStatus
+
+    lab.ensure_demo()
+    at = optimize_page().run()
+    at.radio[0].set_value("fp16").run()
+    at.button[0].click().run()
+    at.button[0].click().run()  # a double click while the first job is still pending
+    [first] = repo.list_jobs()
+    assert repo.claim_job(first.id, pid=999_999)
+    repo.finish_job(first.id, JobStatus.SUCCEEDED)
+    at.button[0].click().run()  # the same options again, after it ended: a new run
+    assert len(repo.list_jobs()) == 2
+    at.number_input[0].set_value(5.0).run()  # another option while the second is pending: a new job too
+    at.button[0].click().run()
+    assert len(repo.list_jobs()) == 3 and not at.exception
+
+
+def test_a_typo_in_an_option_is_marked_at_its_field_and_run_waits_for_the_fix(lab_env):
+    # Issue 12, finding 5: 'abc' as smooth quant alpha and 'int5' in a sweep showed a traceback.
+    lab.ensure_demo()
+    at = optimize_page().run()
+    at.text_input(key="opt-QuantizeOptions-smooth_quant_alpha").input("abc").run()
+    assert not at.exception
+    assert "smooth_quant_alpha takes a float, got 'abc'" in at.error[0].value
+    [run] = [b for b in at.button if b.label == "Run INT8 quantization"]
+    assert run.disabled and len(at.text_input) > 1, "the other fields stay"
+    at.text_input(key="opt-QuantizeOptions-smooth_quant_alpha").input("0.5").run()
+    assert not at.error and not next(b for b in at.button if b.label == "Run INT8 quantization").disabled
+
+    at.radio[0].set_value("compress_weights").run()
+    at.toggle[0].set_value(True).run()
+    at.text_input(key="sweep-CompressWeightsOptions-mode").input("int4_sym,int5").run()
+    assert not at.exception and "int5" in at.error[0].value
+    assert at.button[0].disabled
+    assert repo.list_jobs() == []

@@ -45,8 +45,8 @@ def test_int8_quantization_inserts_fake_quantize_and_keeps_accuracy(demo, tmp_pa
     seen = []
     result = quantize_model(storage.resolve(model.path), samples, options=QuantizeOptions(subset_size=100),
                             output_path=tmp_path / "int8" / "model.xml", on_sample=seen.append)
-    assert result.details["fake_quantize_ops"] > 0
-    assert "i8" in result.details["weight_precisions"]
+    assert result.details["obtained"]["fake_quantize"] > 0
+    assert "i8" in result.details["obtained"]
     assert result.size_bytes < model.size_bytes / 2
     assert seen and seen[-1] >= 100, "progress must count the calibration samples NNCF consumed"
     val = load_index(storage.resolve(validation.path))

@@ -65,4 +65,7 @@ def demo(args) -> None:
 def list_rows(args) -> None:
     rows = {"models": repo.list_models, "datasets": repo.list_datasets}[args.command]()
     for row in rows:
-        print_record(asdict(row), True) if args.json else print(f"#{row.id} {row.name} {row.format}")
+        record = asdict(row)
+        if args.command == "models":  # what an optimization obtained, beside what it asked (recipe)
+            record.update(obtained=row.recipe.get("obtained", {}), warnings=row.recipe.get("warnings", []))
+        print_record(record, True) if args.json else print(f"#{row.id} {row.name} {row.format}")

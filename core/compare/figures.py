@@ -33,9 +33,10 @@ def accuracy_figure(rows: list[dict[str, Any]], axis: CompareAxis = CompareAxis.
         figure.add_trace(scatter(
             x=[r[column] for r in group], y=[shown_value(metric, r[metric]) for r in group], mode="markers",
             name=algorithm, marker={"size": 12}, text=[escape(f"{r['model']} @ {r['precision']}") for r in group],
-            customdata=[[r["key"], escape(str(r["recipe"])), r["settings"], r["load_average"]] for r in group],
+            customdata=[[r["key"], escape(str(r["recipe"])), r["settings"], r["load_average"],
+                         f"<br><b>warning</b>: {escape(r['warnings'])}" if r.get("warnings") else ""] for r in group],
             hovertemplate=(f"%{{text}}<br>{AXIS_TITLE[axis]}: %{{x:.3f}}<br>{title}: %{{y:.4g}}"
-                           "<br>recipe: %{customdata[1]}<br>%{customdata[2]}, load %{customdata[3]}"
+                           "<br>recipe: %{customdata[1]}%{customdata[4]}<br>%{customdata[2]}, load %{customdata[3]}"
                            "<extra></extra>")))
     front = front_rows(rows, axis, metric)
     if front:

@@ -95,7 +95,8 @@ def results_rows() -> list[dict[str, Any]]:
                      "latency_max_ms": values["latency_max_ms"], "throughput_fps": values.get("throughput_fps"),
                      "size_mb": round(model.size_bytes / 1e6, 3), "device": values["device"],
                      "load_average": values["load_average"], "measured_at": values["measured_at"],
-                     "recipe": recipe_text(model.recipe), "settings": values["settings"]})
+                     "recipe": recipe_text(model.recipe), "warnings": " ".join(model.recipe.get("warnings", [])),
+                     "settings": values["settings"]})
     return rows
 
 

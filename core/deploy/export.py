@@ -17,6 +17,7 @@ from core.deploy.script import nncf_script, safe_name
 from core.errors import BadInputError, NotFoundError
 from core.measure.batching import best_batch
 from core.measure.benchmark import AUTO_BATCH_TIMEOUT_MS
+from core.optimize.obtained import layers_text
 from core.options import ExportFormat
 from core.storage import resolve
 from db import repository as repo
@@ -59,11 +60,21 @@ def measurements_markdown(model_id: int) -> str:
     return "\n".join(lines)
 
 
+def obtained_markdown(model: ModelRecord) -> str:
+    """What the optimization obtained (read back from the IR) and how it differs from the recipe."""
+    if "weight_layers" not in model.recipe:
+        return ""
+    lines = ["## Obtained", "", f"Layers by weight type: {layers_text(model.recipe['weight_layers'])}; "
+             f"FakeQuantize: {model.recipe.get('obtained', {}).get('fake_quantize', 0)}.", ""]
+    lines += [f"> **Warning:** {text}" for text in model.recipe.get("warnings", [])]
+    return "\n".join(lines) + "\n\n"
+
+
 def ir_zip(model: ModelRecord) -> bytes:
     """The model's IR as zip bytes: model.xml, model.bin and a README (recipe + measured numbers)."""
     xml, weights = ir_files(model)
     readme = (f"# {model.name}\n\nOpenVINO IR exported by Optimization Lab (model #{model.id}).\n\n"
-              f"{_LOAD_HINT}\n## Recipe\n\n```json\n{json.dumps(model.recipe, indent=2, default=str)}\n```\n\n"
+              f"{_LOAD_HINT}\n{obtained_markdown(model)}## Recipe\n\n```json\n{json.dumps(model.recipe, indent=2, default=str)}\n```\n\n"
               f"## Measured\n\n{measurements_markdown(model.id)}")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -126,7 +126,9 @@ def optimize(model, data):
         validation = [(x, int(np.argmax(parent(x)[parent.output(0)]))) for x, _ in validation]
     return nncf.quantize_with_accuracy_control(
         model, nncf.Dataset(calibration), nncf.Dataset(validation), top1, max_drop=OPTIONS["max_drop"],
-        drop_type=nncf.DropType[OPTIONS["drop_type"].upper()], **quantize_kwargs(OPTIONS, len(calibration)))
+        drop_type=nncf.DropType[OPTIONS["drop_type"].upper()], **quantize_kwargs(OPTIONS, len(calibration)),
+        **({{"advanced_accuracy_restorer_parameters": nncf.AdvancedAccuracyRestorerParameters(
+            max_num_iterations=OPTIONS["max_reverted"])}} if OPTIONS.get("max_reverted") else {{}}))
 ''',
     JobKind.COMPRESS_WEIGHTS: '''
 
@@ -137,6 +139,11 @@ def optimize(model, data):
         kwargs["backup_mode"] = nncf.BackupMode[OPTIONS["backup_mode"].upper()]
     if OPTIONS["sensitivity_metric"] is not None:
         kwargs["sensitivity_metric"] = nncf.SensitivityMetric[OPTIONS["sensitivity_metric"].upper()]
+    if OPTIONS.get("group_size_fallback"):
+        from nncf.quantization.advanced_parameters import GroupSizeFallbackMode
+
+        kwargs["advanced_parameters"] = nncf.AdvancedCompressionParameters(
+            group_size_fallback_mode=GroupSizeFallbackMode[OPTIONS["group_size_fallback"].upper()])
     if OPTIONS["use_data"]:
         inputs = [x for x, _ in samples(data, OPTIONS["subset_size"])]
         kwargs.update(dataset=nncf.Dataset(inputs), subset_size=min(OPTIONS["subset_size"], len(inputs)),
@@ -204,7 +211,7 @@ def nncf_script(model: ModelRecord) -> str:
                   model=str(resolve(parent.path)), data=_data_root(dataset_id),
                   output=f"{script_name(model).removesuffix('.py')}/model.xml", options=options,
                   preprocessing=_preprocessing(parent, dataset_id))
-    text = _HEADER.format(**fields)
+    text = _HEADER.format(**fields) + "".join(f"# Warning (the lab's run): {w}\n" for w in model.recipe.get("warnings", []))
     if algorithm == JobKind.FP16:
         call = "optimized = model  # FP16 is a storage format: the weights are saved as FP16"
     else:

@@ -87,33 +87,6 @@ def delete_model(model_id: int) -> None:
 
 
 
-JOB_MARKER = ".job"
-
-
-def claim_folder(folder: Path, job_id: int) -> None:
-    """Marks a model folder as being written by job job_id (see remove_abandoned_folders)."""
-    (folder / JOB_MARKER).write_text(str(job_id))
-
-
-def remove_abandoned_folders(running_job_ids: set[int]) -> list[str]:
-    """Removes model folders a job started and never stored a row for (the job was killed).
-
-    Only folders claimed by a job that is not running now and named by no model row are removed.
-    Returns their names.
-    """
-    models = get_settings().data_dir / "models"
-    stored = {Path(m.path).parts[1] for m in repo.list_models() if len(Path(m.path).parts) > 2}
-    removed = []
-    for folder in sorted(models.iterdir()) if models.is_dir() else []:
-        marker = folder / JOB_MARKER
-        if folder.name in stored or not marker.is_file() or folder.is_symlink():
-            continue
-        job_id = marker.read_text().strip()
-        if job_id.isdigit() and int(job_id) not in running_job_ids and remove_tree(folder, within=models):
-            removed.append(folder.name)
-    return removed
-
-
 def import_model_from_server(below_root: str, *, name: str | None = None) -> ModelRecord:
     """Imports a model file (or a folder holding one) found below the configured import root.
 

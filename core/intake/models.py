@@ -243,6 +243,33 @@ def weight_precisions(model) -> dict[str, int]:
     return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
 
+# Operations whose constant input is a layer's weight, and what lies between a weight and its layer
+# (decompression of a compressed weight, a FakeQuantize of an INT8 one, a layout change).
+_WEIGHTED = {"MatMul", "Convolution", "GroupConvolution", "ConvolutionBackpropData", "Gather"}
+_ON_THE_WAY = {"Convert", "Subtract", "Multiply", "Reshape", "Transpose", "FakeQuantize"}
+
+
+def _weight_type(port) -> str | None:
+    """Element type of the constant a layer input is read from, or None for an activation."""
+    node = port.get_source_output().get_node()
+    while node.get_type_name() in _ON_THE_WAY:
+        node = node.input(0).get_source_output().get_node()
+    return node.get_output_element_type(0).get_type_name() if node.get_type_name() == "Constant" else None
+
+
+def weight_layers(model) -> dict[str, int]:
+    """Layers (MatMul, convolution, embedding Gather) per element type of their stored weight."""
+    counts: dict[str, int] = {}
+    for op in model.get_ops():
+        if op.get_type_name() not in _WEIGHTED:
+            continue
+        inputs = [op.input(0)] if op.get_type_name() == "Gather" else [op.input(i) for i in range(2)]
+        kinds = [t for t in map(_weight_type, inputs) if t is not None and t != "i64"]
+        if kinds:
+            counts[kinds[-1]] = counts.get(kinds[-1], 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
 # Graph plumbing no one puts in an ignored scope.
 _PLUMBING = {"Parameter", "Result", "Constant", "Convert", "ShapeOf", "Concat", "Gather", "Reshape",
              "Squeeze", "Unsqueeze", "Broadcast", "FakeQuantize"}

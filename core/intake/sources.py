@@ -77,6 +77,14 @@ def open_dataset(dataset: DatasetRecord, model: ModelRecord) -> SampleSource:
     return _opener(dataset.format)(dataset, model)
 
 
+def check_data_file(file_name: str) -> None:
+    """Refuses a file that no dataset kind reads (before it is queued for import)."""
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in (".npy", ".npz", ".zip", *TABLE_SUFFIXES):
+        raise BadInputError(f"'{file_name}' is not data the lab reads; upload a zip of images, a .npy / .npz, "
+                            "a table (.csv, .parquet, .jsonl) or a zipped save_to_disk folder.")
+
+
 def add_data(upload: tuple, *, name: str | None = None, label_column: str | None = None,
              columns: dict[str, list[str]] | None = None, preprocessing=None) -> DatasetRecord:
     """Imports an upload by its kind: a zip of images, a .npy / .npz of arrays, or a table.

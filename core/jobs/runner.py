@@ -21,11 +21,11 @@ from typing import Any, Callable
 
 from core.config import get_settings
 from core.errors import AppError, JobCancelled, JobError
-from core.intake.model_intake import remove_abandoned_folders
+from core.intake.cleanup import remove_abandoned_folders
 from core.jobs.handlers import HANDLERS
 from core.jobs.queue import enqueue, job_log_path, queued_job_ids
 from core.options import JobKind, JobStatus
-from core.storage import disk_full
+from core.storage import claimed_by, disk_full
 from db import repository as repo
 from db.records import JobRecord
 from db.session import is_transient
@@ -34,7 +34,7 @@ log = logging.getLogger("optlab.jobs")
 # Kinds that only read their inputs and write new rows: safe to run again after an interruption.
 RERUNNABLE = frozenset({JobKind.QUANTIZE, JobKind.EVALUATE, JobKind.BENCHMARK, JobKind.FP16,
                         JobKind.QUANTIZE_WITH_ACCURACY_CONTROL, JobKind.COMPRESS_WEIGHTS, JobKind.SWEEP,
-                        JobKind.BATCH_SWEEP, JobKind.PROFILE, JobKind.INTERLEAVED})
+                        JobKind.BATCH_SWEEP, JobKind.PROFILE, JobKind.INTERLEAVED, JobKind.IMPORT_DATA})
 # Jobs this process runs right now (the job itself, and a sweep's current point); all heartbeat.
 ACTIVE_JOBS: set[int] = set()
 
@@ -90,8 +90,8 @@ def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
         log.warning("Job %s had no heartbeat for %ss: interrupted", job.id, settings.stale_seconds)
         if retried_after_interruption(job) and (queue_name is None or job.queue == queue_name):
             requeued.append(rerun(job.id))
-    for name in remove_abandoned_folders(repo.running_job_ids()):
-        log.warning("Removed model folder %s: its job was killed before storing the model", name)
+    for name in remove_abandoned_folders(repo.live_job_ids()):
+        log.warning("Removed %s: its job was killed before storing what it made", name)
     return requeued
 
 
@@ -127,6 +127,12 @@ class Reporter:
         self._last = 0.0
         self._stage = "starting"
         self._span = (0.0, 1.0)
+        self.warnings: list[str] = []  # the job then ends "succeeded with a warning": its message
+
+    def warn(self, text: str) -> None:
+        """Notes that the job obtained something other than what was asked (shown when it ends)."""
+        self.warnings.append(text)
+        print(f"warning: {text}", flush=True)
 
     def stage(self, name: str, start: float, end: float) -> None:
         """Enters a stage covering [start, end] of the whole job's progress."""
@@ -175,7 +181,8 @@ def execute(job_id: int, reporter: Reporter) -> bool:
     ACTIVE_JOBS.add(job_id)
     print(f"job {job_id} ({job.kind}) attempt {job.attempts} started, options {job.options}", flush=True)
     try:
-        result_model_id = HANDLERS[job.kind](job, reporter)
+        with claimed_by(job_id):  # what a kill -9 leaves half-written is removed (core.intake.cleanup)
+            result_model_id = HANDLERS[job.kind](job, reporter)
     except JobCancelled as error:
         print(f"job {job_id} cancelled: {error}", flush=True)
         repo.finish_job(job_id, JobStatus.CANCELLED, message=str(error))
@@ -196,7 +203,8 @@ def execute(job_id: int, reporter: Reporter) -> bool:
         return False
     finally:
         ACTIVE_JOBS.discard(job_id)
-    repo.finish_job(job_id, JobStatus.SUCCEEDED, exit_code=0, result_model_id=result_model_id)
+    repo.finish_job(job_id, JobStatus.SUCCEEDED, exit_code=0, result_model_id=result_model_id,
+                    message=" ".join(reporter.warnings))
     print(f"job {job_id} succeeded", flush=True)
     return True
 

@@ -4,6 +4,8 @@ weight compression, and FP16 weights. Each function writes an IR and returns wha
 from __future__ import annotations
 
 import logging
+import re
+import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -14,7 +16,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from core.errors import BadInputError
-from core.intake.models import ir_size, read_model, save_ir, weight_precisions
+from core.intake.models import ir_size, read_model, save_ir, weight_layers, weight_precisions
 from core.optimize.recipes import AccuracyControlOptions, CompressWeightsOptions, ModelType, QuantizeOptions
 
 Sample = Any  # one model call's input: an array, or a dict of arrays for multi-input models
@@ -78,6 +80,13 @@ def _nncf_errors() -> Iterator[None]:
 
     try:
         yield
+    except nncf.InvalidGroupSizeError as error:
+        layers = re.findall(r'"([^"]+)" \(channel size: (\d+)\)', str(error))
+        named = ", ".join(f"{name} ({channels})" for name, channels in layers[:5]) + (" ..." if len(layers) > 5 else "")
+        raise BadInputError(f"NNCF refused the group size: it does not divide the input channels of {len(layers)} "
+                            f"layer(s): {named or str(error).splitlines()[0]}. Pick a group size that divides "
+                            "them, or set group size fallback to 'adjust' (a smaller group size for those "
+                            "layers) or 'ignore' (leave them uncompressed).") from error
     except (nncf.ValidationError, nncf.UnsupportedModelError, nncf.InvalidQuantizerGroupError,
             nncf.ParameterNotSupportedError) as error:
         reason = " ".join(str(error).split()).rstrip(".")
@@ -97,9 +106,11 @@ def _finish(model, output_path: Path, started: float, **details: Any) -> Optimiz
     else:
         save_ir(model, output_path)
     saved = read_model(output_path)
-    details.update(fake_quantize_ops=sum(1 for op in saved.get_ops() if op.get_type_name() == "FakeQuantize"),
-                   weight_precisions=weight_precisions(saved), nncf=nncf.__version__,
-                   openvino=ov.get_version())
+    # What the run obtained, read back from the saved IR (not what was asked): weight bytes per
+    # element type plus the FakeQuantize count, and layers per weight type (core.optimize.obtained).
+    fake_quantize = sum(1 for op in saved.get_ops() if op.get_type_name() == "FakeQuantize")
+    details.update(obtained={**weight_precisions(saved), "fake_quantize": fake_quantize},
+                   weight_layers=weight_layers(saved), nncf=nncf.__version__, openvino=ov.get_version())
     return OptimizeResult(path=output_path, seconds=seconds, size_bytes=ir_size(output_path), details=details)
 
 
@@ -163,6 +174,8 @@ def quantize_with_accuracy_control_model(
             quantized = nncf.quantize_with_accuracy_control(
                 model, _counting(calibration, on_sample), nncf.Dataset(list(validation)), top1,
                 max_drop=options.max_drop, drop_type=nncf.DropType[options.drop_type.name],
+                advanced_accuracy_restorer_parameters=nncf.AdvancedAccuracyRestorerParameters(
+                    max_num_iterations=options.max_reverted or sys.maxsize),
                 **_quantize_kwargs(options, len(calibration)))
     finally:
         logger.removeHandler(handler)
@@ -182,6 +195,11 @@ def compress_weights_model(model_path: Path, *, options: CompressWeightsOptions,
                                   group_size=options.group_size, all_layers=options.all_layers or None)
     if options.backup_mode is not None:
         kwargs["backup_mode"] = nncf.BackupMode[options.backup_mode.name]
+    if options.group_size_fallback is not None:
+        from nncf.quantization.advanced_parameters import GroupSizeFallbackMode
+
+        kwargs["advanced_parameters"] = nncf.AdvancedCompressionParameters(
+            group_size_fallback_mode=GroupSizeFallbackMode[options.group_size_fallback.name])
     if options.sensitivity_metric is not None:
         kwargs["sensitivity_metric"] = nncf.SensitivityMetric[options.sensitivity_metric.name]
     if options.use_data:

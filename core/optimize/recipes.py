@@ -96,12 +96,15 @@ class AccuracyControlOptions(QuantizeOptions):
     max_drop: float = 0.01
     drop_type: DropType = DropType.ABSOLUTE
     max_validation_samples: int = 500
+    max_reverted: int | None = None  # at most this many quantizer groups go back to float (NNCF iterations)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "drop_type", DropType(self.drop_type))
         _positive("max_drop", self.max_drop)
         _positive("max_validation_samples", self.max_validation_samples)
+        if self.max_reverted is not None:
+            _positive("max_reverted", self.max_reverted)
         if self.drop_type == DropType.ABSOLUTE and self.max_drop >= 1:
             raise BadInputError("max_drop is a fraction of accuracy (0.01 = 1 point); use a value below 1.")
 
@@ -128,6 +131,14 @@ class BackupMode(StrEnum):
     NONE = "none"
 
 
+class GroupSizeFallback(StrEnum):
+    """What NNCF does with a layer whose input channels the group size does not divide."""
+
+    ERROR = "error"  # refuse the run, naming the layers (NNCF's default)
+    IGNORE = "ignore"  # leave such layers uncompressed
+    ADJUST = "adjust"  # a smaller power-of-two group size for them (at least 32), else the backup precision
+
+
 class SensitivityMetric(StrEnum):
     WEIGHT_QUANTIZATION_ERROR = "weight_quantization_error"
     HESSIAN_INPUT_ACTIVATION = "hessian_input_activation"
@@ -144,6 +155,7 @@ class CompressWeightsOptions(_Options):
         mode: Precision of the compressed weights.
         ratio: Share of 4-bit layers (the rest use backup_mode); 4-bit modes only.
         group_size: Weights per quantization group (-1: per channel); 4-bit modes only.
+        group_size_fallback: For layers whose input channels the group size does not divide.
         all_layers: Also compress embeddings and the last layer to 4 bit.
         backup_mode: Precision of the layers left out of the 4-bit ratio.
         awq / scale_estimation: Data-aware refinements (need a dataset).
@@ -155,6 +167,7 @@ class CompressWeightsOptions(_Options):
     mode: WeightMode = WeightMode.INT8_ASYM
     ratio: float | None = None
     group_size: int | None = None
+    group_size_fallback: GroupSizeFallback | None = None
     all_layers: bool = False
     backup_mode: BackupMode | None = None
     awq: bool = False
@@ -167,12 +180,14 @@ class CompressWeightsOptions(_Options):
         object.__setattr__(self, "mode", WeightMode(self.mode))
         if self.backup_mode is not None:
             object.__setattr__(self, "backup_mode", BackupMode(self.backup_mode))
+        if self.group_size_fallback is not None:
+            object.__setattr__(self, "group_size_fallback", GroupSizeFallback(self.group_size_fallback))
         if self.sensitivity_metric is not None:
             object.__setattr__(self, "sensitivity_metric", SensitivityMetric(self.sensitivity_metric))
         _positive("subset_size", self.subset_size)
         if self.mode.is_8bit and (self.ratio not in (None, 1, 1.0) or self.group_size is not None
-                                  or self.all_layers):
-            raise BadInputError("ratio, group size and all layers apply to 4-bit modes only; leave them "
+                                  or self.all_layers or self.group_size_fallback is not None):
+            raise BadInputError("ratio, group size (and its fallback) and all layers apply to 4-bit modes only; leave them "
                                 f"unset for {self.mode}.")
         if self.ratio is not None and not 0 < self.ratio <= 1:
             raise BadInputError(f"ratio must be in (0, 1], got {self.ratio}.")

@@ -33,6 +33,8 @@ def test_ir_and_npz_upload(app_server, browser_page, tmp_path):
     nav(page, "Data", "data")
     wait_idle(page)
     page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(arrays)
+    expect(page.get_by_text("digits.npz")).to_be_visible(timeout=APP_TIMEOUT_MS)  # uploaded before the click
+    wait_idle(page)
     page.get_by_role("button", name="Add data").click()
     expect(page.get_by_text(re.compile(r"Added dataset #1 'digits': 6 samples, 3 classes"))).to_be_visible(
         timeout=APP_TIMEOUT_MS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.jobs.handlers import measure, optimize, sweep
+from core.jobs.handlers import data, measure, optimize, sweep
 from core.options import JobKind
 
 HANDLERS: dict[str, Callable] = {
@@ -18,5 +18,5 @@ HANDLERS: dict[str, Callable] = {
     JobKind.EVALUATE: optimize.run_evaluate, JobKind.BENCHMARK: optimize.run_benchmark_job,
     JobKind.SWEEP: sweep.run_sweep,
     JobKind.BATCH_SWEEP: measure.run_batch_sweep_job, JobKind.PROFILE: measure.run_profile_job,
-    JobKind.INTERLEAVED: measure.run_interleaved_job,
+    JobKind.INTERLEAVED: measure.run_interleaved_job, JobKind.IMPORT_DATA: data.run_import_data,
 }

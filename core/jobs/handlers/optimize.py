@@ -6,12 +6,13 @@ sweep handler.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
 from core.errors import DatasetError
 from core.intake.datasets import calibration_indices
-from core.intake.model_intake import claim_folder, delete_model
+from core.intake.model_intake import delete_model
 from core.intake.models import inspect_model, port_dicts
 from core.intake.sources import open_part, part_read
 from core.measure.agreement import store_agreement
@@ -24,6 +25,7 @@ from core.optimize.algorithms import (
     quantize_model,
     quantize_with_accuracy_control_model,
 )
+from core.optimize import obtained
 from core.optimize.recipes import ALGORITHM_OPTIONS, AccuracyControlOptions
 from core.options import BenchmarkOptions, EvaluateOptions, JobKind, MeasureOptions, PerformanceHint, Precision
 from core.storage import new_folder, relative, resolve
@@ -33,6 +35,14 @@ from db.records import DatasetRecord, JobRecord, ModelRecord
 # Short names for the child model ("<parent> INT8") per algorithm.
 SUFFIX = {JobKind.QUANTIZE: "INT8", JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: "INT8-AC",
           JobKind.COMPRESS_WEIGHTS: "WC", JobKind.FP16: "FP16"}
+
+
+def _suffix(kind: JobKind, options) -> str:
+    """'INT8', or for weight compression the recipe: 'WC int4_sym g32 r0.8' (two children differ)."""
+    if kind != JobKind.COMPRESS_WEIGHTS:
+        return SUFFIX[kind]
+    return " ".join([SUFFIX[kind], str(options.mode)] + ([f"g{options.group_size}"] if options.group_size else [])
+                    + ([f"r{options.ratio:g}"] if options.ratio not in (None, 1, 1.0) else []))
 
 
 def load_samples(model: ModelRecord, dataset: DatasetRecord, count: int | None, reporter,
@@ -105,12 +115,14 @@ def _targets(parent: ModelRecord, samples: list[tuple[Any, int | None]]) -> list
     return [(x, int(compiled(x)[output].reshape(-1).argmax())) for x, _ in samples]
 
 
-def _optimize(kind: JobKind, options, parent: ModelRecord, job: JobRecord, output, reporter) -> OptimizeResult:
-    """Runs one algorithm on the parent; loads the data it needs first."""
+def _optimize(kind: JobKind, options, parent: ModelRecord, job: JobRecord, output, reporter) -> tuple[
+        OptimizeResult, int]:
+    """Runs one algorithm on the parent; loads the data it needs first. Returns the result and how
+    many calibration samples it used."""
     path = resolve(parent.path)
     if kind == JobKind.FP16:
         reporter.stage("compressing weights to FP16", 0.0, 0.45)
-        return fp16_model(path, output_path=output)
+        return fp16_model(path, output_path=output), 0
     needs_data = kind != JobKind.COMPRESS_WEIGHTS or options.use_data
     if needs_data and job.dataset_id is None:
         raise DatasetError(f"{kind} needs calibration data; choose a dataset.")
@@ -122,11 +134,11 @@ def _optimize(kind: JobKind, options, parent: ModelRecord, job: JobRecord, outpu
     on_sample = (lambda n: reporter.fraction(n / len(inputs), f"{n}/{len(inputs)} samples")) if inputs else None
     if kind == JobKind.QUANTIZE:
         reporter.stage("quantizing (collecting statistics)", 0.05, 0.45)
-        return quantize_model(path, inputs, options=options, output_path=output, on_sample=on_sample)
+        return quantize_model(path, inputs, options=options, output_path=output, on_sample=on_sample), len(inputs)
     if kind == JobKind.COMPRESS_WEIGHTS:
         reporter.stage(f"compressing weights ({options.mode})", 0.05, 0.45)
         return compress_weights_model(path, options=options, output_path=output, samples=inputs,
-                                      on_sample=on_sample)
+                                      on_sample=on_sample), len(inputs)
     assert isinstance(options, AccuracyControlOptions)
     reporter.stage("loading validation data", 0.05, 0.1)
     validation = _targets(parent, load_samples(parent, repo.get_dataset(options.validation_dataset_id),
@@ -134,7 +146,7 @@ def _optimize(kind: JobKind, options, parent: ModelRecord, job: JobRecord, outpu
                                                part="validation"))
     reporter.stage("quantizing with accuracy control (statistics, then validation rounds)", 0.1, 0.45)
     return quantize_with_accuracy_control_model(path, inputs, validation, options=options, output_path=output,
-                                                on_sample=on_sample)
+                                                on_sample=on_sample), len(inputs)
 
 
 def run_optimize(job: JobRecord, reporter) -> int:
@@ -147,11 +159,16 @@ def run_optimize(job: JobRecord, reporter) -> int:
         # An earlier attempt was interrupted after storing its child: that child was never measured.
         delete_model(job.result_model_id)
     label = job.options.get("sweep_label")
-    name = f"{parent.name} {SUFFIX[kind]}" + (f" [{label}]" if label else "")
+    name = f"{parent.name} {_suffix(kind, options)}" + (f" [{label}]" if label else "")
     with new_folder("models", f"{parent.name}-{SUFFIX[kind]}") as folder:
-        claim_folder(folder, job.id)  # a kill -9 before the row exists leaves a folder the worker removes
         started = time.time()
-        result = _optimize(kind, options, parent, job, folder / "model.xml", reporter)
+        result, used = _optimize(kind, options, parent, job, folder / "model.xml", reporter)
+        if used and getattr(options, "subset_size", 0) > used:  # the recipe says what was used
+            options = dataclasses.replace(options, subset_size=used)
+        found = obtained.warnings(kind, options, result.details, parent_bytes=parent.size_bytes,
+                                  size_bytes=result.size_bytes)
+        for sentence in found:
+            reporter.warn(sentence)
         info = inspect_model(result.path)
         child = repo.add_model(
             name=name, format="openvino-ir", path=relative(result.path),
@@ -159,7 +176,7 @@ def run_optimize(job: JobRecord, reporter) -> int:
             parent_id=parent.id,
             recipe={"algorithm": str(kind), "options": options.to_dict(), "dataset_id": job.dataset_id,
                     "job_id": job.id, "seconds": round(result.seconds, 2), "started_at": started,
-                    "labels": parent.recipe.get("labels", []), **result.details})
+                    "labels": parent.recipe.get("labels", []), **result.details, "warnings": found})
     repo.set_result_model(job.id, child.id)
     if measure_options.measure_parent:
         repo.delete_measurements(job.id, parent.id)  # an interrupted attempt's: measured again below

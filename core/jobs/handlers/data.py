@@ -1,0 +1,38 @@
+"""The import job: an uploaded dataset read, checked and stored in a job process.
+
+Reading a table or unpacking an image zip can take minutes and gigabytes; in the app server it
+would stall every user's page. The app saves the upload below uploads/ (core.lab.submit_import)
+and this job turns it into a dataset with core.intake.sources.add_data, as the CLI does in its own
+process. The upload is removed when the job ends; one a kill -9 left is removed by the worker
+(core.intake.cleanup).
+"""
+
+from __future__ import annotations
+
+from core.config import get_settings
+from core.errors import DatasetError
+from core.intake.cleanup import UPLOADS
+from core.intake.sources import add_data
+from core.options import ImagePreprocessing
+from core.storage import remove_tree, resolve
+from db import repository as repo
+from db.records import JobRecord
+
+
+def run_import_data(job: JobRecord, reporter) -> None:
+    options = job.options
+    file_name = options["file_name"]
+    reporter.stage(f"importing {file_name}", 0.0, 1.0)
+    upload = resolve(options["upload"])
+    if not upload.is_file():
+        raise DatasetError(f"The upload of '{file_name}' is gone (an import removes it when it ends); "
+                           "upload the file again.")
+    try:
+        with upload.open("rb") as handle:
+            dataset = add_data((file_name, handle), name=options.get("name"), label_column=options.get("label_column"),
+                               columns=options.get("columns"),
+                               preprocessing=ImagePreprocessing.from_dict(options.get("preprocessing") or {}))
+    finally:
+        remove_tree(upload.parent, within=get_settings().data_dir / UPLOADS)
+    repo.set_job_dataset(job.id, dataset.id)
+    reporter.fraction(1.0, f"dataset #{dataset.id}: {dataset.samples} samples", force=True)
