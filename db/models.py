@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -77,7 +77,9 @@ class Job(Base):
 
 class BenchmarkResult(Base):
     __tablename__ = "benchmark_results"
-    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (0003)
+    __table_args__ = (  # the headline latency's median (0005); ids are never reused (0003)
+        Index("ix_benchmark_results_evidence", "hint", "batch", "model_id", "precision", "noisy", "latency_median_ms"),
+        {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
@@ -106,6 +108,8 @@ class BenchmarkResult(Base):
     peak_memory_mb: Mapped[float | None] = mapped_column(Float)
     sweep_point: Mapped[str | None] = mapped_column(String(100))
     repeat: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Added in 0005 (issue 12): other processes used over half the cores during the timed loop.
+    noisy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Profile(Base):

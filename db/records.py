@@ -95,6 +95,7 @@ class BenchmarkRecord:
     peak_memory_mb: float | None = None
     sweep_point: str | None = None
     repeat: int = 0
+    noisy: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import JobError, NotFoundError
@@ -309,7 +309,7 @@ def add_benchmark(model_id: int, result: dict[str, Any], job_id: int | None = No
             iterations=result["iterations"], duration_s=result["duration_s"],
             environment=result["environment"], auto_batch=bool(result.get("auto_batch", False)),
             peak_memory_mb=result.get("peak_memory_mb"), sweep_point=result.get("sweep_point"),
-            repeat=int(result.get("repeat", 0)),
+            repeat=int(result.get("repeat", 0)), noisy=bool(result.get("noisy", False)),
             **{f"latency_{k}_ms": latency[k] for k in ("median", "mean", "min", "max", "p90", "p99")})
         s.add(row)
         s.flush()
@@ -388,6 +388,42 @@ def scan_benchmarks(*, batch: int | None = None, min_batch: int | None = None,
 
 
 @retry_transient
+def latency_evidence() -> list[dict[str, Any]]:
+    """Per (model, precision, noisy): the plain batch-1 latency-hint runs' median latency — the median
+    of the runs' medians, their lowest and highest and how many there are — aggregated in SQL.
+
+    Plain runs: no batch-sweep point, no automatic batching; interleaved A/B runs count (they are
+    plain runs, measured alternately).
+    """
+    table = orm.BenchmarkResult
+    plain = (table.hint == "latency", table.batch == 1, table.auto_batch.is_(False), table.sweep_point.is_(None))
+    part = (table.model_id, table.precision, table.noisy)
+    ranked = select(table.model_id, table.precision, table.noisy, table.latency_median_ms.label("value"),
+                    func.row_number().over(partition_by=part, order_by=table.latency_median_ms).label("rank"),
+                    func.count().over(partition_by=part).label("runs")).where(*plain).subquery()
+    middle = select(ranked.c.model_id, ranked.c.precision, ranked.c.noisy, func.avg(ranked.c.value),
+                    func.min(ranked.c.runs)).where(
+        ranked.c.rank >= (ranked.c.runs + 1) // 2, ranked.c.rank <= ranked.c.runs // 2 + 1).group_by(
+        ranked.c.model_id, ranked.c.precision, ranked.c.noisy)
+    spread = select(table.model_id, table.precision, table.noisy, func.min(table.latency_median_ms),
+                    func.max(table.latency_median_ms)).where(*plain).group_by(*part)
+    with session_scope() as s:
+        bounds = {tuple(r[:3]): (r[3], r[4]) for r in s.execute(spread)}
+        return [{"model_id": m, "precision": p, "noisy": bool(n), "median_ms": float(median), "runs": int(runs),
+                 "low_ms": bounds[(m, p, n)][0], "high_ms": bounds[(m, p, n)][1]}
+                for m, p, n, median, runs in s.execute(middle)]
+
+
+@retry_transient
+def latest_runs(hint: str) -> list[BenchmarkRecord]:
+    """The newest plain batch-1 run of each (model, precision) with this hint (its settings, load)."""
+    table = orm.BenchmarkResult
+    newest = select(func.max(table.id)).where(table.hint == hint, table.batch == 1, table.auto_batch.is_(False),
+                                              table.sweep_point.is_(None)).group_by(table.model_id, table.precision)
+    return _list(table, BenchmarkRecord, table.id.in_(newest))
+
+
+@retry_transient
 def scan_accuracy() -> list[AccuracyRecord]:
     """Every stored accuracy row, oldest first."""
     return _scan(orm.AccuracyResult, AccuracyRecord)
@@ -396,7 +432,6 @@ def scan_accuracy() -> list[AccuracyRecord]:
 @retry_transient
 def counts() -> dict[str, int]:
     """Row counts for the overview page."""
-    from sqlalchemy import func
 
     with session_scope() as s:
         return {name: s.scalar(select(func.count()).select_from(table)) or 0

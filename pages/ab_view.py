@@ -19,18 +19,19 @@ def ab_view(rows: list[dict[str, Any]]) -> None:
     """Draws the A/B section for the shown results rows."""
     st.subheader("A/B")
     labels = {r["key"]: f"{r['model']} @ {r['precision']}" for r in rows}
+    keys, (parent, child) = list(labels), compare.default_ab(rows)  # the parent against its newest child
     a_column, b_column = st.columns(2)
-    key_a = a_column.selectbox("A", list(labels), format_func=labels.get)
-    key_b = b_column.selectbox("B", list(labels), index=len(labels) - 1, format_func=labels.get)
-    st.dataframe(pd.DataFrame(compare.ab_comparison(rows, key_a, key_b)), hide_index=True,
+    key_a = a_column.selectbox("A", keys, index=keys.index(parent), format_func=labels.get)
+    key_b = b_column.selectbox("B", keys, index=keys.index(child), format_func=labels.get)
+    interleaved = compare_ab.interleaved_summary(key_a, key_b)
+    st.dataframe(pd.DataFrame(compare.ab_comparison(rows, key_a, key_b, interleaved)), hide_index=True,
                  column_config={"B / A": st.column_config.NumberColumn(format="%.3f")})
-    _interleaved(key_a, key_b)
+    _interleaved(key_a, key_b, interleaved)
     _layer_diff(key_a, key_b, labels)
 
 
-def _interleaved(key_a: str, key_b: str) -> None:
+def _interleaved(key_a: str, key_b: str, summary: list[dict[str, Any]]) -> None:
     st.write("**Interleaved A B A B** (machine noise hits both alike; B / A per round, then median and range)")
-    summary = compare_ab.interleaved_summary(key_a, key_b)
     if summary:
         st.dataframe(pd.DataFrame(summary), hide_index=True, column_config={
             column: st.column_config.NumberColumn(format="%.3f") for column in ("median", "min", "max", "cv")})

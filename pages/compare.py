@@ -4,14 +4,15 @@ table with CSV / JSON downloads, throughput and latency against batch size, "pic
 import pandas as pd
 import streamlit as st
 
+from core import lab
 from core.compare import table as compare
 from core.compare.figures import accuracy_figure, batch_figure
 from core.errors import AppError
 from core.measure.accuracy_tables import metric_title
-from core.options import CompareAxis, CompareFilters
+from core.options import BenchmarkOptions, CompareAxis, CompareFilters
 from pages import route_through_app
 from pages.ab_view import ab_view
-from pages.widgets import plain
+from pages.widgets import current_job_panel, plain, press_key
 
 route_through_app()
 
@@ -35,6 +36,11 @@ except AppError as error:
 if not shown:
     st.info("No result passes these filters; clear some of them.")
     st.stop()
+# Newest first: by default the family the user worked on last.
+families = {compare.family_label(f): members for f, members in compare.families(shown).items()}
+family = st.selectbox("Model family (source model × dataset): one Pareto front each", ["all families", *families],
+                      index=1)
+shown = families.get(family, shown)
 
 metric_column, axis_column = st.columns([1, 2])
 metric = metric_column.selectbox("Accuracy metric", compare.accuracy_metrics(shown), format_func=metric_title)
@@ -45,16 +51,22 @@ selected = {p["customdata"][0] for p in event.selection.points if p.get("customd
 if selected:
     st.write("Selected points")
     st.dataframe(pd.DataFrame([r for r in shown if r["key"] in selected]), hide_index=True)
-st.caption("Latency: median of the latency-hint run at batch 1 (min–max in the table). Throughput: "
-           "throughput-hint run. 'precision' is the inference precision OpenVINO reported; f32 is a forced "
-           "FP32 baseline, bf16 is what this CPU runs FP32 models at by default. Click a column to sort.")
+st.caption("Latency: the median of every latency-hint run at batch 1 of that model and precision (interleaved "
+           "A/B runs included), lowest–highest run beside it. Runs measured while other processes kept over half "
+           "the cores busy are 'noisy': left out when quieter runs exist; a row with only noisy runs is hollow in "
+           "the chart. Throughput: the latest throughput-hint run. 'precision' is the inference precision "
+           "OpenVINO reported; f32 is a forced FP32 baseline. Click a column to sort.")
 st.dataframe(compare.table_frame(shown), hide_index=True, column_config={
     **{column: st.column_config.NumberColumn(title, format=number_format)
        for column, (title, number_format) in compare.metric_columns(shown).items()},
     "reference": st.column_config.TextColumn("agreement reference"),
     "latency_ms": st.column_config.NumberColumn("latency median (ms)", format="%.3f"),
-    "latency_min_ms": st.column_config.NumberColumn("min (ms)", format="%.3f"),
-    "latency_max_ms": st.column_config.NumberColumn("max (ms)", format="%.3f"),
+    "latency_low_ms": st.column_config.NumberColumn("lowest run (ms)", format="%.3f"),
+    "latency_high_ms": st.column_config.NumberColumn("highest run (ms)", format="%.3f"),
+    "latency_runs": st.column_config.NumberColumn("runs"),
+    "noisy_runs_left_out": st.column_config.NumberColumn("noisy runs left out"),
+    "latency_min_ms": st.column_config.NumberColumn("latest run min (ms)", format="%.3f"),
+    "latency_max_ms": st.column_config.NumberColumn("latest run max (ms)", format="%.3f"),
     "throughput_fps": st.column_config.NumberColumn("throughput (FPS)", format="%.1f")})
 left, right, _ = st.columns([1, 1, 4])
 left.download_button("Download CSV", lambda: compare.table_csv(shown), "compare.csv", "text/csv", on_click="ignore")
@@ -75,7 +87,14 @@ try:
     pick = compare.pick_for_me(shown, latency_budget_ms=limit if by_budget else None,
                                min_accuracy=None if by_budget else limit / 100)
     row = pick.row
-    st.success(f"**{plain(row['model'])} @ {row['precision']}** (model #{row['model_id']}): {plain(pick.reason)}.")
+    (st.warning if pick.contenders or row["noisy"] else st.success)(
+        f"**{plain(row['model'])} @ {row['precision']}** (model #{row['model_id']}): {plain(pick.reason)}.")
+    if pick.contenders and st.button("Re-measure them interleaved (A B A B)", type="primary"):
+        contender = pick.contenders[0]["key"]
+        job = lab.submit_interleaved(row["key"], contender, benchmark=BenchmarkOptions(seconds=2.0), rounds=3,
+                                     idempotency_key=press_key("pick", "pick_job", [row["key"], contender]))
+        st.session_state.pick_job = job.id
+    current_job_panel("pick_job")
 except AppError as error:
     st.warning(plain(error))
 

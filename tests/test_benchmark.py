@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from tests.models_in_code import make_classifier
 CONTRACT_KEYS = {"model", "device", "hint", "batch", "streams", "infer_requests", "precision", "latency_ms",
                  "throughput_fps", "iterations", "duration_s", "first_inference_ms", "compile_ms", "environment"}
 # Added by issue 5 (the #2 contract keys stay as they were).
-MEASURE_KEYS = {"auto_batch", "peak_memory_mb", "sweep_point", "repeat"}
+MEASURE_KEYS = {"auto_batch", "peak_memory_mb", "sweep_point", "repeat", "noisy"}
 LATENCY_KEYS = {"median", "mean", "min", "max", "p90", "p99"}
 
 
@@ -144,3 +145,22 @@ def test_threads_are_validated_offered_in_forms_and_passed_to_the_cli(model_xml:
     assert main(["benchmark", str(model_xml), "--hint", "none", "--threads", "1", "--iterations", "5", "--json"]) == 0
     environment = json.loads(capsys.readouterr().out)["environment"]
     assert environment["threads"] == 1 and environment["inference_num_threads"] == 1
+
+
+def test_a_run_beside_busy_processes_is_flagged_noisy(model_xml: Path) -> None:
+    # Issue 12, finding 2: measurements record how busy the rest of the machine was while they ran.
+    import os
+    import subprocess
+    import sys
+
+    quiet = run_benchmark(model_xml, BenchmarkOptions(seconds=0.5, threads=1))
+    assert quiet.environment["other_cpu"] >= 0 and len(quiet.environment["load_average_end"]) == 3
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        time.sleep(0.5)
+        loaded = run_benchmark(model_xml, BenchmarkOptions(seconds=1.0, threads=1))
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert loaded.noisy and loaded.environment["other_cpu"] > (os.cpu_count() or 1) / 2, loaded.environment

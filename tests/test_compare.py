@@ -57,14 +57,32 @@ def test_rows_carry_source_recipe_and_settings_and_filters_narrow_them(measured_
         CompareFilters(since=tomorrow, until=datetime.date.today())
 
 
-def test_sweep_points_and_ab_runs_do_not_replace_the_rows_measurements(measured_lab):
+def test_sweep_points_do_not_replace_the_rows_measurements_and_ab_runs_add_evidence(measured_lab):
     parent, _ = measured_lab
     before = {r["key"]: (r["latency_ms"], r["throughput_fps"]) for r in compare.results_rows()}
     store_benchmark(parent.id, precision="bf16", hint="throughput", fps=7.0, sweep_point="b1 s1")
-    ab_run = {**benchmark_row(precision="bf16", latency=9.0), "environment": {"interleaved": {"round": 0}}}
-    repo.add_benchmark(parent.id, ab_run)
+    store_benchmark(parent.id, precision="bf16", latency=30.0, sweep_point="b1 s1")
     repo.add_benchmark(parent.id, {**benchmark_row(precision="bf16", hint="throughput", fps=8.0), "auto_batch": True})
     assert {r["key"]: (r["latency_ms"], r["throughput_fps"]) for r in compare.results_rows()} == before
+    # An interleaved A/B run is a plain latency run: the headline is the median of both, with its interval.
+    ab_run = {**benchmark_row(precision="bf16", latency=9.0), "environment": {"interleaved": {"round": 0}}}
+    repo.add_benchmark(parent.id, ab_run)
+    row = next(r for r in compare.results_rows() if r["key"] == f"{parent.id}:bf16")
+    assert (row["latency_ms"], row["latency_low_ms"], row["latency_high_ms"], row["latency_runs"]) == (5.5, 2.0, 9.0, 2)
+
+
+def test_a_noisy_run_is_replaced_by_quieter_evidence_and_flags_a_row_with_no_other(measured_lab):
+    # Issue 12, finding 2: one run under load (INT8 "slower" than its parent) must not be the headline
+    # while the lab has quieter runs of the same model and precision.
+    parent, child = measured_lab
+    repo.add_benchmark(child.id, {**benchmark_row(precision="bf16", latency=40.0), "noisy": True})
+    row = next(r for r in compare.results_rows() if r["model_id"] == child.id)
+    assert row["latency_ms"] != 40.0 and not row["noisy"] and row["noisy_runs_left_out"] == 1
+    lone = repo.add_model(name="lone", format="openvino-ir", path="models/lone/model.xml", size_bytes=1,
+                          inputs=[], outputs=[], parent_id=None, recipe={"algorithm": "original"})
+    repo.add_benchmark(lone.id, {**benchmark_row(latency=7.0), "noisy": True})
+    flagged = next(r for r in compare.results_rows() if r["model_id"] == lone.id)
+    assert flagged["noisy"] and flagged["latency_ms"] == 7.0 and flagged["latency_runs"] == 1
 
 
 def test_front_pick_for_me_and_ab(measured_lab):
@@ -78,8 +96,10 @@ def test_front_pick_for_me_and_ab(measured_lab):
         compare.pick_for_me(rows, latency_budget_ms=0.5)
     ab = {r["metric"]: r for r in compare.ab_comparison(rows, rows[1]["key"], rows[2]["key"])}
     assert ab["latency median (ms)"]["B / A"] == pytest.approx(0.25)
-    low, high = (float(v) for v in ab["latency median (ms)"]["spread of B / A"].split("–"))
-    assert low < 0.25 < high  # min/max of both runs bound the ratio
+    assert ab["latency median (ms)"]["spread of B / A"] == "—", "runs measured apart give no spread"
+    rounds = [{"ratio": "median latency B / A", "min": 0.2, "max": 0.3, "rounds": 3}]
+    ab = {r["metric"]: r for r in compare.ab_comparison(rows, rows[1]["key"], rows[2]["key"], rounds)}
+    assert ab["latency median (ms)"]["spread of B / A"] == "0.200–0.300 (3 interleaved rounds)"
     assert ab["throughput (FPS)"]["B / A"] == pytest.approx(4.0)
 
 
@@ -90,7 +110,7 @@ def test_downloads_and_hover(measured_lab):
     assert json.loads(compare.table_json(rows))[2]["top1"] == 0.88
     figure = accuracy_figure(rows, CompareAxis.THROUGHPUT)
     names = [t.name for t in figure.data]
-    assert names == ["original", "quantize", "Pareto front"]
+    assert names == ["original", "quantize", "Pareto front: net"]
     assert list(figure.data[2].x) == [500.0, 1000.0]  # throughput: higher is better
     assert "recipe: %{customdata[1]}" in figure.data[1].hovertemplate
     assert figure.data[1].customdata[0][1].startswith("quantize preset=mixed")
@@ -138,3 +158,45 @@ def test_batch_chart_draws_one_line_per_swept_model(measured_lab):
     at = page().run()
     assert not at.exception, at.exception
     assert [s.value for s in at.subheader][:1] == ["Batch size"]
+
+
+def test_pick_for_me_says_when_its_choice_rests_on_overlapping_intervals_and_offers_to_remeasure(measured_lab):
+    # Issue 12, finding 2: INT8 (1.0 ms) and its parent (2.0 ms) with runs that overlap: 0.9-2.5 ms.
+    parent, child = measured_lab
+    store_benchmark(child.id, precision="bf16", latency=2.5)
+    store_benchmark(parent.id, precision="bf16", latency=1.8)
+    rows = compare.results_rows()
+    pick = compare.pick_for_me(rows, min_accuracy=0.85)
+    assert pick.row["model"] == "net INT8"
+    assert [r["key"] for r in pick.contenders] == [f"{parent.id}:bf16"]
+    assert "overlapping latency intervals" in pick.reason and "interleaved" in pick.reason
+    at = page().run()
+    next(r for r in at.radio if r.label == "Constraint").set_value("minimum top-1 (%)").run()
+    next(n for n in at.number_input if n.label == "Value").set_value(85.0).run()
+    assert not at.exception and "overlapping latency intervals" in at.warning[0].value
+    next(b for b in at.button if b.label.startswith("Re-measure them interleaved")).click().run()
+    [job] = repo.list_jobs()
+    assert job.kind == "interleaved" and job.model_id == child.id and job.options["model_b_id"] == parent.id
+
+
+def test_one_front_per_family_and_the_latest_family_is_shown_first(measured_lab, tmp_path):
+    # Issue 12, finding 4: an unrelated model at 40 % never joins the CNN's front, and A/B starts at
+    # the family's parent against its newest child.
+    from tests.models_in_code import make_classifier
+
+    other = lab.add_model_from_path(make_classifier(tmp_path / "emo" / "model.xml", classes=7), name="emotion")
+    store_benchmark(other.id, precision="bf16", latency=0.5)
+    repo.add_accuracy(model_id=other.id, dataset_id=None, metric="top1", value=0.4, samples=100, precision="bf16")
+    rows = compare.results_rows()
+    families = compare.families(rows)
+    assert list(families)[0] == ("emotion", "") and len(families) == 2
+    figure = accuracy_figure(rows)
+    fronts = sorted(t.name for t in figure.data if t.name.startswith("Pareto front"))
+    assert fronts == ["Pareto front: emotion", "Pareto front: net"]
+    parent, child = measured_lab
+    assert compare.default_ab(families[("net", "")]) == (f"{parent.id}:bf16", f"{child.id}:bf16")
+    at = page().run()
+    family = next(s for s in at.selectbox if s.label.startswith("Model family"))
+    assert family.value == "emotion" and not at.exception
+    family.set_value("net").run()
+    assert [s.value for s in at.selectbox if s.label in ("A", "B")] == [f"{parent.id}:bf16", f"{child.id}:bf16"]

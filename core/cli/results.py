@@ -44,8 +44,9 @@ def results(args) -> None:
         print_record(row, True) if args.json else print(
             f"#{row['model_id']} {row['model']:<36} {row['precision']:<5} top1 "
             + (f"{row['top1']:.2%}" if row["top1"] is not None else "  n/a ")
-            + f"  latency {row['latency_ms']:.4f} ms  throughput {row['throughput_fps'] or 0:.0f} fps"
-              f"  size {row['size_mb']:.3f} MB")
+            + f"  latency {row['latency_ms']:.4f} ms ({row['latency_low_ms']:.4f}-{row['latency_high_ms']:.4f}, "
+              f"{row['latency_runs']} run(s){', noisy' if row['noisy'] else ''})"
+              f"  throughput {row['throughput_fps'] or 0:.0f} fps  size {row['size_mb']:.3f} MB")
 
 
 @with_lab
@@ -53,7 +54,8 @@ def pick(args) -> None:
     chosen = pick_for_me(results_rows(), latency_budget_ms=args.latency_budget,
                          min_accuracy=None if args.min_accuracy is None else args.min_accuracy / 100)
     print_record({"model_id": chosen.row["model_id"], "model": chosen.row["model"],
-                  "precision": chosen.row["precision"], "reason": chosen.reason}, args.json)
+                  "precision": chosen.row["precision"], "reason": chosen.reason,
+                  "contenders": [r["key"] for r in chosen.contenders]}, args.json)
 
 
 @with_lab

@@ -6,12 +6,13 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from core.compare.table import AXIS_COLUMN, AXIS_TITLE, front_rows
+from core.compare.table import AXIS_COLUMN, AXIS_TITLE, families, family_label, front_rows
 from core.measure.accuracy_tables import metric_title, shown_value
 from core.options import CompareAxis
 
 # Above this many points WebGL draws far faster than SVG.
 WEBGL_FROM = 1000
+MAX_FRONTS = 12
 
 
 def accuracy_figure(rows: list[dict[str, Any]], axis: CompareAxis = CompareAxis.LATENCY, metric: str = "top1"):
@@ -32,21 +33,40 @@ def accuracy_figure(rows: list[dict[str, Any]], axis: CompareAxis = CompareAxis.
         group = [r for r in rows if r["algorithm"] == algorithm]
         figure.add_trace(scatter(
             x=[r[column] for r in group], y=[shown_value(metric, r[metric]) for r in group], mode="markers",
-            name=algorithm, marker={"size": 12}, text=[escape(f"{r['model']} @ {r['precision']}") for r in group],
+            name=algorithm, text=[escape(f"{r['model']} @ {r['precision']}") for r in group],
+            # Hollow: a row whose every run was measured on a busy machine (core.compare.table).
+            marker={"size": 12, "symbol": ["circle-open" if r.get("noisy") else "circle" for r in group],
+                    "line": {"width": 2}},
             customdata=[[r["key"], escape(str(r["recipe"])), r["settings"], r["load_average"],
-                         f"<br><b>warning</b>: {escape(r['warnings'])}" if r.get("warnings") else ""] for r in group],
+                         f"<br><b>warning</b>: {escape(r['warnings'])}" if r.get("warnings") else "",
+                         _evidence(r)] for r in group],
             hovertemplate=(f"%{{text}}<br>{AXIS_TITLE[axis]}: %{{x:.3f}}<br>{title}: %{{y:.4g}}"
-                           "<br>recipe: %{customdata[1]}%{customdata[4]}<br>%{customdata[2]}, load %{customdata[3]}"
-                           "<extra></extra>")))
-    front = front_rows(rows, axis, metric)
-    if front:
-        figure.add_trace(go.Scatter(x=[r[column] for r in front], y=[shown_value(metric, r[metric]) for r in front],
-                                    mode="lines+markers", name="Pareto front", line={"dash": "dash"},
-                                    marker={"size": 18, "symbol": "circle-open"},
-                                    hoverinfo="skip"))
+                           "<br>%{customdata[5]}<br>recipe: %{customdata[1]}%{customdata[4]}"
+                           "<br>%{customdata[2]}, load %{customdata[3]}<extra></extra>")))
+    # Unrelated models never share a front; past MAX_FRONTS families (the "all families" view of a
+    # big lab) only the newest get one, as hundreds of dashed lines would hide the points.
+    for family, members in list(families(rows).items())[:MAX_FRONTS]:
+        front = front_rows(members, axis, metric)
+        if front:
+            figure.add_trace(go.Scatter(x=[r[column] for r in front], y=[shown_value(metric, r[metric]) for r in front],
+                                        mode="lines+markers", name=f"Pareto front: {escape(family_label(family))}",
+                                        line={"dash": "dash"}, marker={"size": 18, "symbol": "circle-open"},
+                                        hoverinfo="skip"))
     figure.update_layout(xaxis_title=AXIS_TITLE[axis], yaxis_title=title,
                          legend_title="algorithm", margin={"t": 30})
     return figure
+
+
+def _evidence(row: dict[str, Any]) -> str:
+    """'latency: median of 3 runs (0.41–0.45 ms)', 'noisy' when no quiet run backs it."""
+    if row.get("latency_runs") is None:
+        return ""
+    text = (f"latency: median of {row['latency_runs']} run(s) ({row['latency_low_ms']:.3f}–"
+            f"{row['latency_high_ms']:.3f} ms)")
+    if row.get("noisy"):
+        return text + ", <b>noisy</b>: measured on a busy machine"
+    left_out = row.get("noisy_runs_left_out") or 0
+    return text + (f", {left_out} noisy run(s) left out" if left_out else "")
 
 
 def batch_figure(curves: list[dict[str, Any]]):

@@ -51,52 +51,59 @@ def _source(model: ModelRecord, models: dict[int, ModelRecord]) -> str:
     return model.name
 
 
-def results_rows() -> list[dict[str, Any]]:
-    """One row per (model, inference precision) with its latest measurements.
+def _headline(evidence: dict[bool, dict[str, Any]]) -> dict[str, Any]:
+    """The latency a row shows: from the runs not flagged noisy when there are any, else from all."""
+    best = evidence.get(False) or evidence[True]
+    return {"latency_ms": best["median_ms"], "latency_low_ms": best["low_ms"], "latency_high_ms": best["high_ms"],
+            "latency_runs": best["runs"], "noisy": best["noisy"],
+            "noisy_runs_left_out": evidence[True]["runs"] if False in evidence and True in evidence else 0}
 
-    Latency is the latest latency-hint, batch-1 run; throughput the latest throughput-hint batch-1
-    run at the same precision; accuracy the latest top-1 at that precision. Batch sweep points,
-    automatic-batching runs and interleaved A/B runs are left out (their settings differ). Each
-    row carries the settings the numbers were measured with (streams, requests, duration, load average).
+
+def results_rows() -> list[dict[str, Any]]:
+    """One row per (model, inference precision): the best evidence the lab has for it.
+
+    Latency is the median of every plain batch-1 latency-hint run of that model and precision
+    (interleaved A/B runs included), with the lowest and highest run as its interval; runs flagged
+    noisy (other processes busy on over half the cores while they ran) are left out when quieter
+    runs exist, and the row is `noisy` when it has no others. Aggregated in SQL
+    (repo.latency_evidence), so the page does not slow down with the number of stored runs.
+    Throughput is the latest throughput-hint batch-1 run, accuracy the latest per metric; the
+    settings and load average are the latest latency run's. Batch-sweep points and automatic
+    batching are left out (their settings differ).
     """
     models = {m.id: m for m in repo.list_models()}
     datasets = {d.id: d.name for d in repo.list_datasets()}
-    latest: dict[tuple[int, str], dict[str, Any]] = {}
-    for b in repo.scan_benchmarks(batch=1):
-        if b.sweep_point or b.auto_batch or b.environment.get("interleaved"):
-            continue  # a sweep point's or an A/B run's own settings: shown by the batch chart / A/B view
-        row = latest.setdefault((b.model_id, b.precision), {})
-        if b.hint == "latency":
-            row.update(latency_ms=b.latency_median_ms, latency_min_ms=b.latency_min_ms,
-                       latency_max_ms=b.latency_max_ms, load_average=(b.environment.get("load_average") or [None])[0],
-                       measured_at=b.created_at, device=b.device,
-                       settings=f"latency hint: {b.streams} stream(s), {b.infer_requests} request(s), "
-                                f"{b.duration_s:.1f} s")
-        elif b.hint == "throughput":
-            row.update(throughput_fps=b.throughput_fps, throughput_streams=b.streams)
-    accuracy = latest_by_key(set(latest))
+    evidence: dict[tuple[int, str], dict[bool, dict[str, Any]]] = {}
+    for found in repo.latency_evidence():
+        evidence.setdefault((found["model_id"], found["precision"]), {})[found["noisy"]] = found
+    latest = {(b.model_id, b.precision): b for b in repo.latest_runs("latency")}
+    throughput = {(b.model_id, b.precision): b for b in repo.latest_runs("throughput")}
+    accuracy = latest_by_key(set(evidence))
     metrics = sort_metrics({m for entry in accuracy.values() for m in entry["metrics"]} - {"top1"})
     rows = []
-    for (model_id, precision), values in sorted(latest.items()):
-        model = models.get(model_id)
-        if model is None or "latency_ms" not in values:
+    for (model_id, precision), classes in sorted(evidence.items()):
+        model, run = models.get(model_id), latest[(model_id, precision)]
+        if model is None:
             continue
         parent = models.get(model.parent_id) if model.parent_id else None
         found = accuracy.get((model_id, precision), {"metrics": {}, "dataset_id": None, "reference_model_id": None})
         reference = models.get(found["reference_model_id"])
+        fast = throughput.get((model_id, precision))
         rows.append({"key": f"{model_id}:{precision}", "model_id": model_id, "model": model.name,
                      "algorithm": model.recipe.get("algorithm", ""),
                      "parent": parent.name if parent else "", "source": _source(model, models),
                      "precision": precision, "top1": found["metrics"].get("top1"),
                      "dataset": datasets.get(found["dataset_id"], ""),
                      **{m: found["metrics"].get(m) for m in metrics},
-                     "reference": reference.name if reference else "",
-                     "latency_ms": values["latency_ms"], "latency_min_ms": values["latency_min_ms"],
-                     "latency_max_ms": values["latency_max_ms"], "throughput_fps": values.get("throughput_fps"),
-                     "size_mb": round(model.size_bytes / 1e6, 3), "device": values["device"],
-                     "load_average": values["load_average"], "measured_at": values["measured_at"],
+                     "reference": reference.name if reference else "", **_headline(classes),
+                     "latency_min_ms": run.latency_min_ms, "latency_max_ms": run.latency_max_ms,
+                     "throughput_fps": fast.throughput_fps if fast else None,
+                     "size_mb": round(model.size_bytes / 1e6, 3), "device": run.device,
+                     "load_average": (run.environment.get("load_average") or [None])[0],
+                     "measured_at": run.created_at,
                      "recipe": recipe_text(model.recipe), "warnings": " ".join(model.recipe.get("warnings", [])),
-                     "settings": values["settings"]})
+                     "settings": f"latency hint: {run.streams} stream(s), {run.infer_requests} request(s), "
+                                 f"{run.duration_s:.1f} s"})
     return rows
 
 
@@ -189,12 +196,57 @@ def front_rows(rows: Sequence[dict[str, Any]], axis: CompareAxis = CompareAxis.L
     return [usable[i] for i in pareto_front(points, lower_x_is_better=CompareAxis(axis).lower_is_better)]
 
 
+def families(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Rows by family (source model × accuracy dataset), newest measured family first.
+
+    A Pareto front compares a model with its own optimizations on one dataset; across families
+    (a Fashion-MNIST CNN at 90 % beside an emotion model at 40 %) it would mean nothing.
+    """
+    measured_on = {}  # source -> a dataset it has accuracy on: where its rows without accuracy belong
+    for row in rows:
+        if row["dataset"]:
+            measured_on.setdefault(row["source"], row["dataset"])
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:  # in the table's order
+        grouped.setdefault((row["source"], row["dataset"] or measured_on.get(row["source"], "")), []).append(row)
+    return dict(sorted(grouped.items(), key=lambda item: max(r["measured_at"] for r in item[1]), reverse=True))
+
+
+def family_label(family: tuple[str, str]) -> str:
+    source, dataset = family
+    return f"{source} on {dataset}" if dataset else source
+
+
+def default_ab(rows: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    """A/B's default pair: the family's source model (its first row) against its newest child."""
+    ordered = sorted(rows, key=lambda r: r["model_id"])
+    parents = [r for r in ordered if r["model"] == r["source"]] or ordered
+    return parents[0]["key"], ordered[-1]["key"]
+
+
 @dataclass(frozen=True)
 class Pick:
     """The model "pick for me" chose and why."""
 
     row: dict[str, Any]
     reason: str
+    contenders: tuple[dict[str, Any], ...] = ()  # rows the choice cannot be told apart from: re-measure interleaved
+
+
+def _interval(row: dict[str, Any]) -> tuple[float, float]:
+    return row.get("latency_low_ms", row["latency_ms"]), row.get("latency_high_ms", row["latency_ms"])
+
+
+def _doubt(best: dict[str, Any], contenders: list[dict[str, Any]]) -> str:
+    """What the reason adds when the choice rests on overlapping latency intervals or noisy runs."""
+    text = ""
+    if contenders:
+        low, high = _interval(contenders[0])
+        text += (f"; but it rests on overlapping latency intervals: {contenders[0]['model']} @ "
+                 f"{contenders[0]['precision']} ran {low:.3f}–{high:.3f} ms. Re-measure them interleaved to decide")
+    if best.get("noisy"):
+        text += "; its latency was measured on a busy machine only (noisy)"
+    return text
 
 
 def pick_for_me(rows: Sequence[dict[str, Any]], *, latency_budget_ms: float | None = None,
@@ -220,15 +272,21 @@ def pick_for_me(rows: Sequence[dict[str, Any]], *, latency_budget_ms: float | No
             raise BadInputError(f"No model runs within {latency_budget_ms:g} ms; the fastest takes "
                                 f"{front[0]['latency_ms']:.3f} ms. Raise the budget.")
         best = max(fits, key=lambda r: r["top1"])
+        # More accurate rows whose fastest run fits the budget might fit it too.
+        contenders = [r for r in front if r["top1"] > best["top1"] and _interval(r)[0] <= latency_budget_ms]
         return Pick(best, f"the most accurate model within {latency_budget_ms:g} ms: top-1 "
-                          f"{best['top1'] * 100:.2f} % at {best['latency_ms']:.3f} ms")
+                          f"{best['top1'] * 100:.2f} % at {best['latency_ms']:.3f} ms" + _doubt(best, contenders),
+                    tuple(contenders))
     fits = [r for r in front if r["top1"] >= min_accuracy]
     if not fits:
         raise BadInputError(f"No model reaches {min_accuracy * 100:.2f} % top-1; the best has "
                             f"{front[-1]['top1'] * 100:.2f} %. Lower the minimum.")
     best = min(fits, key=lambda r: r["latency_ms"])
+    low, high = _interval(best)
+    contenders = [r for r in fits if r is not best and _interval(r)[0] <= high and low <= _interval(r)[1]]
     return Pick(best, f"the fastest model with at least {min_accuracy * 100:.2f} % top-1: "
-                      f"{best['latency_ms']:.3f} ms at {best['top1'] * 100:.2f} %")
+                      f"{best['latency_ms']:.3f} ms at {best['top1'] * 100:.2f} %" + _doubt(best, contenders),
+                tuple(contenders))
 
 
 def _ratio(b: float | None, a: float | None) -> float | None:
@@ -245,25 +303,28 @@ def _metric_text(metric: str, value: float | None) -> str:
     return "—" if shown is None else f"{shown:.2f}" if is_percent(metric) else f"{shown:.4g}"
 
 
-def ab_comparison(rows: Sequence[dict[str, Any]], key_a: str, key_b: str) -> list[dict[str, Any]]:
+def ab_comparison(rows: Sequence[dict[str, Any]], key_a: str, key_b: str,
+                  interleaved: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
     """Every metric of rows A and B side by side with B / A and the spread of that ratio.
 
-    The latency spread is the range B / A can take given each run's min and max latency
-    (B min / A max to B max / A min); other metrics are single numbers without a spread.
+    The spread of the latency and throughput ratios is the min–max of the per-round ratios of an
+    interleaved A B A B job (interleaved: core.compare.ab.interleaved_summary); runs measured apart
+    give no spread, only "—". The latency rows also show each side's interval: its lowest and
+    highest run median.
     """
     by_key = {r["key"]: r for r in rows}
     missing = [k for k in (key_a, key_b) if k not in by_key]
     if missing:
         raise BadInputError(f"No measured row {missing[0]}; pick A and B from the table.")
     a, b = by_key[key_a], by_key[key_b]
-    spread = (f"{_ratio(b['latency_min_ms'], a['latency_max_ms']):.3f}–"
-              f"{_ratio(b['latency_max_ms'], a['latency_min_ms']):.3f}")
+    rounds = {r["ratio"].split(" B / A")[0]: f"{r['min']:.3f}–{r['max']:.3f} ({r['rounds']} interleaved rounds)"
+              for r in interleaved}
     top1 = [(r["top1"] * 100 if r["top1"] is not None else None) for r in (a, b)]
     table = [("top-1 (%)", *top1, "—"),
-             ("latency median (ms)", a["latency_ms"], b["latency_ms"], spread),
-             ("latency min (ms)", a["latency_min_ms"], b["latency_min_ms"], "—"),
-             ("latency max (ms)", a["latency_max_ms"], b["latency_max_ms"], "—"),
-             ("throughput (FPS)", a["throughput_fps"], b["throughput_fps"], "—"),
+             ("latency median (ms)", a["latency_ms"], b["latency_ms"], rounds.get("median latency", "—")),
+             ("latency, lowest run (ms)", a["latency_low_ms"], b["latency_low_ms"], "—"),
+             ("latency, highest run (ms)", a["latency_high_ms"], b["latency_high_ms"], "—"),
+             ("throughput (FPS)", a["throughput_fps"], b["throughput_fps"], rounds.get("throughput", "—")),
              ("size (MB)", a["size_mb"], b["size_mb"], "—")]
     result = [{"metric": name, "A": _text(va), "B": _text(vb), "B / A": _ratio(vb, va), "spread of B / A": s}
               for name, va, vb, s in table]
@@ -274,7 +335,8 @@ def ab_comparison(rows: Sequence[dict[str, Any]], key_a: str, key_b: str) -> lis
                 "B": _text(b[column]) if b[column] != "" else "—", "B / A": None, "spread of B / A": "—"}
                for name, column in (("precision", "precision"), ("agreement reference", "reference"),
                                     ("recipe", "recipe"), ("measured with", "settings"),
-                                    ("load average", "load_average"))]
+                                    ("load average", "load_average"), ("runs", "latency_runs"),
+                                    ("noisy", "noisy"))]
     return result
 
 

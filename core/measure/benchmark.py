@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -25,6 +26,9 @@ from core.options import BenchmarkOptions, PerformanceHint, Precision
 _PROGRESS_EVERY_S = 0.5
 _STOP_CHECK_EVERY_S = 0.05
 AUTO_BATCH_TIMEOUT_MS = 50
+# A run during which other processes kept more than this share of the cores busy is noisy: Compare
+# takes its headline from quieter runs when there are any (core.compare.table).
+NOISY_SHARE = 0.5
 _SHORT_PRECISION = {"bfloat16": "bf16", "float32": "f32", "float16": "f16"}
 
 
@@ -62,6 +66,7 @@ class BenchmarkResult:
     peak_memory_mb: float | None = None
     sweep_point: str | None = None
     repeat: int = 0
+    noisy: bool = False  # other processes used over half the cores while it ran (see other_cpu)
 
     @property
     def latency_per_sample_ms(self) -> float:
@@ -90,6 +95,38 @@ def describe_precision(compiled_model: Any) -> str:
     return _SHORT_PRECISION.get(name, name)
 
 
+def _load_average() -> list[float] | None:
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _cpu_seconds() -> tuple[float, float] | None:
+    """(CPU seconds all processes have been busy, incl. time the hypervisor stole; this process's
+    CPU seconds, all its threads), or None where /proc/stat is missing."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            ticks = [int(value) for value in handle.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return busy / os.sysconf("SC_CLK_TCK"), usage.ru_utime + usage.ru_stime
+
+
+def _other_cpu(before, after, wall_s: float) -> float | None:
+    """Cores other processes (and the hypervisor) kept busy on average while we measured.
+
+    The 1-minute load average cannot tell: it still holds the lab's own previous work (the NNCF
+    run, the last benchmark) for a minute, and every second run on a small machine would count as
+    noisy. This reading covers exactly the timed loop and leaves our own threads out.
+    """
+    if before is None or after is None or wall_s <= 0:
+        return None
+    return round(max(0.0, (after[0] - before[0]) - (after[1] - before[1])) / wall_s, 2)
+
+
 def environment_info(compiled_model: Any = None) -> dict[str, Any]:
     """Describes the machine a measurement ran on, so numbers can be compared fairly.
 
@@ -107,12 +144,8 @@ def environment_info(compiled_model: Any = None) -> dict[str, Any]:
             cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
     except OSError:
         pass
-    try:
-        load = [round(value, 2) for value in os.getloadavg()]
-    except OSError:
-        load = None
     info: dict[str, Any] = {"cpu": cpu, "logical_cores": os.cpu_count(), "openvino": ov.get_version(),
-                            "python": platform.python_version(), "load_average": load}
+                            "python": platform.python_version(), "load_average": _load_average()}
     if compiled_model is not None:
         info["inference_num_threads"] = _int_property(compiled_model, "INFERENCE_NUM_THREADS")
     return info
@@ -257,12 +290,15 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
     environment["inference_num_threads"] = _int_property(compiled, "INFERENCE_NUM_THREADS")
 
     peak_mb = _rss_mb()
+    cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
     if options.hint is PerformanceHint.LATENCY and options.infer_requests in (None, 1) and not options.auto_batch:
         # benchmark_app's method for the latency hint: one request, synchronous infer().
         loop = _sync_loop(compiled, options, progress, should_stop)
     else:
         loop = _async_loop(ov, compiled, options, progress, should_stop)
     times, iteration, duration_s, first_inference_ms, nireq, loop_peak_mb = loop
+    other_cpu = _other_cpu(cpu_before, _cpu_seconds(), time.perf_counter() - wall_before)
+    environment.update(other_cpu=other_cpu, load_average_end=_load_average())
     if progress is not None:
         progress(1.0, f"{iteration} inferences in {duration_s:.1f} s")
 
@@ -277,7 +313,8 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
         precision=describe_precision(compiled), latency_ms=stats,
         throughput_fps=iteration * model_batch / duration_s, iterations=iteration, duration_s=duration_s,
         first_inference_ms=float(first_inference_ms), compile_ms=compile_ms, environment=environment,
-        auto_batch=options.auto_batch, peak_memory_mb=round(max(peaks), 1) if peaks else None)
+        auto_batch=options.auto_batch, peak_memory_mb=round(max(peaks), 1) if peaks else None,
+        noisy=other_cpu is not None and other_cpu > NOISY_SHARE * (os.cpu_count() or 1))
 
 
 class _Ticker:

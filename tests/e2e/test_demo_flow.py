@@ -93,7 +93,7 @@ def test_demo_flow(app_server, browser_page, tmp_path):
     expect(plot).to_be_visible(timeout=APP_TIMEOUT_MS)
     expect(plot.locator(".legendtext")).to_have_count(3, timeout=APP_TIMEOUT_MS)
     assert [t.text_content() for t in plot.locator(".legendtext").all()] == [
-        "original", "quantize", "Pareto front"]
+        "original", "quantize", f"Pareto front: {DEMO} on fashion-mnist validation (demo)"]
     traces = page.evaluate("() => document.querySelector('.js-plotly-plot').data"
                            ".map(t => ({name: t.name, text: t.text || []}))")
     points = {text for trace in traces for text in trace["text"]}
