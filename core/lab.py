@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from core.compare import ab as compare_ab
 from core.config import ASSETS_DIR, get_settings
+from core.errors import BadInputError
 from core.intake.cleanup import UPLOADS
 from core.intake.datasets import add_image_dataset, add_image_dataset_from_path
 from core.intake.files import save_upload
@@ -70,8 +71,26 @@ def model_operations(model_id: int) -> dict[str, list[str]]:
     return operations_by_type(resolve(repo.get_model(model_id).path))
 
 
+def _check_static(model: ModelRecord) -> None:
+    """Refuses a model whose inputs have a dynamic dimension besides the batch (before anything is
+    queued): it would be optimized, then fail to benchmark, leaving an unmeasured child."""
+    for port in model.inputs:
+        shape, layout = port["shape"], port.get("layout", "")
+        batch = layout.index("N") if "N" in layout else 0
+        if any(dim < 0 for index, dim in enumerate(shape) if index != batch):
+            shown = "[" + ",".join("?" if d < 0 else str(d) for d in shape) + "]"
+            example = ",".join(str(d) if d > 0 else "1" if i == batch else "224" for i, d in enumerate(shape))
+            raise BadInputError(
+                f"Model #{model.id} '{model.name}' input '{port['name']}' has the dynamic shape {shown}; only the "
+                "batch dimension can stay dynamic for calibration and benchmarks. Set the shape first: 'Set shape' "
+                f"on the Models page, or `python -m core set-shape {model.id} --shape {port['name']}={example}` "
+                "(either stores a child with that shape), then optimize the child.")
+
+
 def _check_fits(model: ModelRecord, dataset_ids: list[int | None]) -> None:
-    """Raises a clear error when a dataset cannot feed the model (before anything is queued)."""
+    """Raises a clear error when the model cannot be measured as it is, or a dataset cannot feed it
+    (before anything is queued)."""
+    _check_static(model)
     for dataset_id in filter(None, dataset_ids):
         open_dataset(repo.get_dataset(dataset_id), model)
 
@@ -96,14 +115,14 @@ def submit_sweep(*, sweep: SweepOptions, model_id: int, dataset_id: int | None, 
 
 
 def submit_batch_sweep(*, model_id: int, options: BatchSweepOptions, idempotency_key: str | None = None) -> JobRecord:
-    """Queues a batch sweep / grid of one model (checks the model exists first)."""
-    repo.get_model(model_id)
+    """Queues a batch sweep / grid of one model (checks it exists and has static shapes first)."""
+    _check_static(repo.get_model(model_id))
     return jobs.submit(JobKind.BATCH_SWEEP, options.to_dict(), model_id=model_id, idempotency_key=idempotency_key)
 
 
 def submit_profile(*, model_id: int, options: ProfileOptions, idempotency_key: str | None = None) -> JobRecord:
     """Queues a per-layer profile run of one model."""
-    repo.get_model(model_id)
+    _check_static(repo.get_model(model_id))
     return jobs.submit(JobKind.PROFILE, options.to_dict(), model_id=model_id, idempotency_key=idempotency_key)
 
 
@@ -111,7 +130,7 @@ def submit_interleaved(key_a: str, key_b: str, *, benchmark: BenchmarkOptions, r
                        idempotency_key: str | None = None) -> JobRecord:
     """Queues an interleaved A B A B benchmark of rows A and B, each at its row's precision."""
     (model_a, precision_a), (model_b, precision_b) = compare_ab.parse_key(key_a), compare_ab.parse_key(key_b)
-    repo.get_model(model_a), repo.get_model(model_b)
+    _check_static(repo.get_model(model_a)), _check_static(repo.get_model(model_b))
     options = InterleavedOptions(model_b_id=model_b, precision_a=compare_ab.precision_option(precision_a),
                                  precision_b=compare_ab.precision_option(precision_b), rounds=rounds,
                                  benchmark=benchmark)

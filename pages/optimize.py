@@ -9,13 +9,11 @@ from core.options import JobKind, MeasureOptions
 from db import repository as repo
 from pages import route_through_app
 from pages.forms import invalid, options_form, sweep_form
-from pages.widgets import current_job_panel, plain, press_key
+from pages.widgets import JOB_LABELS, current_job_panel, plain, press_key
 
 route_through_app()
 
-LABELS = {JobKind.QUANTIZE: "INT8 quantization", JobKind.QUANTIZE_WITH_ACCURACY_CONTROL:
-          "INT8 with accuracy control", JobKind.COMPRESS_WEIGHTS: "weight compression",
-          JobKind.FP16: "FP16 compression"}
+LABELS = {kind: JOB_LABELS[kind] for kind in ALGORITHM_OPTIONS}
 
 st.title("Optimize")
 models, datasets = repo.list_models(), repo.list_datasets()

@@ -6,6 +6,7 @@ import re
 import uuid
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from core.errors import AppError
 from core.jobs import runner as jobs
@@ -17,6 +18,14 @@ from db import repository as repo
 # and at the start of a line: headings, lists, quotes, rules.
 _MARKUP = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>|~$:&"})
 _LINE_START = re.compile(r"^(\s*\d*)([-+#=>]|(?<=\d)[.)])", re.MULTILINE)
+
+
+# What each job kind is called where the user sees it (the Optimize page's algorithm names).
+JOB_LABELS = {JobKind.QUANTIZE: "INT8 quantization", JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: "INT8 with accuracy control",
+              JobKind.COMPRESS_WEIGHTS: "weight compression", JobKind.FP16: "FP16 compression", JobKind.SWEEP: "sweep",
+              JobKind.BATCH_SWEEP: "batch sweep", JobKind.PROFILE: "per-layer profile",
+              JobKind.INTERLEAVED: "interleaved A/B", JobKind.BENCHMARK: "benchmark", JobKind.EVALUATE: "evaluation",
+              JobKind.IMPORT_DATA: "data import"}
 
 
 def plain(text: object) -> str:
@@ -47,15 +56,15 @@ def job_panel(job_id: int, outcome=None) -> None:
             # Only this fragment reruns while the job runs; rerun the page once so what it draws
             # outside the panel (e.g. Measure's results) includes the rows the job just stored.
             st.rerun(scope="app")
-        text = f"Job #{job.id} {job.kind} — {job.status}: {plain(job.stage)}"
+        text = f"Job #{job.id} {JOB_LABELS.get(job.kind, job.kind)} — {job.status}: {plain(job.stage)}"
         st.progress(job.progress, text=text)
         if status == JobStatus.SUCCEEDED and job.message:  # obtained != asked (core.optimize.obtained)
             st.warning(f"Job #{job.id} succeeded with a warning: {plain(job.message)}")
-        if status == JobStatus.SUCCEEDED and outcome is not None:
-            outcome(job)
-        elif status == JobStatus.SUCCEEDED:
-            st.success(f"Job #{job.id} finished. See the Compare page for the numbers.")
-        elif status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.INTERRUPTED):
+        if status == JobStatus.SUCCEEDED:
+            (outcome or _optimization_outcome)(job)
+        elif status == JobStatus.CANCELLED:  # asked for: not an error
+            st.info(f"Job #{job.id} was cancelled. {plain(job.message)}")
+        elif status in (JobStatus.FAILED, JobStatus.INTERRUPTED):
             st.error(f"Job #{job.id} {job.status}. {plain(job.message)}")
         elif st.button("Cancel", key=f"cancel-{job.id}"):
             try:
@@ -64,6 +73,36 @@ def job_panel(job_id: int, outcome=None) -> None:
                 st.error(plain(error))
 
     panel()
+
+
+def _optimization_outcome(job) -> None:
+    """A finished job's result where the user is: speed-up with its interval, accuracy change and
+    size against the parent, what it obtained, and the way on to Compare and Export."""
+    from core.compare.overview import job_outcome
+    from core.optimize.obtained import layers_text
+
+    found = job_outcome(job)
+    st.success(f"Job #{job.id} finished" + (f": {plain(found['model'])} @ {found['precision']} against its parent "
+                                            f"@ {found['parent_precision']}." if found else "."))
+    if found:
+        speed, accuracy, size = st.columns(3)
+        speed.metric("Speed-up (median latency)", f"{found['speedup']:.2f}×",
+                     help="interval from both models' lowest and highest runs")
+        speed.caption(f"{found['speedup_low']:.2f}–{found['speedup_high']:.2f}×"
+                      + (" · noisy: re-measure interleaved on Compare" if found["noisy"] else ""))
+        accuracy.metric("Top-1 change", "—" if found["top1_delta_points"] is None
+                        else f"{found['top1_delta_points']:+.2f} points")
+        size.metric("Size", "—" if found["size_ratio"] is None else f"{found['size_ratio']:.2f}× the parent")
+        recipe = repo.get_model(job.result_model_id).recipe
+        if "weight_layers" in recipe:
+            st.caption(f"Obtained: {plain(layers_text(recipe['weight_layers']))}; FakeQuantize "
+                       f"{recipe.get('obtained', {}).get('fake_quantize', 0)}")
+    for column, (page, label, icon) in zip(st.columns([1, 1, 4]), (
+            ("pages/compare.py", "Compare", ":material/monitoring:"), ("pages/export.py", "Export", ":material/download:"))):
+        try:
+            column.page_link(page, label=label, icon=icon)
+        except StreamlitAPIException:  # a page run outside app.py's navigation (AppTest) has no pages to link
+            column.caption(f"{label} page")
 
 
 def job_toasts() -> None:
@@ -77,7 +116,7 @@ def job_toasts() -> None:
         for job in ended:
             ok = job.status == JobStatus.SUCCEEDED and not job.message
             compare = "" if job.kind == JobKind.IMPORT_DATA else " See the Compare page."
-            st.toast(f"Job #{job.id} {job.kind} {job.status}." + (compare if ok else
+            st.toast(f"Job #{job.id} {JOB_LABELS.get(job.kind, job.kind)} {job.status}." + (compare if ok else
                      f" {plain(job.message[:120])}"), icon=":material/check_circle:" if ok else ":material/error:")
 
     watch()

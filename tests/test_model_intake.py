@@ -158,3 +158,44 @@ def test_dynamic_batch_can_be_fixed_for_calibration_and_benchmarks(lab_env, clas
             set_static_shapes(parent.id, parse_shapes(text))
         assert phrase in str(caught.value)
     assert len(repo.list_models()) == 2
+
+
+def _dynamic_spatial_model(folder: Path) -> Path:
+    """The tiny classifier with input [?,1,?,?] (dynamic height and width), as an IR."""
+    import openvino as ov
+
+    from tests.models_in_code import make_classifier
+
+    model = ov.Core().read_model(str(make_classifier(folder / "static" / "model.xml")))
+    model.reshape({model.inputs[0]: ov.PartialShape([-1, 1, -1, -1])})
+    path = folder / "dynamic" / "model.xml"
+    ov.save_model(model, str(path))
+    return path
+
+
+def test_a_dynamic_spatial_model_is_refused_before_optimizing_and_the_cli_sets_its_shape(lab_env, tmp_path):
+    # Issue 12: it was quantized first and failed only at the benchmark, leaving an unmeasured child;
+    # the CLI could not set a static shape.
+    import json
+    import subprocess
+    import sys
+
+    from core.config import REPO_ROOT
+    from core.optimize.recipes import Fp16Options
+    from core.options import JobKind, MeasureOptions
+
+    path = _dynamic_spatial_model(tmp_path)
+    model = lab.add_model_from_path(path, name="dyn")
+    with pytest.raises(BadInputError, match=r"dynamic shape \[\?,1,\?,\?\].*set-shape"):
+        lab.submit_optimization(kind=JobKind.FP16, model_id=model.id, dataset_id=None, options=Fp16Options(),
+                                measure=MeasureOptions())
+    assert repo.list_jobs() == []
+    out = subprocess.run([sys.executable, "-m", "core", "add-model", str(path), "--name", "dyn2",
+                          "--shape", "input=[?,1,28,28]", "--json"], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    child = json.loads(out.stdout)
+    assert child["inputs"][0]["shape"] == [-1, 1, 28, 28] and child["parent_id"] is not None
+    job = lab.submit_optimization(kind=JobKind.FP16, model_id=child["id"], dataset_id=None, options=Fp16Options(),
+                                  measure=MeasureOptions())
+    assert job.kind == JobKind.FP16

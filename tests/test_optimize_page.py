@@ -88,3 +88,27 @@ def test_a_typo_in_an_option_is_marked_at_its_field_and_run_waits_for_the_fix(la
     assert not at.exception and "int5" in at.error[0].value
     assert at.button[0].disabled
     assert repo.list_jobs() == []
+
+
+def test_the_finished_panel_shows_the_outcome_where_the_user_is(lab_env):
+    # Issue 12 friction: speed-up with its interval, accuracy change, size ratio, what was obtained
+    # and links on to Compare and Export, instead of "See the Compare page"; labels, not job kinds.
+    from core.jobs.queue import supervise_job
+
+    lab.ensure_demo()
+    at = optimize_page().run()
+    at.radio[0].set_value("fp16").run()
+    at.number_input[0].set_value(1.0).run()
+    at.button[0].click().run()
+    [job] = repo.list_jobs()
+    supervise_job(job.id)  # a real job process, as the worker runs it
+    at.run()
+    assert not at.exception
+    assert any(p.proto.text.startswith(f"Job #{job.id} FP16 compression — succeeded") for p in at.get("progress"))
+    assert at.success[0].value.startswith(f"Job #{job.id} finished: fashion-cnn") and "against its parent @" in \
+        at.success[0].value
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Speed-up (median latency)"].endswith("×") and metrics["Top-1 change"].endswith("points")
+    assert metrics["Size"].endswith("× the parent")
+    assert any("Obtained: f16" in c.value for c in at.caption)
+    assert {"Compare page", "Export page"} <= {c.value for c in at.caption}  # page_link needs app.py's navigation

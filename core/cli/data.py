@@ -8,7 +8,7 @@ from pathlib import Path
 from core import lab
 from core.cli.common import print_record, with_lab
 from core.intake.data_tables import parse_columns
-from core.intake.model_intake import import_model_from_server
+from core.intake.model_intake import import_model_from_server, parse_shapes, set_static_shapes
 from core.intake.sources import add_data_from_path, image_spec
 from db import repository as repo
 
@@ -19,6 +19,11 @@ def register(sub) -> dict:
     p.add_argument("--name")
     p.add_argument("--from-server", action="store_true",
                    help="path is below OPTLAB_IMPORT_ROOT: read in place, only the IR is written (big models)")
+    p.add_argument("--shape", default="", help="static input shapes, 'x=1,3,48,320; mask=1,-1' ('?' or -1 keeps "
+                                               "a dimension dynamic): stores the model, then a child with them")
+    p = sub.add_parser("set-shape", help="store a child of a stored model with static input shapes")
+    p.add_argument("model_id", type=int)
+    p.add_argument("--shape", required=True, help="'x=1,3,48,320; mask=1,-1'")
     p = sub.add_parser("add-data", help="import a zip of images (class subfolders = labels), or a "
                                         ".npy / .npz (one array per model input, optional 'labels'), or "
                                         "a table (.csv, .parquet, .jsonl, zipped save_to_disk folder)")
@@ -36,15 +41,21 @@ def register(sub) -> dict:
     sub.add_parser("demo", help="register the bundled demo model and data")
     sub.add_parser("models", help="list models")
     sub.add_parser("datasets", help="list datasets")
-    return {"add-model": add_model, "add-data": add_data, "demo": demo, "models": list_rows, "datasets": list_rows}
+    return {"add-model": add_model, "set-shape": set_shape, "add-data": add_data, "demo": demo, "models": list_rows,
+            "datasets": list_rows}
 
 
 @with_lab
 def add_model(args) -> None:
-    if args.from_server:
-        print_record(asdict(import_model_from_server(str(args.path), name=args.name)), args.json)
-    else:
-        print_record(asdict(lab.add_model_from_path(args.path, name=args.name)), args.json)
+    shapes = parse_shapes(args.shape) if args.shape else None  # a typo fails before anything is stored
+    model = (import_model_from_server(str(args.path), name=args.name) if args.from_server
+             else lab.add_model_from_path(args.path, name=args.name))
+    print_record(asdict(set_static_shapes(model.id, shapes) if shapes else model), args.json)
+
+
+@with_lab
+def set_shape(args) -> None:
+    print_record(asdict(set_static_shapes(args.model_id, parse_shapes(args.shape))), args.json)
 
 
 @with_lab

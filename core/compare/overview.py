@@ -15,11 +15,33 @@ ENDED = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.I
 def latest_results(limit: int = 5) -> list[dict[str, Any]]:
     """The most recently measured comparison rows, newest first, in display units."""
     rows = sorted(results_rows(), key=lambda r: r["measured_at"], reverse=True)[:limit]
-    return [{"model": r["model"], "precision": r["precision"],
+    return [{"model": r["model"], "precision": r["precision"], "dataset": r["dataset"] or "—",
              "top-1 (%)": None if r["top1"] is None else round(r["top1"] * 100, 2),
              "latency (ms)": round(r["latency_ms"], 3),
              "throughput (FPS)": None if r["throughput_fps"] is None else round(r["throughput_fps"], 1),
              "size (MB)": r["size_mb"], "measured (UTC)": r["measured_at"]} for r in rows]
+
+
+def job_outcome(job: JobRecord) -> dict[str, Any] | None:
+    """What an optimization job made, against its parent at the same inference precision: speed-up
+    with its interval (from both rows' lowest and highest runs), top-1 change in points, size ratio.
+    None when the job stored no measured child."""
+    if not job.result_model_id:
+        return None
+    rows = results_rows()
+    child = next((r for r in rows if r["model_id"] == job.result_model_id), None)
+    parents = {r["precision"]: r for r in rows if r["model_id"] == job.model_id}
+    if child is None or not parents:
+        return None
+    parent = parents.get(child["precision"]) or next(iter(parents.values()))
+    both = child["top1"] is not None and parent["top1"] is not None
+    return {"model": child["model"], "precision": child["precision"], "parent_precision": parent["precision"],
+            "speedup": parent["latency_ms"] / child["latency_ms"],
+            "speedup_low": parent["latency_low_ms"] / child["latency_high_ms"],
+            "speedup_high": parent["latency_high_ms"] / child["latency_low_ms"],
+            "top1_delta_points": (child["top1"] - parent["top1"]) * 100 if both else None,
+            "size_ratio": child["size_mb"] / parent["size_mb"] if parent["size_mb"] else None,
+            "noisy": child["noisy"] or parent["noisy"]}
 
 
 def ended_jobs(previous: dict[int, str] | None,

@@ -199,9 +199,11 @@ def store_derived_model(parent: ModelRecord, model, *, name: str, recipe: dict) 
 
 
 def parse_shapes(text: str) -> dict[str, list[int]]:
-    """'input=1,3,224,224; mask=1,-1' -> {'input': [1, 3, 224, 224], 'mask': [1, -1]}."""
+    """'input=1,3,224,224; mask=1,-1' -> {'input': [1, 3, 224, 224], 'mask': [1, -1]}; brackets and
+    '?' for a dynamic dimension are taken too ('x=[?,3,48,320]')."""
+    plain = text.replace("[", "").replace("]", "").replace("?", "-1")
     try:
-        return {name: [int(v) for v in values] for name, values in (parse_columns(text) or {}).items()}
+        return {name: [int(v) for v in values] for name, values in (parse_columns(plain) or {}).items()}
     except ValueError as error:
         raise BadInputError(f"Shapes are whole numbers, e.g. 'input=1,3,224,224' ({error}).") from error
 

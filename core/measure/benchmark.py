@@ -198,8 +198,9 @@ def static_shapes(model: Any, batch: int) -> dict[Any, list[int]]:
                 dims.append(batch)
             elif dim.is_dynamic:
                 raise BadInputError(f"Input '{name}' has a dynamic dimension {index} in shape {shape}; "
-                                    f"only the batch dimension can be dynamic. Set a static shape for it "
-                                    f"(e.g. when exporting or converting the model) and upload it again.")
+                                    "only the batch dimension can be dynamic. Set a static shape for it: "
+                                    "'Set shape' on the Models page, or `python -m core add-model FILE --shape "
+                                    f"{name}=...` / `set-shape MODEL_ID --shape {name}=...`.")
             else:
                 dims.append(dim.get_length())
         shapes[port] = dims

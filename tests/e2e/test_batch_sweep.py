@@ -50,7 +50,7 @@ def run_sweep(page: Page, url: str) -> None:
     expect(page.get_by_text(re.compile(r"^3 points × 1 repeats: about \d+ s$"))).to_be_visible()
 
     page.get_by_role("button", name="Run sweep").click()
-    expect(page.get_by_text(re.compile(r"Job #1 batch_sweep"))).to_be_visible(timeout=APP_TIMEOUT_MS)
+    expect(page.get_by_text(re.compile(r"Job #1 batch sweep"))).to_be_visible(timeout=APP_TIMEOUT_MS)
     finished = page.get_by_text("Job #1 finished.")
     failed = page.get_by_text(re.compile(r"Job #1 (failed|cancelled|interrupted)"))
     expect(finished.or_(failed)).to_be_visible(timeout=SWEEP_TIMEOUT_MS)

@@ -33,7 +33,7 @@ def job_process_alive(pid: int | None) -> bool:
 
 def wait_running(page: Page, job_id: int, stage: str) -> None:
     """Waits until the job panel shows the job running the given stage."""
-    expect(page.get_by_text(re.compile(rf"Job #{job_id} \w+ — running: {stage}"))).to_be_visible(
+    expect(page.get_by_text(re.compile(rf"Job #{job_id} [\w ]+ — running: {stage}"))).to_be_visible(
         timeout=APP_TIMEOUT_MS)
 
 
@@ -68,7 +68,7 @@ def test_cancel_a_quantization_from_its_panel(app_server, browser_page):
     cancel = page.get_by_role("button", name="Cancel", exact=True)
     started = time.monotonic()
     cancel.click()
-    expect(page.get_by_text("Job #1 cancelled. Cancelled by the user.")).to_be_visible(timeout=CANCEL_TIMEOUT_MS)
+    expect(page.get_by_text("Job #1 was cancelled. Cancelled by the user.")).to_be_visible(timeout=CANCEL_TIMEOUT_MS)
     elapsed = time.monotonic() - started
     expect(cancel).to_have_count(0)
     assert elapsed < CANCEL_TIMEOUT_MS / 1000

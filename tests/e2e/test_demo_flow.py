@@ -81,8 +81,8 @@ def test_demo_flow(app_server, browser_page, tmp_path):
 
     # Run INT8 quantization and follow the job panel until it reports success
     page.get_by_role("button", name="Run INT8 quantization").click()
-    expect(page.get_by_text(re.compile(r"Job #\d+ quantize"))).to_be_visible(timeout=APP_TIMEOUT_MS)
-    finished = page.get_by_text(re.compile(r"Job #\d+ finished\. See the Compare page"))
+    expect(page.get_by_text(re.compile(r"Job #\d+ INT8 quantization"))).to_be_visible(timeout=APP_TIMEOUT_MS)
+    finished = page.get_by_text(re.compile(r"Job #\d+ finished: "))
     failed = page.get_by_text(re.compile(r"Job #\d+ (failed|cancelled|interrupted)"))
     expect(finished.or_(failed)).to_be_visible(timeout=JOB_TIMEOUT_MS)
     assert failed.count() == 0, f"The job did not succeed: {failed.first.text_content()}"

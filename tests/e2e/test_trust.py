@@ -41,7 +41,7 @@ def test_typo_run_again_and_fallback_warning(app_server, browser_page, tmp_path)
     run = page.get_by_role("button", name="Run FP16 compression")
     for number in (1, 2):  # the second press, after the first job ended, is job #2
         run.click()
-        expect(page.get_by_text(re.compile(rf"Job #{number} fp16 — succeeded"))).to_be_visible(timeout=JOB_TIMEOUT_MS)
+        expect(page.get_by_text(re.compile(rf"Job #{number} FP16 compression — succeeded"))).to_be_visible(timeout=JOB_TIMEOUT_MS)
         wait_idle(page)
 
     model = lab.add_model_from_path(make_outlier_classifier(tmp_path / "mlp" / "model.xml", features=100),

@@ -30,7 +30,9 @@ def full_lab(small_disk, monkeypatch, tmp_path):
 
     upgrade_schema()
     source = make_transformer_block(tmp_path / "big" / "model.xml")
-    model = lab.add_model_from_path(source, name="big")
+    from core.intake.model_intake import set_static_shapes
+
+    model = set_static_shapes(lab.add_model_from_path(source, name="big").id, {"input_ids": [1, 16]})
     fill(small_disk, keep_free=1024 * 1024)
     return small_disk / "data", model, source
 
@@ -41,7 +43,7 @@ def test_an_upload_to_a_full_disk_fails_clearly_and_leaves_nothing(full_lab):
     with pytest.raises(DiskFullError, match=FULL):
         lab.add_model_from_path(source, name="again")
     assert tree_digest(data_dir / "models") == before
-    assert [m.name for m in repo.list_models()] == ["big"]
+    assert [m.name for m in repo.list_models()] == ["big", model.name]
 
 
 def test_a_job_on_a_full_disk_fails_with_the_reason_and_keeps_its_parent(full_lab):
