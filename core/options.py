@@ -206,6 +206,9 @@ class MeasureOptions(_Options):
     seconds: float = 3.0
     device: str = "CPU"
     measure_parent: bool = True
+    # False: the parent's stored quiet runs of the same settings (and its accuracy on the dataset)
+    # are reused instead of measuring it again, which took most of a short job (issue 12).
+    remeasure_parent: bool = False
 
     def __post_init__(self) -> None:
         _positive("seconds", self.seconds)

@@ -44,6 +44,8 @@ validation_id = pick("Validation data (accuracy)", [d for d in datasets if d.has
 kind = JobKind(st.radio("Algorithm", list(LABELS), format_func=LABELS.get, horizontal=True))
 sweep = st.toggle("Sweep: several values per option, one job per combination")
 seconds = st.number_input("Seconds per benchmark run", 1.0, 120.0, 3.0)
+remeasure = st.checkbox("Measure the parent again", help="by default its stored quiet runs of the same settings "
+                        "(and its accuracy on the validation data) are reused")
 skip = ("validation_dataset_id",)
 with st.expander("Options", expanded=sweep or kind != JobKind.QUANTIZE):
     operations = st.cache_data(lab.model_operations)(model_id)
@@ -58,9 +60,9 @@ try:
     label = f"Run sweep ({len(plan.points())} points)" if plan else f"Run {LABELS[kind]}"
     if st.button(label, type="primary", disabled=invalid(base, grid),
                  help="fix the option marked in red first" if invalid(base, grid) else None):
-        measure = MeasureOptions(dataset_id=validation_id, seconds=seconds)
+        measure = MeasureOptions(dataset_id=validation_id, seconds=seconds, remeasure_parent=remeasure)
         key = press_key("optimize", "current_job", [kind, model_id, calibration_id, validation_id, seconds,
-                                                    base, grid])
+                                                    remeasure, base, grid])
         job = (lab.submit_sweep(sweep=plan, model_id=model_id, dataset_id=calibration_id, measure=measure,
                                 idempotency_key=key) if plan else
                lab.submit_optimization(kind=kind, model_id=model_id, dataset_id=calibration_id,

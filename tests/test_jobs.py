@@ -13,7 +13,7 @@ import pytest
 from core import lab
 from core.config import REPO_ROOT
 from core.jobs import runner as jobs
-from core.options import BenchmarkOptions, JobKind, JobStatus
+from core.options import BenchmarkOptions, JobKind, JobStatus, MeasureOptions
 from db import repository as repo
 
 
@@ -100,7 +100,6 @@ def test_cancel_stops_a_running_job_within_seconds(worker, classifier_ir):
 
 def test_cancel_during_quantization_leaves_no_half_written_model(worker, lab_env):
     from core.optimize.recipes import QuantizeOptions
-    from core.options import MeasureOptions
 
     model, calibration, _ = lab.ensure_demo()
     before = sorted(p.name for p in (lab_env / "models").iterdir())
@@ -244,3 +243,24 @@ def test_wait_ends_on_an_interrupted_job_that_is_not_retried(lab_env, classifier
                          text=True, timeout=60, env={**os.environ, "OPTLAB_LOCAL_WORKER": "0"})
     assert out.returncode == 1
     assert f"python -m core rerun {job_id}" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_parent_s_quiet_measurements_are_reused_unless_asked_to_measure_it_again(lab_env, classifier_ir):
+    # Issue 12: every job re-benchmarked the parent (about 50 of 63 s of a weight-compression job).
+    from core.jobs.handlers.optimize import run_optimize
+    from core.optimize.recipes import Fp16Options
+
+    parent = lab.add_model_from_path(classifier_ir)
+
+    def run(**measure) -> int:
+        job = lab.submit_optimization(kind=JobKind.FP16, model_id=parent.id, dataset_id=None, options=Fp16Options(),
+                                      measure=MeasureOptions(**{"seconds": 0.2, **measure}))
+        assert repo.claim_job(job.id, os.getpid())
+        run_optimize(repo.get_job(job.id), jobs.Reporter(job.id))
+        return sum(1 for b in repo.list_benchmarks(parent.id) if b.job_id == job.id)
+
+    assert run() == 4, "f32 and the device default, latency and throughput hint"
+    quiet = [b.environment.get("other_cpu") for b in repo.list_benchmarks(parent.id)]
+    assert run() == 0, f"reused (other processes' CPU during the first runs: {quiet})"
+    assert run(remeasure_parent=True) == 4
+    assert run(seconds=1.0) == 4, "longer runs asked: the stored 0.2 s ones do not compare"

@@ -28,6 +28,8 @@ def _job_arguments(p: argparse.ArgumentParser, model_type=int) -> None:
     p.add_argument("--data", type=int, help="calibration dataset id")
     p.add_argument("--validate", type=int, help="validation dataset id (accuracy of parent and child)")
     p.add_argument("--seconds", type=float, default=3.0, help="duration of each benchmark run")
+    p.add_argument("--remeasure-parent", action="store_true",
+                   help="measure the parent again even when it has comparable quiet measurements")
     p.add_argument("--wait", action="store_true", help="follow the job until it ends")
 
 
@@ -63,7 +65,7 @@ def _submitted(job, args) -> int:
 
 
 def _measure_options(args) -> MeasureOptions:
-    return MeasureOptions(dataset_id=args.validate, seconds=args.seconds)
+    return MeasureOptions(dataset_id=args.validate, seconds=args.seconds, remeasure_parent=args.remeasure_parent)
 
 
 @with_lab

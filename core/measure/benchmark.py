@@ -127,6 +127,18 @@ def _other_cpu(before, after, wall_s: float) -> float | None:
     return round(max(0.0, (after[0] - before[0]) - (after[1] - before[1])) / wall_s, 2)
 
 
+def device_default_precision(device: str = "CPU") -> str:
+    """The inference precision the device runs a model at when not told ('bf16' on AMX CPUs, else 'f32')."""
+    import openvino as ov
+
+    try:
+        value = ov.Core().get_property(device, "INFERENCE_PRECISION_HINT")
+    except RuntimeError:
+        return "unknown"
+    name = value.get_type_name() if hasattr(value, "get_type_name") else str(value)
+    return _SHORT_PRECISION.get(name, name)
+
+
 def environment_info(compiled_model: Any = None) -> dict[str, Any]:
     """Describes the machine a measurement ran on, so numbers can be compared fairly.
 

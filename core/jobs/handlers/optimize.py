@@ -16,7 +16,7 @@ from core.intake.model_intake import delete_model
 from core.intake.models import inspect_model, port_dicts
 from core.intake.sources import open_part, part_read
 from core.measure.agreement import store_agreement
-from core.measure.benchmark import run_benchmark
+from core.measure.benchmark import device_default_precision, run_benchmark
 from core.measure.evaluate import compile_model, top1_accuracy, topk_accuracies
 from core.optimize.algorithms import (
     OptimizeResult,
@@ -178,14 +178,38 @@ def run_optimize(job: JobRecord, reporter) -> int:
                     "job_id": job.id, "seconds": round(result.seconds, 2), "started_at": started,
                     "labels": parent.recipe.get("labels", []), **result.details, "warnings": found})
     repo.set_result_model(job.id, child.id)
-    if measure_options.measure_parent:
+    parent_too = measure_options.measure_parent
+    if parent_too:
         repo.delete_measurements(job.id, parent.id)  # an interrupted attempt's: measured again below
+        parent_too = measure_options.remeasure_parent or not parent_measured(parent, measure_options)
+    if parent_too:
         # The parent is measured as a true FP32 baseline (f32 forced) and at the device default
         # (bf16 on AMX CPUs), so the optimization's gain is not confused with the free bf16 gain.
         measure(parent, [Precision.F32, Precision.DEFAULT], measure_options, reporter, job.id, 0.45, 0.8)
-    measure(child, [Precision.DEFAULT], measure_options, reporter, job.id,
-            0.8 if measure_options.measure_parent else 0.45, 1.0)
+    elif measure_options.measure_parent:
+        print(f"parent #{parent.id} has comparable quiet measurements: reused, not measured again", flush=True)
+    measure(child, [Precision.DEFAULT], measure_options, reporter, job.id, 0.8 if parent_too else 0.45, 1.0)
     return child.id
+
+
+def parent_measured(parent: ModelRecord, options: MeasureOptions) -> bool:
+    """Whether the parent already has what measure() would store, from quiet runs of the same settings.
+
+    That is: latency- and throughput-hint runs at batch 1 on the device, at least as long as asked,
+    not noisy, at forced f32 and at the device default; and top-1 on the dataset at both precisions
+    when one is given.
+    """
+    wanted = {Precision.F32.value, device_default_precision(options.device)}
+    runs = {(b.precision, b.hint) for b in repo.list_benchmarks(parent.id)
+            if b.batch == 1 and b.device == options.device and not (b.noisy or b.sweep_point or b.auto_batch)
+            and b.duration_s >= 0.9 * options.seconds}
+    if not all((precision, hint) in runs for precision in wanted for hint in ("latency", "throughput")):
+        return False
+    dataset = repo.get_dataset(options.dataset_id) if options.dataset_id else None
+    if dataset is None or not dataset.has_labels:
+        return True
+    measured = {a.precision for a in repo.list_accuracy(parent.id) if a.dataset_id == dataset.id and a.metric == "top1"}
+    return wanted <= measured
 
 
 def run_evaluate(job: JobRecord, reporter) -> None:
