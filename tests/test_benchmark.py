@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import BadInputError, ModelFormatError
-from core.measure.benchmark import BenchmarkResult, describe_precision, run_benchmark
+from core.measure.benchmark import BenchmarkResult, run_benchmark
+from core.measure.machine import describe_precision
 from core.options import BenchmarkOptions, PerformanceHint, Precision
 from tests.models_in_code import make_classifier
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from core.errors import BadInputError, DatasetError
 from core.intake.sources import open_dataset
-from core.measure.benchmark import describe_precision
+from core.measure.machine import describe_precision
 from core.measure.evaluate import compile_model
 from core.options import Precision
 from core.storage import resolve

@@ -10,8 +10,6 @@ throughput is ``iterations * batch / wall duration`` of the timed loop.
 from __future__ import annotations
 
 import os
-import platform
-import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -21,15 +19,20 @@ from typing import Any
 import numpy as np
 
 from core.errors import BadInputError, ModelFormatError
+from core.measure.machine import (
+    NOISY_SHARE,
+    cpu_seconds,
+    describe_precision,
+    environment_info,
+    int_property,
+    load_average,
+    other_cpu,
+)
 from core.options import BenchmarkOptions, PerformanceHint, Precision
 
 _PROGRESS_EVERY_S = 0.5
 _STOP_CHECK_EVERY_S = 0.05
 AUTO_BATCH_TIMEOUT_MS = 50
-# A run during which other processes kept more than this share of the cores busy is noisy: Compare
-# takes its headline from quieter runs when there are any (core.compare.table).
-NOISY_SHARE = 0.5
-_SHORT_PRECISION = {"bfloat16": "bf16", "float32": "f32", "float16": "f16"}
 
 
 @dataclass(frozen=True)
@@ -76,99 +79,6 @@ class BenchmarkResult:
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-able dict with exactly the contract keys (latency_ms nested)."""
         return asdict(self)
-
-
-def describe_precision(compiled_model: Any) -> str:
-    """Returns the inference precision a compiled model actually uses: 'f32', 'bf16', 'f16', ...
-
-    Args:
-        compiled_model: An ``openvino.CompiledModel``.
-
-    Returns:
-        The short element-type name, or 'unknown' if the device does not report it.
-    """
-    try:
-        value = compiled_model.get_property("INFERENCE_PRECISION_HINT")
-    except RuntimeError:
-        return "unknown"
-    name = value.get_type_name() if hasattr(value, "get_type_name") else str(value)
-    return _SHORT_PRECISION.get(name, name)
-
-
-def _load_average() -> list[float] | None:
-    try:
-        return [round(value, 2) for value in os.getloadavg()]
-    except OSError:
-        return None
-
-
-def _cpu_seconds() -> tuple[float, float] | None:
-    """(CPU seconds all processes have been busy, incl. time the hypervisor stole; this process's
-    CPU seconds, all its threads), or None where /proc/stat is missing."""
-    try:
-        with open("/proc/stat", encoding="ascii") as handle:
-            ticks = [int(value) for value in handle.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return busy / os.sysconf("SC_CLK_TCK"), usage.ru_utime + usage.ru_stime
-
-
-def _other_cpu(before, after, wall_s: float) -> float | None:
-    """Cores other processes (and the hypervisor) kept busy on average while we measured.
-
-    The 1-minute load average cannot tell: it still holds the lab's own previous work (the NNCF
-    run, the last benchmark) for a minute, and every second run on a small machine would count as
-    noisy. This reading covers exactly the timed loop and leaves our own threads out.
-    """
-    if before is None or after is None or wall_s <= 0:
-        return None
-    return round(max(0.0, (after[0] - before[0]) - (after[1] - before[1])) / wall_s, 2)
-
-
-def device_default_precision(device: str = "CPU") -> str:
-    """The inference precision the device runs a model at when not told ('bf16' on AMX CPUs, else 'f32')."""
-    import openvino as ov
-
-    try:
-        value = ov.Core().get_property(device, "INFERENCE_PRECISION_HINT")
-    except RuntimeError:
-        return "unknown"
-    name = value.get_type_name() if hasattr(value, "get_type_name") else str(value)
-    return _SHORT_PRECISION.get(name, name)
-
-
-def environment_info(compiled_model: Any = None) -> dict[str, Any]:
-    """Describes the machine a measurement ran on, so numbers can be compared fairly.
-
-    Args:
-        compiled_model: If given, its INFERENCE_NUM_THREADS is added as ``inference_num_threads``.
-
-    Returns:
-        cpu, logical_cores, openvino, python, load_average (1/5/15 min) and maybe threads.
-    """
-    import openvino as ov
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    info: dict[str, Any] = {"cpu": cpu, "logical_cores": os.cpu_count(), "openvino": ov.get_version(),
-                            "python": platform.python_version(), "load_average": _load_average()}
-    if compiled_model is not None:
-        info["inference_num_threads"] = _int_property(compiled_model, "INFERENCE_NUM_THREADS")
-    return info
-
-
-def _int_property(compiled_model: Any, key: str) -> int | None:
-    """An integer property of a compiled model, or None if the device does not report it."""
-    try:
-        return int(compiled_model.get_property(key))
-    except (RuntimeError, TypeError, ValueError):
-        return None
 
 
 def _ov_message(error: Exception) -> str:
@@ -300,18 +210,18 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
         raise BadInputError(f"Could not compile the model for {device} with {config}: "
                             f"{_ov_message(error)}") from error
     compile_ms = (time.perf_counter() - start) * 1e3
-    environment["inference_num_threads"] = _int_property(compiled, "INFERENCE_NUM_THREADS")
+    environment["inference_num_threads"] = int_property(compiled, "INFERENCE_NUM_THREADS")
 
     peak_mb = _rss_mb()
-    cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
+    cpu_before, wall_before = cpu_seconds(), time.perf_counter()
     if options.hint is PerformanceHint.LATENCY and options.infer_requests in (None, 1) and not options.auto_batch:
         # benchmark_app's method for the latency hint: one request, synchronous infer().
         loop = _sync_loop(compiled, options, progress, should_stop)
     else:
         loop = _async_loop(ov, compiled, options, progress, should_stop)
     times, iteration, duration_s, first_inference_ms, nireq, loop_peak_mb = loop
-    other_cpu = _other_cpu(cpu_before, _cpu_seconds(), time.perf_counter() - wall_before)
-    environment.update(other_cpu=other_cpu, load_average_end=_load_average())
+    others = other_cpu(cpu_before, cpu_seconds(), time.perf_counter() - wall_before)
+    environment.update(other_cpu=others, load_average_end=load_average())
     if progress is not None:
         progress(1.0, f"{iteration} inferences in {duration_s:.1f} s")
 
@@ -322,12 +232,12 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
     peaks = [value for value in (peak_mb, loop_peak_mb) if value is not None]
     return BenchmarkResult(
         model=str(model_path), device=options.device, hint=options.hint.value, batch=options.batch,
-        streams=_int_property(compiled, "NUM_STREAMS") or 0, infer_requests=nireq,
+        streams=int_property(compiled, "NUM_STREAMS") or 0, infer_requests=nireq,
         precision=describe_precision(compiled), latency_ms=stats,
         throughput_fps=iteration * model_batch / duration_s, iterations=iteration, duration_s=duration_s,
         first_inference_ms=float(first_inference_ms), compile_ms=compile_ms, environment=environment,
         auto_batch=options.auto_batch, peak_memory_mb=round(max(peaks), 1) if peaks else None,
-        noisy=other_cpu is not None and other_cpu > NOISY_SHARE * (os.cpu_count() or 1))
+        noisy=others is not None and others > NOISY_SHARE * (os.cpu_count() or 1))
 
 
 class _Ticker:
@@ -383,7 +293,7 @@ def _sync_loop(compiled: Any, options: BenchmarkOptions, progress, should_stop):
 
 def _async_loop(ov: Any, compiled: Any, options: BenchmarkOptions, progress, should_stop):
     """benchmark_app's async inference-only mode: an AsyncInferQueue kept full."""
-    nireq = options.infer_requests or _int_property(compiled, "OPTIMAL_NUMBER_OF_INFER_REQUESTS") or 1
+    nireq = options.infer_requests or int_property(compiled, "OPTIMAL_NUMBER_OF_INFER_REQUESTS") or 1
     if options.auto_batch:
         nireq = max(nireq, options.batch)  # fewer requests than the batch would wait for its timeout
     queue = ov.AsyncInferQueue(compiled, nireq)

@@ -10,7 +10,7 @@ import numpy as np
 
 from core.errors import DatasetError
 from core.intake.models import read_model
-from core.measure.benchmark import describe_precision
+from core.measure.machine import describe_precision
 from core.options import Precision
 
 

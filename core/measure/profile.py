@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from core.intake.models import read_model
-from core.measure.benchmark import describe_precision, fill_random, static_shapes
+from core.measure.benchmark import fill_random, static_shapes
 from core.measure.evaluate import compile_model
+from core.measure.machine import describe_precision
 from core.measure.options import ProfileOptions
 
 # Kernel-name suffixes -> the precision names the lab uses everywhere else.

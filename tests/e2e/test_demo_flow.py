@@ -30,7 +30,7 @@ def parent_precisions() -> set[str]:
     AMX / AVX512_BF16 CPUs, f32 elsewhere; one row then)."""
     import openvino as ov
 
-    from core.measure.benchmark import describe_precision
+    from core.measure.machine import describe_precision
 
     core = ov.Core()
     return {"f32", describe_precision(core.compile_model(core.read_model(DEMO_ONNX), "CPU"))}

@@ -16,8 +16,9 @@ from core.intake.model_intake import delete_model
 from core.intake.models import inspect_model, port_dicts
 from core.intake.sources import open_part, part_read
 from core.measure.agreement import store_agreement
-from core.measure.benchmark import device_default_precision, run_benchmark
+from core.measure.benchmark import run_benchmark
 from core.measure.evaluate import compile_model, top1_accuracy, topk_accuracies
+from core.measure.machine import device_default_precision
 from core.optimize.algorithms import (
     OptimizeResult,
     compress_weights_model,
