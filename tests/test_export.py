@@ -53,6 +53,17 @@ def test_ir_zip_loads_in_openvino_and_its_readme_has_recipe_and_numbers(model, t
     assert "1.250 (0.900–2.000)" in readme and "87.50 %" in readme and "| latency | 1 |" in readme
 
 
+def test_the_readme_shows_errors_and_similarities_as_numbers_not_percentages(model):
+    # Issue 12 friction: an MSE of 0.002 read "0.20 %".
+    from core.deploy.export import measurements_markdown
+
+    for metric, value in (("mse", 0.002), ("cosine", 0.9991), ("top1_agreement", 0.95)):
+        repo.add_accuracy(model_id=model.id, dataset_id=None, metric=metric, value=value, samples=8, precision="f32")
+    table = measurements_markdown(model.id)
+    assert "| MSE vs parent | 0.002 |" in table and "0.20 %" not in table
+    assert "| 0.9991 |" in table and "| 95.00 % |" in table
+
+
 def test_ovms_repository_uses_the_sweeps_best_batch_else_auto(model, tmp_path):
     import openvino as ov
 

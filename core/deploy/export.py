@@ -16,6 +16,7 @@ from pathlib import Path
 from core.deploy.script import nncf_script, safe_name
 from core.errors import BadInputError, NotFoundError
 from core.measure.batching import best_batch
+from core.measure.accuracy_tables import is_percent, metric_title
 from core.measure.benchmark import AUTO_BATCH_TIMEOUT_MS
 from core.optimize.obtained import layers_text
 from core.options import ExportFormat
@@ -54,8 +55,10 @@ def measurements_markdown(model_id: int) -> str:
         lines.append("")
     if accuracy:
         lines += ["| metric | value | samples | precision | dataset |", "| --- | --- | --- | --- | --- |"]
-        lines += [f"| {a.metric} | {a.value * 100:.2f} % | {a.samples} | {a.precision} | #{a.dataset_id} |"
-                  for a in accuracy]
+        # Accuracy and agreement in %, errors (MSE, max abs error) and cosine as the numbers they are.
+        lines += [f"| {metric_title(a.metric)} | "
+                  + (f"{a.value * 100:.2f} %" if is_percent(a.metric) else f"{a.value:.4g}")
+                  + f" | {a.samples} | {a.precision} | #{a.dataset_id} |" for a in accuracy]
         lines.append("")
     return "\n".join(lines)
 
