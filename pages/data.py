@@ -115,5 +115,7 @@ if models:
             column.image(image, caption=caption, width="stretch")
         st.dataframe(pd.DataFrame(sources.preview(dataset, model)), hide_index=True)
         st.success(f"'{plain(dataset.name)}' fits every input of '{plain(model.name)}'.")
+        for warning in sources.fit_warnings(dataset, model):
+            st.warning(plain(warning))
     except AppError as error:
         st.error(plain(error))

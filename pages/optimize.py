@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import lab
 from core.errors import AppError
+from core.intake import sources
 from core.optimize.recipes import ALGORITHM_OPTIONS, SweepOptions
 from core.options import JobKind, MeasureOptions
 from db import repository as repo
@@ -41,6 +42,11 @@ calibration_id = pick("Calibration data", datasets, "calibration_id", lambda d: 
                       optional=True)
 validation_id = pick("Validation data (accuracy)", [d for d in datasets if d.has_labels], "validation_id",
                      lambda d: f"#{d.id} {d.name} ({d.samples})", optional=True, avoid=calibration_id)
+if calibration_id is not None and calibration_id == validation_id and not sources.dataset_split(
+        repo.get_dataset(calibration_id)):
+    st.warning("Calibration and validation are the same samples: the accuracy will be measured on the data NNCF "
+               "calibrated on. Split the dataset on the Data page (then each job reads its own part), or pick "
+               "other validation data.")
 kind = JobKind(st.radio("Algorithm", list(LABELS), format_func=LABELS.get, horizontal=True))
 sweep = st.toggle("Sweep: several values per option, one job per combination")
 seconds = st.number_input("Seconds per benchmark run", 1.0, 120.0, 3.0)

@@ -164,3 +164,18 @@ def test_cli_add_data_takes_the_image_preprocessing(lab_env, classifier_ir, tmp_
     assert cli(["add-data", str(archive), "--mean", "1,x"]) == 2  # bad input: exit code 2
     assert "Mean and scale are numbers" in capsys.readouterr().err
     assert len(repo.list_datasets()) == 1
+
+
+def test_the_data_check_warns_of_class_counts_and_raw_pixels_a_model_does_not_scale(lab_env, tmp_path):
+    # Issue 12 friction: a dataset whose classes are not the model's, and 0-255 pixels fed to a model
+    # whose first layer is a convolution, fit — and mislead. The demo scales its own input: no warning.
+    from core.intake.sources import fit_warnings
+    from tests.models_in_code import make_classifier
+
+    model, calibration, _ = lab.ensure_demo()
+    assert fit_warnings(calibration, model) == []
+    raw = lab.add_model_from_path(make_classifier(tmp_path / "raw" / "model.xml", classes=4), name="raw")
+    found = fit_warnings(calibration, raw)
+    assert len(found) == 2
+    assert "has 10 classes but the model's output" in found[0] and "has 4" in found[0]
+    assert "pixel values up to 255" in found[1] and "set mean / scale" in found[1]

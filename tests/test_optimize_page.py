@@ -112,3 +112,16 @@ def test_the_finished_panel_shows_the_outcome_where_the_user_is(lab_env):
     assert metrics["Size"].endswith("× the parent")
     assert any("Obtained: f16" in c.value for c in at.caption)
     assert {"Compare page", "Export page"} <= {c.value for c in at.caption}  # page_link needs app.py's navigation
+
+
+def test_calibrating_and_validating_on_the_same_samples_is_warned_of(lab_env):
+    _, calibration, validation = lab.ensure_demo()
+    at = optimize_page().run()
+    assert not any("same samples" in w.value for w in at.warning)
+    next(s for s in at.selectbox if s.label == "Validation data (accuracy)").set_value(calibration.id).run()
+    assert any("Calibration and validation are the same samples" in w.value for w in at.warning)
+    from core.intake.sources import split_dataset
+
+    split_dataset(calibration.id, validation_fraction=0.3, seed=0)  # each job part then reads its own part
+    at.run()
+    assert not any("same samples" in w.value for w in at.warning)

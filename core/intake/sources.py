@@ -208,6 +208,38 @@ def dataset_split(dataset: DatasetRecord) -> Split | None:
     return Split(**json.loads(path.read_text())) if path.exists() else None
 
 
+def _scales_its_input(model: ModelRecord) -> bool:
+    """Whether the model's first operation on its (first) input is arithmetic, i.e. it normalises raw
+    pixels itself (as the demo does), rather than a convolution or MatMul expecting normalised data."""
+    from core.intake.models import read_model
+
+    graph = read_model(resolve(model.path))  # kept: its nodes' links die with it
+    node = graph.inputs[0].get_node()
+    while True:
+        users = [target.get_node() for target in node.output(0).get_target_inputs()]
+        if len(users) != 1 or users[0].get_type_name() not in ("Convert", "Transpose", "Reshape"):
+            return any(u.get_type_name() in ("Subtract", "Multiply", "Divide", "Add") for u in users)
+        node = users[0]
+
+
+def fit_warnings(dataset: DatasetRecord, model: ModelRecord) -> list[str]:
+    """What fits but will mislead: labels that cannot be the model's classes, pixel values of 0-255
+    where the first preprocessed sample looks unnormalised for a float input. Empty when none."""
+    found = []
+    shape = model.outputs[0].get("shape", []) if model.outputs else []
+    classes = shape[-1] if shape and shape[-1] > 0 else 0
+    if dataset.has_labels and classes and len(dataset.classes) != classes:
+        found.append(f"'{dataset.name}' has {len(dataset.classes)} classes but the model's output '"
+                     f"{model.outputs[0]['name']}' has {classes}: top-1 against these labels will mean little. "
+                     "Check the class folders (or the label column) match the model's classes.")
+    rows = preview(dataset, model, count=1) if dataset.format == "image-folder" else []
+    if rows and rows[0]["dtype"].startswith("float") and rows[0]["max"] > 10 and not _scales_its_input(model):
+        found.append(f"The images reach pixel values up to {rows[0]['max']:.0f} (0-255, mean 0 and scale 1). "
+                     "If the model was trained on normalised inputs, set mean / scale (e.g. scale 255, or the "
+                     "ImageNet mean 123.7,116.3,103.5 and scale 58.4,57.1,57.4) and upload the images again.")
+    return found
+
+
 def part_read(dataset: DatasetRecord, part: str) -> str:
     """What open_part(dataset, ..., part) reads: part when the dataset is split, else 'all'."""
     return part if dataset_split(dataset) is not None else "all"
