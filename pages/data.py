@@ -113,9 +113,10 @@ if models:
         images = sources.preview_images(dataset, model)
         for column, (image, caption) in zip(st.columns(len(images)) if images else [], images):
             column.image(image, caption=caption, width="stretch")
-        st.dataframe(pd.DataFrame(sources.preview(dataset, model)), hide_index=True)
+        rows = sources.preview(dataset, model)
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
         st.success(f"'{plain(dataset.name)}' fits every input of '{plain(model.name)}'.")
-        for warning in sources.fit_warnings(dataset, model):
+        for warning in sources.fit_warnings(dataset, model, rows):
             st.warning(plain(warning))
     except AppError as error:
         st.error(plain(error))

@@ -222,9 +222,12 @@ def _scales_its_input(model: ModelRecord) -> bool:
         node = users[0]
 
 
-def fit_warnings(dataset: DatasetRecord, model: ModelRecord) -> list[str]:
+def fit_warnings(dataset: DatasetRecord, model: ModelRecord, rows: list[dict[str, Any]] | None = None) -> list[str]:
     """What fits but will mislead: labels that cannot be the model's classes, pixel values of 0-255
-    where the first preprocessed sample looks unnormalised for a float input. Empty when none."""
+    where the first preprocessed sample looks unnormalised for a float input. Empty when none.
+
+    rows: preview(dataset, model) when the caller has it already (it is not computed twice).
+    """
     found = []
     shape = model.outputs[0].get("shape", []) if model.outputs else []
     classes = shape[-1] if shape and shape[-1] > 0 else 0
@@ -232,7 +235,7 @@ def fit_warnings(dataset: DatasetRecord, model: ModelRecord) -> list[str]:
         found.append(f"'{dataset.name}' has {len(dataset.classes)} classes but the model's output '"
                      f"{model.outputs[0]['name']}' has {classes}: top-1 against these labels will mean little. "
                      "Check the class folders (or the label column) match the model's classes.")
-    rows = preview(dataset, model, count=1) if dataset.format == "image-folder" else []
+    rows = (rows or preview(dataset, model, count=1)) if dataset.format == "image-folder" else []
     if rows and rows[0]["dtype"].startswith("float") and rows[0]["max"] > 10 and not _scales_its_input(model):
         found.append(f"The images reach pixel values up to {rows[0]['max']:.0f} (0-255, mean 0 and scale 1). "
                      "If the model was trained on normalised inputs, set mean / scale (e.g. scale 255, or the "

@@ -80,7 +80,7 @@ def retried_after_interruption(job: JobRecord) -> bool:
 
 def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
     """Marks RUNNING jobs without a recent heartbeat INTERRUPTED; requeues those safe to rerun; removes
-    the model folders of jobs killed before they stored their model.
+    the folders of jobs killed before they stored the row naming them (core.intake.cleanup).
 
     Returns the jobs put back on the queue.
     """
