@@ -34,6 +34,8 @@ try:
                                file_name=export_script.script_name(model), mime="text/x-python",
                                on_click="ignore", help="re-runs this optimization from the parent model")
     st.subheader("DL Streamer")
+    st.caption(f"The commands below run in the folder where {export.ir_zip_name(model)} is unzipped "
+               "(they name its model.xml).")
     st.code(export.dlstreamer_snippet(model), language="bash")
     benchmarks = repo.list_benchmarks(model.id)
     if benchmarks:

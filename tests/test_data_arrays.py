@@ -81,9 +81,7 @@ def test_npz_feeds_a_two_input_model_by_name_through_a_quantize_job(lab_env):
     assert {a.samples for a in repo.list_accuracy(child.id)} == {40}  # evaluated on all 40 samples
     from core.deploy.script import nncf_script
 
-    with pytest.raises(BadInputError) as caught:  # the Export page shows this instead of crashing
-        nncf_script(child)
-    assert "reloads image folders" in str(caught.value)
+    assert f"DATA = {str(storage.resolve(dataset.path))!r}" in nncf_script(child)  # the script reads the .npz
 
 
 def test_single_npy_feeds_a_single_input_model_by_order(lab_env, classifier_ir):
@@ -222,6 +220,53 @@ def test_split_gives_seeded_disjoint_parts_that_jobs_calibrate_and_measure_on(la
     assert {a.samples for a in repo.list_accuracy(child) if a.metric == "top1"} == {10}
     with pytest.raises(DatasetError):
         split_dataset(dataset.id, validation_fraction=0.001)
+
+
+def test_reproduce_script_calibrates_on_the_same_npz_samples_as_the_lab(lab_env, tmp_path):
+    """export --format script on .npz data: the script's calibration inputs (two named inputs, the
+    calibration part of a split, a seeded subset) are the lab's, and the script quantizes."""
+    import subprocess
+    import sys
+
+    import openvino as ov
+
+    from core.deploy.script import nncf_script
+    from core.intake.sources import split_dataset
+    from core.jobs.handlers.optimize import load_samples
+    from core.optimize.recipes import QuantizeOptions
+
+    path = make_two_input_model(lab_env.parent / "two" / "model.xml")
+    image = np.arange(40, dtype=np.float32)[:, None, None, None] * np.ones((40, 1, 8, 8), np.float32)
+    features = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    model = lab.add_model_from_path(path)
+    dataset = add_array_dataset(("split.npz", _npz(image=image, features=features,
+                                                   labels=_self_labelled(path, image, features))))
+    split_dataset(dataset.id, validation_fraction=0.25, seed=7)
+    child = repo.add_model(name="two INT8", format="openvino-ir", path=model.path, size_bytes=1,
+                           inputs=model.inputs, outputs=model.outputs, parent_id=model.id,
+                           recipe={"algorithm": "quantize", "dataset_id": dataset.id,
+                                   "options": QuantizeOptions(subset_size=8).to_dict()})
+    source = nncf_script(child)
+    namespace = {"__name__": "reproduce"}
+    exec(compile(source, "reproduce.py", "exec"), namespace)  # defines the functions; main() does not run
+    theirs = namespace["samples"](namespace["DATA"], 8, part=namespace["PART"])
+
+    class Progress:
+        def fraction(self, *_):
+            pass
+
+    ours = load_samples(model, dataset, 8, Progress())
+    assert len(theirs) == len(ours) == 8
+    for (x, label), (y, expected) in zip(theirs, ours):
+        assert label == expected and x.keys() == y.keys()
+        assert all(x[k].dtype == y[k].dtype and np.array_equal(x[k], y[k]) for k in x)
+    script = tmp_path / "reproduce.py"
+    script.write_text(source)
+    out = tmp_path / "out" / "model.xml"
+    run = subprocess.run([sys.executable, str(script), "--out", str(out)], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "FakeQuantize" in {op.get_type_name() for op in ov.Core().read_model(out).get_ops()}
 
 
 def test_data_page_splits_a_dataset_and_shows_the_sizes(lab_env):

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import lab, storage
 from core.cli import main as cli
-from core.config import REPO_ROOT
+from core.config import REPO_ROOT, get_settings
 from core.deploy import backup, export
 from core.deploy import script as export_script
 from core.errors import BadInputError, JobError
@@ -84,23 +84,24 @@ def test_ovms_repository_uses_the_sweeps_best_batch_else_auto(model, tmp_path):
 def test_dlstreamer_snippet_picks_classify_and_shares_the_model_across_two_streams(model):
     for batch, fps in ((1, 100.0), (8, 400.0)):
         store_benchmark(model.id, hint="throughput", batch=batch, fps=fps, sweep_point=f"batch {batch}")
-    text = export.dlstreamer_snippet(model, model_path="/opt/m/model.xml")
+    text = export.dlstreamer_snippet(model)
     commands = [line for line in text.splitlines() if line.startswith("gst-launch-1.0")]
     assert len(commands) == 2
-    assert "gvaclassify model=/opt/m/model.xml device=CPU batch-size=8" in commands[0]
+    assert "gvaclassify model=model.xml device=CPU batch-size=8" in commands[0]
+    assert f"where {export.ir_zip_name(model)}" in text and str(get_settings().data_dir) not in text
     two_streams = text.split("# Two streams", 1)[1]
     assert two_streams.count("model-instance-id=inf0") == 2 and two_streams.count("filesrc") == 2
 
 
-def test_benchmark_app_command_reruns_the_stored_measurement(model):
+def test_benchmark_app_command_reruns_the_stored_measurement_from_the_unzipped_ir(model, tmp_path):
     result = run_benchmark(storage.resolve(model.path), BenchmarkOptions(hint="throughput", seconds=0.3, precision="f32"))
     stored = repo.add_benchmark(model.id, result.to_dict())
     command = export.benchmark_app_command(stored)
     args = shlex.split(command)
+    assert args[args.index("-m") + 1] == "model.xml", "the file inside the IR zip, not a server path"
     assert args[args.index("-shape") + 1] == "input[1,1,28,28]"
     assert args[args.index("-infer_precision") + 1] == "f32" and args[args.index("-hint") + 1] == "throughput"
-    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
-    run = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    run = _run_command(command, tmp_path, model)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "Throughput" in run.stdout
     assert f"NUM_STREAMS: {stored.streams}" in run.stdout
@@ -204,8 +205,10 @@ def test_accuracy_control_script_compiles_and_reads_the_validation_images(lab_en
     assert "nncf.quantize_with_accuracy_control(" in source and "'max_drop': 0.02" in source
 
 
-def _run_command(command: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Runs an exported command line (maybe 'echo ... > config && benchmark_app ...') in a shell."""
+def _run_command(command: str, cwd: Path, model) -> subprocess.CompletedProcess:
+    """Runs an exported command line (maybe 'echo ... > config && benchmark_app ...') in a shell, in
+    the folder the model's IR zip is unzipped to, as the Export page tells the user."""
+    zipfile.ZipFile(io.BytesIO(export.ir_zip(model))).extractall(cwd)
     env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
     return subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=180, env=env, cwd=cwd)
 
@@ -222,7 +225,7 @@ def test_benchmark_app_command_of_an_auto_batch_row_runs_on_the_batch_device(mod
     config = json.loads(shlex.split(config_line.split(" > ")[0])[1])
     assert config == {"BATCH": {"MULTI_DEVICE_PRIORITIES": "CPU(4)", "AUTO_BATCH_TIMEOUT": "50",
                                 "PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}}
-    run = _run_command(command, tmp_path)
+    run = _run_command(command, tmp_path, model)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "AUTO_BATCH_TIMEOUT: 50" in run.stdout and "Throughput" in run.stdout
 
@@ -233,7 +236,7 @@ def test_a_thread_count_is_stored_and_becomes_nthreads(model, tmp_path):
     assert stored.environment["threads"] == 1 and stored.environment["inference_num_threads"] == 1
     args = shlex.split(export.benchmark_app_command(stored))
     assert args[args.index("-nthreads") + 1] == "1" and args[args.index("-hint") + 1] == "none"
-    run = _run_command(export.benchmark_app_command(stored), tmp_path)
+    run = _run_command(export.benchmark_app_command(stored), tmp_path, model)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "INFERENCE_NUM_THREADS: 1" in run.stdout
     # With a hint benchmark_app refuses -nthreads, so the thread count goes to its config file.

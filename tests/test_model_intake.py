@@ -199,3 +199,20 @@ def test_a_dynamic_spatial_model_is_refused_before_optimizing_and_the_cli_sets_i
     job = lab.submit_optimization(kind=JobKind.FP16, model_id=child["id"], dataset_id=None, options=Fp16Options(),
                                   measure=MeasureOptions())
     assert job.kind == JobKind.FP16
+
+
+def test_cli_benchmark_of_a_dynamic_spatial_file_needs_and_takes_shape(tmp_path, capsys):
+    """benchmark FILE --shape like benchmark_app -shape: the error names the flag, the run reports the shape."""
+    import json
+
+    from core.cli import main
+
+    path = _dynamic_spatial_model(tmp_path)
+    assert main(["benchmark", str(path), "--iterations", "3"]) == 2
+    assert "`benchmark FILE --shape input=...`" in capsys.readouterr().err
+    assert main(["benchmark", str(path), "--shape", "image=[1,1,28,28]", "--iterations", "3"]) == 2
+    assert "no input 'image'; its inputs are input" in capsys.readouterr().err
+    assert main(["benchmark", str(path), "--shape", "input=[?,1,28,28]", "--iterations", "3", "--batch", "2",
+                 "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["batch"] == 2 and record["iterations"] == 3 and record["latency_ms"]["median"] > 0

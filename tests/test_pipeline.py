@@ -18,7 +18,7 @@ from core.intake.datasets import iter_samples, load_image, load_index, resolve_p
 from core.intake.models import PortInfo
 from core.measure.evaluate import top1_accuracy
 from core.optimize.algorithms import quantize_model
-from core.optimize.recipes import QuantizeOptions
+from core.optimize.recipes import QuantizeOptions, SweepOptions
 from core.options import ImagePreprocessing, Precision
 
 
@@ -83,3 +83,24 @@ def test_cli_reports_bad_input_without_a_traceback(lab_env, tmp_path):
     assert out.returncode == 2
     assert "error: OpenVINO could not read 'broken.onnx'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_cli_has_one_validation_flag_that_accuracy_control_uses_too(demo, capsys):
+    from core.cli import main
+    from db import repository as repo
+
+    model, calibration, validation, _ = demo
+    base = ["quantize-with-accuracy-control", str(model.id), "--data", str(calibration.id)]
+    assert main(base) == 2
+    assert "--validate DATASET_ID" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # the second flag is gone
+        main([*base, "--validation-dataset-id", str(validation.id)])
+    assert main([*base, "--validate", str(validation.id), "--max-drop", "0.02", "--json"]) == 0
+    job = repo.get_job(json.loads(capsys.readouterr().out)["job_id"])
+    assert job.options["recipe"]["validation_dataset_id"] == validation.id
+    assert job.options["measure"]["dataset_id"] == validation.id
+    assert main(["sweep", str(model.id), "--algorithm", "quantize-with-accuracy-control", "--data",
+                 str(calibration.id), "--validate", str(validation.id), "--grid", "max_drop=0.01,0.02"]) == 0
+    sweep = SweepOptions.from_dict(repo.list_jobs()[0].options["sweep"])
+    assert sorted(p["max_drop"] for p in sweep.points()) == [0.01, 0.02]
+    assert {p["validation_dataset_id"] for p in sweep.points()} == {validation.id}

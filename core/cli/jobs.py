@@ -17,7 +17,7 @@ from db import repository as repo
 
 ALGORITHM_HELP = {
     JobKind.QUANTIZE: "INT8 post-training quantization (nncf.quantize)",
-    JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: "INT8 within a maximum accuracy drop (needs --validation-dataset-id)",
+    JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: "INT8 within a maximum accuracy drop on --validate's data",
     JobKind.COMPRESS_WEIGHTS: "weight compression INT8 / INT4 / NF4 ... (nncf.compress_weights)",
     JobKind.FP16: "FP16 weights",
 }
@@ -26,7 +26,8 @@ ALGORITHM_HELP = {
 def _job_arguments(p: argparse.ArgumentParser, model_type=int) -> None:
     p.add_argument("model_id", type=model_type, metavar="MODEL_ID")
     p.add_argument("--data", type=int, help="calibration dataset id")
-    p.add_argument("--validate", type=int, help="validation dataset id (accuracy of parent and child)")
+    p.add_argument("--validate", type=int, help="validation dataset id: accuracy of parent and child, and the "
+                                                "data accuracy control keeps the drop on")
     p.add_argument("--seconds", type=float, default=3.0, help="duration of each benchmark run")
     p.add_argument("--remeasure-parent", action="store_true",
                    help="measure the parent again even when it has comparable quiet measurements")
@@ -38,7 +39,7 @@ def register(sub) -> dict:
     for kind, help_text in ALGORITHM_HELP.items():
         p = sub.add_parser(kind.replace("_", "-"), help=help_text)
         _job_arguments(p)
-        for field in option_fields(ALGORITHM_OPTIONS[kind]):
+        for field in _cli_fields(kind):
             p.add_argument(f"--{field.name.replace('_', '-')}", dest=f"opt_{field.name}", metavar=field.kind.upper(),
                            help=f"{field.kind}" + (f": {', '.join(field.choices)}" if field.choices else "")
                            + f" (default {field.default})")
@@ -59,6 +60,24 @@ def register(sub) -> dict:
     return {**commands, "sweep": sweep, "jobs": list_jobs, "cancel": cancel, "rerun": rerun, "wait": wait}
 
 
+# The one validation flag: --validate is also the dataset accuracy control keeps the drop on.
+FROM_VALIDATE = "validation_dataset_id"
+
+
+def _cli_fields(kind: JobKind):
+    return [f for f in option_fields(ALGORITHM_OPTIONS[kind]) if f.name != FROM_VALIDATE]
+
+
+def _from_validate(kind: JobKind, args) -> dict:
+    """{validation_dataset_id: --validate} for the algorithms that take one; refuses a missing one."""
+    if FROM_VALIDATE not in {f.name for f in option_fields(ALGORITHM_OPTIONS[kind])}:
+        return {}
+    if args.validate is None:
+        raise AppError(f"{kind.replace('_', '-')} needs validation data to keep the accuracy drop on: add "
+                       "--validate DATASET_ID (see `datasets`).")
+    return {FROM_VALIDATE: args.validate}
+
+
 def _submitted(job, args) -> int:
     print_record({"job_id": job.id, "status": job.status}, args.json)
     return wait_for(job.id) if args.wait else 0
@@ -71,9 +90,8 @@ def _measure_options(args) -> MeasureOptions:
 @with_lab
 def optimize(args) -> int:
     kind = JobKind(args.command.replace("-", "_"))
-    fields = option_fields(ALGORITHM_OPTIONS[kind])
-    values = {f.name: f.parse(getattr(args, f"opt_{f.name}")) for f in fields
-              if getattr(args, f"opt_{f.name}") is not None}
+    values = {f.name: f.parse(getattr(args, f"opt_{f.name}")) for f in _cli_fields(kind)
+              if getattr(args, f"opt_{f.name}") is not None} | _from_validate(kind, args)
     return _submitted(lab.submit_optimization(kind=kind, model_id=args.model_id, dataset_id=args.data,
                                               options=ALGORITHM_OPTIONS[kind].from_dict(values),
                                               measure=_measure_options(args)), args)
@@ -81,12 +99,12 @@ def optimize(args) -> int:
 
 def _sweep_options(args) -> SweepOptions:
     algorithm = JobKind(args.algorithm.replace("-", "_"))
-    fields = {f.name: f for f in option_fields(ALGORITHM_OPTIONS[algorithm])}
+    fields = {f.name: f for f in _cli_fields(algorithm)}
     for name, _ in option_pairs(args.grid + args.set):
         if name not in fields:
             raise AppError(f"{algorithm} has no option '{name}'; it has {', '.join(fields)}.")
     return SweepOptions(algorithm=algorithm,
-                        base={n: fields[n].parse(v) for n, v in option_pairs(args.set)},
+                        base={n: fields[n].parse(v) for n, v in option_pairs(args.set)} | _from_validate(algorithm, args),
                         grid={n: fields[n].parse_many(v) for n, v in option_pairs(args.grid)})
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from core import lab
 from core.cli.common import model_file, print_record, wait_for, with_lab
 from core.compare.ab import interleaved_summary
+from core.errors import AppError
+from core.intake.model_intake import parse_shapes
 from core.measure.benchmark import run_benchmark
 from core.measure.options import BatchSweepOptions, ProfileOptions
 from core.measure.profile import by_layer_type, profile_model
@@ -42,6 +44,8 @@ def register(sub) -> dict:
     p.add_argument("--requests", type=int)
     p.add_argument("--auto-batch", action="store_true", help="OpenVINO automatic batching (BATCH:DEVICE(batch))")
     p.add_argument("--threads", type=int, help="INFERENCE_NUM_THREADS, like benchmark_app -nthreads")
+    p.add_argument("--shape", default="", help="static input shapes for dynamic dimensions, like benchmark_app "
+                                               "-shape: 'x=[1,3,48,320]; mask=1,-1'")
     p.add_argument("--repeats", type=int, default=1, help="run K times; one record per run")
     p.add_argument("--versus", type=Path, metavar="MODEL_B",
                    help="compare with MODEL_B interleaved A B A B (--repeats rounds); prints B/A ratios")
@@ -71,13 +75,18 @@ def benchmark(args) -> int:
     options = BenchmarkOptions(device=args.device, hint=args.hint, batch=args.batch, precision=args.precision,
                                seconds=args.seconds, iterations=args.iterations, streams=args.streams,
                                infer_requests=args.requests, auto_batch=args.auto_batch, threads=args.threads)
+    shapes = parse_shapes(args.shape) if args.shape else None
     if args.versus is not None:
+        if shapes:
+            raise AppError("--shape applies to one model file; store static copies of both with "
+                           "`add-model FILE --shape ...`, then compare them with --versus.")
         ratio = interleaved_ratio(args.model_path, args.versus, options, rounds=args.repeats)
         print_record({"latency_ratio": asdict(ratio.latency_ratio),
                       "throughput_ratio": asdict(ratio.throughput_ratio)}, args.json)
         return 0
     for repeat in range(args.repeats):
-        print_record({**run_benchmark(args.model_path, options).to_dict(), "repeat": repeat}, args.json)
+        print_record({**run_benchmark(args.model_path, options, shapes=shapes).to_dict(), "repeat": repeat},
+                     args.json)
     return 0
 
 

@@ -140,14 +140,15 @@ def _gst_element(model: ModelRecord) -> str:
     return "gvainference"
 
 
-def dlstreamer_snippet(model: ModelRecord, *, model_path: str | None = None) -> str:
+def dlstreamer_snippet(model: ModelRecord, *, model_path: str = "model.xml") -> str:
     """gst-launch-1.0 lines running the model in DL Streamer: one stream, then two sharing one model.
 
     Args:
         model: The model to run.
-        model_path: Path of model.xml on the target machine (default: its path in this lab).
+        model_path: Path of model.xml on the target machine (default: model.xml of the IR zip,
+            run in the folder it was unzipped to).
     """
-    path = model_path or str(resolve(model.path))
+    path = model_path
     element, swept = _gst_element(model), best_batch(model.id)
     batch = swept or 1
     region = " inference-region=full-frame" if element == "gvaclassify" else ""
@@ -159,7 +160,8 @@ def dlstreamer_snippet(model: ModelRecord, *, model_path: str | None = None) -> 
            f"sync=false \\\n  {source.format('input2.mp4')} ! {infer} ! gvafpscounter ! fakesink sync=false")
     batch_note = ("batch-size from this model's batch sweep" if swept
                   else "batch-size 1: no batch sweep stored for this model")
-    return (f"# One stream ({element}; {batch_note})\n{one}\n\n"
+    return (f"# Run where {ir_zip_name(model)} (the Download IR button) is unzipped: it holds model.xml\n"
+            f"# One stream ({element}; {batch_note})\n{one}\n\n"
             "# Two streams batched together: the same model-instance-id shares one model instance,\n"
             f"# so frames of both streams fill the same batch\n{two}\n")
 
@@ -203,7 +205,7 @@ def _load_config(benchmark: BenchmarkRecord) -> dict[str, dict[str, str]]:
     return {}
 
 
-def benchmark_app_command(benchmark: BenchmarkRecord, *, model_path: str | None = None) -> str:
+def benchmark_app_command(benchmark: BenchmarkRecord, *, model_path: str = "model.xml") -> str:
     """The benchmark_app command line that repeats one stored measurement.
 
     Automatic-batching rows run on the BATCH device and a set thread count becomes -nthreads;
@@ -212,11 +214,12 @@ def benchmark_app_command(benchmark: BenchmarkRecord, *, model_path: str | None 
 
     Args:
         benchmark: A stored measurement (repo.list_benchmarks).
-        model_path: Path of model.xml to put in the command (default: its path in this lab).
+        model_path: Path of model.xml to put in the command (default: model.xml of the IR zip, run
+            in the folder it was unzipped to).
     """
     model = repo.get_model(benchmark.model_id)
     config = _load_config(benchmark)
-    args = ["benchmark_app", "-m", model_path or str(resolve(model.path)),
+    args = ["benchmark_app", "-m", model_path,
             "-d", "BATCH" if benchmark.auto_batch else benchmark.device]
     if not benchmark.auto_batch:  # the BATCH device takes no -hint; the hint is in the config file
         args += ["-hint", benchmark.hint]

@@ -122,7 +122,8 @@ def static_shapes(model: Any, batch: int) -> dict[Any, list[int]]:
                 raise BadInputError(f"Input '{name}' has a dynamic dimension {index} in shape {shape}; "
                                     "only the batch dimension can be dynamic. Set a static shape for it: "
                                     "'Set shape' on the Models page, or `python -m core add-model FILE --shape "
-                                    f"{name}=...` / `set-shape MODEL_ID --shape {name}=...`.")
+                                    f"{name}=...` / `set-shape MODEL_ID --shape {name}=...` (a file: "
+                                    f"`benchmark FILE --shape {name}=...`).")
             else:
                 dims.append(dim.get_length())
         shapes[port] = dims
@@ -145,9 +146,26 @@ def fill_random(tensor: Any) -> None:
         data[...] = values
 
 
+def apply_shapes(model: Any, shapes: dict[str, list[int]]) -> None:
+    """Reshapes the named inputs of an ov.Model like benchmark_app -shape (-1 keeps a dim dynamic)."""
+    import openvino as ov
+
+    ports = {name: port for port in model.inputs for name in port.get_names()}
+    unknown = [name for name in shapes if name not in ports]
+    if unknown:
+        raise BadInputError(f"The model has no input '{unknown[0]}'; its inputs are "
+                            + ", ".join(sorted(_port_name(p) for p in model.inputs)) + ".")
+    try:
+        model.reshape({ports[name]: ov.PartialShape(dims) for name, dims in shapes.items()})
+    except Exception as error:
+        raise BadInputError(f"The model cannot take the shapes {shapes}: {_ov_message(error)} Give each "
+                            "input as many sizes as it has dimensions, keeping the fixed ones.") from error
+
+
 def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
                   progress: Callable[[float, str], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> BenchmarkResult:
+                  should_stop: Callable[[], bool] | None = None,
+                  shapes: dict[str, list[int]] | None = None) -> BenchmarkResult:
     """Compiles a model and measures its latency and throughput like benchmark_app.
 
     Args:
@@ -158,6 +176,8 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
         progress: Called as ``progress(fraction, message)`` about every 0.5 s of the timed loop.
         should_stop: Polled about every 50 ms of the timed loop; returning True ends it early
             and the result covers the iterations done so far.
+        shapes: Input name -> shape to reshape to first (-1 keeps a dimension dynamic), for a
+            model with dynamic dimensions other than the batch (benchmark --shape).
 
     Returns:
         The measured BenchmarkResult.
@@ -178,6 +198,8 @@ def run_benchmark(model_path: str | Path, options: BenchmarkOptions, *,
                                "Upload an OpenVINO IR (.xml + .bin) or an .onnx file.") from error
     # Automatic batching: the model keeps batch 1 and OpenVINO's BATCH device groups `batch`
     # requests into one inference, so each request still carries one sample.
+    if shapes:
+        apply_shapes(model, shapes)
     model_batch = 1 if options.auto_batch else options.batch
     device = f"BATCH:{options.device}({options.batch})" if options.auto_batch else options.device
     shapes = static_shapes(model, model_batch)
