@@ -3,7 +3,6 @@ spread (run as a background job) and the per-layer diff of stored profiles (miss
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from core import lab
@@ -12,7 +11,11 @@ from core.compare import table as compare
 from core.errors import AppError
 from core.options import BenchmarkOptions
 from pages.forms import invalid, options_form
-from pages.widgets import current_job_panel, job_panel, plain, press_key
+from pages.widgets import current_job_panel, job_panel, plain, press_key, table
+
+# The interleaved summary's columns: B / A over the rounds.
+ROUND_TITLES = {"median": ("B / A median", "%.3f"), "min": ("lowest round", "%.3f"),
+                "max": ("highest round", "%.3f"), "cv": ("CV over rounds", "percent")}
 
 
 def ab_view(rows: list[dict[str, Any]]) -> None:
@@ -24,8 +27,7 @@ def ab_view(rows: list[dict[str, Any]]) -> None:
     key_a = a_column.selectbox("A", keys, index=keys.index(parent), format_func=labels.get)
     key_b = b_column.selectbox("B", keys, index=keys.index(child), format_func=labels.get)
     interleaved = compare_ab.interleaved_summary(key_a, key_b)
-    st.dataframe(pd.DataFrame(compare.ab_comparison(rows, key_a, key_b, interleaved)), hide_index=True,
-                 column_config={"B / A": st.column_config.NumberColumn(format="%.3f")})
+    table(compare.ab_comparison(rows, key_a, key_b, interleaved), titles={"B / A": ("B / A", "%.3f")})
     _interleaved(key_a, key_b, interleaved)
     _layer_diff(key_a, key_b, labels)
 
@@ -33,8 +35,7 @@ def ab_view(rows: list[dict[str, Any]]) -> None:
 def _interleaved(key_a: str, key_b: str, summary: list[dict[str, Any]]) -> None:
     st.write("**Interleaved A B A B** (machine noise hits both alike; B / A per round, then median and range)")
     if summary:
-        st.dataframe(pd.DataFrame(summary), hide_index=True, column_config={
-            column: st.column_config.NumberColumn(format="%.3f") for column in ("median", "min", "max", "cv")})
+        table(summary, titles=ROUND_TITLES)
     else:
         st.caption("No interleaved run of this A and B yet.")
     with st.expander("Run interleaved A/B"):
@@ -58,8 +59,7 @@ def _layer_diff(key_a: str, key_b: str, labels: dict[str, str]) -> None:
     st.write("**Per-layer diff** (stored profiles; time per layer type and the precision it ran in)")
     diff = compare_ab.layer_diff(key_a, key_b)
     if diff is not None:
-        st.dataframe(diff, hide_index=True, column_config={
-            column: st.column_config.NumberColumn(format="%.4f") for column in ("time_a_ms", "time_b_ms", "time_delta_ms")})
+        table(diff)
     else:
         missing = compare_ab.missing_profiles(key_a, key_b)
         st.info(f"No stored profile of {' or '.join(plain(labels[k]) for k in missing)} at its precision.")

@@ -1,7 +1,6 @@
 """Compare: accuracy against latency / throughput / size with the Pareto front, filters, a sortable
 table with CSV / JSON downloads, throughput and latency against batch size, "pick for me" and A/B."""
 
-import pandas as pd
 import streamlit as st
 
 from core import lab
@@ -12,7 +11,7 @@ from core.measure.accuracy_tables import metric_title
 from core.options import BenchmarkOptions, CompareAxis, CompareFilters
 from pages import route_through_app
 from pages.ab_view import ab_view
-from pages.widgets import current_job_panel, plain, press_key
+from pages.widgets import current_job_panel, plain, press_key, table
 
 route_through_app()
 
@@ -50,24 +49,13 @@ event = st.plotly_chart(accuracy_figure(shown, axis, metric), key="accuracy-figu
 selected = {p["customdata"][0] for p in event.selection.points if p.get("customdata")}
 if selected:
     st.write("Selected points")
-    st.dataframe(pd.DataFrame([r for r in shown if r["key"] in selected]), hide_index=True)
+    table(compare.table_frame([r for r in shown if r["key"] in selected]), titles=compare.metric_columns(shown))
 st.caption("Latency: the median of every latency-hint run at batch 1 of that model and precision (interleaved "
            "A/B runs included), lowest–highest run beside it. Runs measured while other processes kept over half "
            "the cores busy are 'noisy': left out when quieter runs exist; a row with only noisy runs is hollow in "
            "the chart. Throughput: the latest throughput-hint run. 'precision' is the inference precision "
            "OpenVINO reported; f32 is a forced FP32 baseline. Click a column to sort.")
-st.dataframe(compare.table_frame(shown), hide_index=True, column_config={
-    **{column: st.column_config.NumberColumn(title, format=number_format)
-       for column, (title, number_format) in compare.metric_columns(shown).items()},
-    "reference": st.column_config.TextColumn("agreement reference"),
-    "latency_ms": st.column_config.NumberColumn("latency median (ms)", format="%.3f"),
-    "latency_low_ms": st.column_config.NumberColumn("lowest run (ms)", format="%.3f"),
-    "latency_high_ms": st.column_config.NumberColumn("highest run (ms)", format="%.3f"),
-    "latency_runs": st.column_config.NumberColumn("runs"),
-    "noisy_runs_left_out": st.column_config.NumberColumn("noisy runs left out"),
-    "latency_min_ms": st.column_config.NumberColumn("latest run min (ms)", format="%.3f"),
-    "latency_max_ms": st.column_config.NumberColumn("latest run max (ms)", format="%.3f"),
-    "throughput_fps": st.column_config.NumberColumn("throughput (FPS)", format="%.1f")})
+table(compare.table_frame(shown), titles=compare.metric_columns(shown))
 left, right, _ = st.columns([1, 1, 4])
 left.download_button("Download CSV", lambda: compare.table_csv(shown), "compare.csv", "text/csv", on_click="ignore")
 right.download_button("Download JSON", lambda: compare.table_json(shown), "compare.json", "application/json",

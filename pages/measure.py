@@ -12,7 +12,7 @@ from core.measure.sweeps import estimate_seconds, sweep_points
 from core.options import PerformanceHint, Precision
 from db import repository as repo
 from pages import route_through_app
-from pages.widgets import current_job_panel, plain, press_key
+from pages.widgets import current_job_panel, plain, press_key, table
 
 route_through_app()
 
@@ -75,14 +75,14 @@ if summary:
     budget = st.number_input("Latency budget (ms)", 0.0, 10000.0, 0.0, help="0 = no budget")
     best = best_batch(model_id, latency_budget_ms=budget or None)
     st.metric("Best batch for this budget", best if best is not None else "none fits")
-    st.dataframe(summary, hide_index=True)
+    table(summary)
 else:
     st.info("No sweep stored for these models yet; run one above.")
 
 profiles = charts.profile_choices()
 if profiles:
-    chosen = st.selectbox("Profile", list(profiles))
-    st.dataframe(charts.profile_table(profiles[chosen]), hide_index=True)
-    other = st.selectbox("Diff against", [None, *profiles], format_func=lambda p: p or "none")
+    chosen = st.selectbox("Profile", list(profiles), format_func=profiles.get)
+    table(charts.profile_table(chosen))
+    other = st.selectbox("Diff against", [None, *profiles], format_func=lambda p: profiles.get(p, "none"))
     if other:
-        st.dataframe(charts.profile_diff_table(profiles[other], profiles[chosen]), hide_index=True)
+        table(charts.profile_diff_table(other, chosen))

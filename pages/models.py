@@ -10,7 +10,7 @@ from core.measure.accuracy_tables import model_accuracy
 from core.optimize.obtained import layers_text
 from db import repository as repo
 from pages import route_through_app
-from pages.widgets import plain
+from pages.widgets import plain, table
 
 route_through_app()
 
@@ -54,9 +54,11 @@ chosen = st.selectbox("Details of", models, index=len(models) - 1,  # the newest
                       format_func=lambda m: f"#{m.id} {m.name}")
 left, right = st.columns(2)
 left.write("Inputs")
-left.dataframe(pd.DataFrame(chosen.inputs), hide_index=True)
+with left:
+    table(chosen.inputs)
 right.write("Outputs")
-right.dataframe(pd.DataFrame(chosen.outputs), hide_index=True)
+with right:
+    table(chosen.outputs)
 try:
     details = model_intake.describe_model(chosen.id)
     a, b, c = st.columns(3)
@@ -71,18 +73,19 @@ try:
     if "weight_layers" in chosen.recipe:
         st.caption(f"Obtained: {plain(layers_text(chosen.recipe['weight_layers']))}; FakeQuantize "
                    f"{chosen.recipe.get('obtained', {}).get('fake_quantize', 0)}")
-    right.write("Weights by precision")
-    right.dataframe(pd.DataFrame([(k, round(v / 1e6, 3)) for k, v in details.weight_bytes.items()],
-                                 columns=["precision", "MB"]), hide_index=True)
+    right.write("Constants by element type (weights; i32 / i64 are shapes and indices)")
+    total = sum(details.weight_bytes.values()) or 1
+    with right:
+        table([{"element_type": kind, "size (KB)": size / 1e3, "size_share": size / total}
+               for kind, size in details.weight_bytes.items()], titles={"size (KB)": ("size (KB)", "%.1f")})
     st.write("Lineage (this model first, then its parents)")
-    st.dataframe(pd.DataFrame(details.lineage), hide_index=True)
+    table(details.lineage)
 except AppError as error:
     st.error(plain(error))
 st.write("Accuracy (newest per dataset, metric and precision; agreement metrics compare with the reference model)")
 accuracy = model_accuracy(chosen.id)
 if accuracy:
-    st.dataframe(pd.DataFrame(accuracy), hide_index=True,
-                 column_config={"value": st.column_config.NumberColumn(format="%.4g")})
+    table(accuracy, titles={"value": ("value (% for accuracy and agreement)", "%.4g")})
 else:
     st.caption("No accuracy stored yet: optimization jobs with validation data measure it.")
 if any(d < 0 for p in chosen.inputs for d in p["shape"]):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import lab
+from core import lab, storage
 from core.config import REPO_ROOT
+from core.measure.options import ProfileOptions
 from db import repository as repo
 
 PAGES = ["home", "models", "data", "optimize", "jobs", "compare", "export"]
@@ -84,3 +85,49 @@ def test_compare_page_draws_measured_models(lab_env, classifier_ir):
     assert not at.exception
     table = at.dataframe[0].value
     assert table["top1"].tolist() == [50.0] and table["precision"].tolist() == ["f32"]
+
+
+def _headers(frame) -> list[str]:
+    """The column headers a user sees: the configured title, else the column's own name."""
+    import json
+
+    config = json.loads(frame.proto.columns or "{}")
+    return [config.get(str(column), {}).get("label") or str(column) for column in frame.value.columns]
+
+
+def test_every_table_shows_titles_and_units_not_raw_keys(lab_env, classifier_ir):
+    """Issue 12: `throughput_fps`, `share 0.6296`, `time_a_ms` ... get titles (with units) on every page."""
+    from core.jobs import runner as jobs
+    from core.measure.profile import profile_model
+    from core.options import BenchmarkOptions
+    from tests.stored_results import store_benchmark
+
+    parent = lab.add_model_from_path(classifier_ir, name="tiny")
+    child = repo.add_model(name="tiny INT8", format="openvino-ir", path=parent.path, size_bytes=parent.size_bytes,
+                           inputs=parent.inputs, outputs=parent.outputs, parent_id=parent.id,
+                           recipe={"algorithm": "quantize", "options": {}, "dataset_id": None})
+    for model in (parent, child):
+        store_benchmark(model.id)
+        store_benchmark(model.id, hint="throughput")
+        for batch in (1, 2):
+            store_benchmark(model.id, hint="throughput", batch=batch, sweep_point=f"batch {batch}")
+        repo.add_accuracy(model_id=model.id, dataset_id=None, metric="top1", value=0.906, samples=10,
+                          precision="f32")
+        result = profile_model(storage.resolve(model.path), ProfileOptions(iterations=2))
+        repo.add_profile(model_id=model.id, device=result.device, precision=result.precision,
+                         total_ms=result.total_ms, layers=result.layer_dicts())
+    job = lab.submit_interleaved(f"{parent.id}:f32", f"{child.id}:f32", benchmark=BenchmarkOptions(seconds=0.2),
+                                 rounds=2)
+    assert jobs.run(job.id) == 0, repo.get_job(job.id).message
+    raw = {}
+    for name in [*PAGES, "measure"]:
+        at = page(name).run()
+        if name == "measure":
+            assert [o.split(" @ ")[0] for o in at.selectbox[-2].options] == [f"model #{child.id} tiny INT8",
+                                                                             f"model #{parent.id} tiny"]
+            at.selectbox[-1].set_value(repo.list_profiles()[0].id).run()
+        assert not at.exception, at.exception
+        assert name != "measure" or len(at.dataframe) == 3, "sweep summary, profile and profile diff"
+        for frame in at.dataframe:
+            raw.update({header: name for header in _headers(frame) if "_" in header or header == "share"})
+    assert not raw, f"raw keys shown as column titles: {raw}"

@@ -86,11 +86,12 @@ def _group(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[tuple, lis
     return dict(groups)
 
 
-def profile_choices() -> dict[str, int]:
-    """Stored profiles by label ('#3 demo INT8 @ i8/bf16 (2.1 ms)'), newest first."""
+def profile_choices() -> dict[int, str]:
+    """Stored profiles, newest first: id -> label naming the model ('model #3 demo INT8 @ i8/bf16:
+    2.100 ms, profiled 2026-12-02 06:10:11')."""
     names = {m.id: m.name for m in repo.list_models()}
-    return {f"#{p.id} {names.get(p.model_id, p.model_id)} @ {p.precision} ({p.total_ms:.3f} ms)": p.id
-            for p in reversed(repo.list_profiles())}
+    return {p.id: f"model #{p.model_id} {names.get(p.model_id, '(deleted)')} @ {p.precision}: {p.total_ms:.3f} ms, "
+                  f"profiled {p.created_at:%Y-%m-%d %H:%M:%S}" for p in reversed(repo.list_profiles())}
 
 
 def profile_table(profile_id: int) -> list[dict[str, Any]]:
