@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import inspect
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Self
@@ -95,11 +97,12 @@ class BenchmarkOptions(_Options):
         hint: Performance hint; NONE means streams / infer_requests are used as given.
         batch: Static batch size the model is reshaped to.
         precision: INFERENCE_PRECISION_HINT; DEFAULT lets the device choose.
-        seconds: Duration of the timed loop (ignored when iterations is set).
+        seconds: Duration of the timed loop in seconds (ignored when iterations is set).
         iterations: Fixed number of inferences instead of a duration.
         streams: NUM_STREAMS, or None for the device's choice.
         infer_requests: Number of parallel infer requests, or None for the optimal number.
         warmup: Inferences run before timing starts (the first one is timed separately).
+        auto_batch: OpenVINO automatic batching: the BATCH device groups batch requests into one inference.
         threads: INFERENCE_NUM_THREADS (like benchmark_app -nthreads), or None for all cores;
             meaningful with hint NONE, where streams are set by hand too.
     """
@@ -113,7 +116,7 @@ class BenchmarkOptions(_Options):
     streams: int | None = None
     infer_requests: int | None = None
     warmup: int = 1
-    auto_batch: bool = False  # OpenVINO automatic batching (ALLOW_AUTO_BATCHING, throughput hint)
+    auto_batch: bool = False
     threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -226,6 +229,7 @@ class OptionField:
     default: Any
     optional: bool
     choices: tuple[str, ...] = ()
+    help: str = ""  # from the 'Attributes:' section of the dataclass's docstring (units included)
 
     def parse(self, text: str) -> Any:
         """Parses one value typed by a user ('' means None for optional fields)."""
@@ -252,12 +256,34 @@ class OptionField:
         return [self.parse(part) for part in text.split(",")] if self.kind != "strings" else [self.parse(text)]
 
 
+_ATTRIBUTE = re.compile(r"^    (\w+(?: / \w+)*): (.+)$")
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """Field name -> its description in the 'Attributes:' sections of cls's and its bases' docstrings
+    (Google style; 'a / b: text' describes both; a subclass's text wins)."""
+    helps: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        section = (inspect.getdoc(klass) or "").partition("Attributes:")[2]
+        names: list[str] = []
+        for line in section.splitlines():
+            found = _ATTRIBUTE.match(line)
+            if found:
+                names = found.group(1).split(" / ")
+                helps.update({name: found.group(2) for name in names})
+            elif line.startswith("        ") and names:  # a continuation line
+                helps.update({name: f"{helps[name]} {line.strip()}" for name in names})
+            elif line.strip():
+                break
+    return helps
+
+
 def option_fields(cls: type) -> list[OptionField]:
     """Describes the user-settable fields of an options dataclass (for forms and CLI flags)."""
     import types
     import typing
 
-    hints = typing.get_type_hints(cls)
+    hints, helps = typing.get_type_hints(cls), field_help(cls)
     described = []
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
@@ -265,16 +291,17 @@ def option_fields(cls: type) -> list[OptionField]:
         optional = isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
         base = args[0] if optional and args else hint
         default = None if f.default is dataclasses.MISSING else f.default
+        text = helps.get(f.name, "")
         if isinstance(base, type) and issubclass(base, StrEnum):
-            described.append(OptionField(f.name, "enum", default, optional, tuple(m.value for m in base)))
+            described.append(OptionField(f.name, "enum", default, optional, tuple(m.value for m in base), help=text))
         elif base is bool:
-            described.append(OptionField(f.name, "bool", default, optional))
+            described.append(OptionField(f.name, "bool", default, optional, help=text))
         elif base in (int, float):
-            described.append(OptionField(f.name, base.__name__, default, optional))
+            described.append(OptionField(f.name, base.__name__, default, optional, help=text))
         elif typing.get_origin(base) is tuple:
-            described.append(OptionField(f.name, "strings", default, optional))
+            described.append(OptionField(f.name, "strings", default, optional, help=text))
         elif base is str:
-            described.append(OptionField(f.name, "str", default, optional))
+            described.append(OptionField(f.name, "str", default, optional, help=text))
     return described
 
 

@@ -28,23 +28,24 @@ def _parsed(parse, text: str) -> Any:
 
 
 def _widget(field: OptionField, key: str, choices: dict[str, list[str]]) -> Any:
-    label = field.name.replace("_", " ")
+    label, text_help = field.name.replace("_", " "), field.help or None
     if field.kind == "strings" and choices.get(field.name):
-        return tuple(st.multiselect(label, choices[field.name], key=key))
+        return tuple(st.multiselect(label, choices[field.name], key=key, help=text_help))
     if field.kind == "enum":
         choices = ([None] if field.optional else []) + list(field.choices)
         default = field.default.value if field.default is not None else None
-        return st.selectbox(label, choices, index=choices.index(default), key=key,
+        return st.selectbox(label, choices, index=choices.index(default), key=key, help=text_help,
                             format_func=lambda c: "default" if c is None else c)
     if field.kind == "bool":
-        return st.checkbox(label, value=bool(field.default), key=key)
+        return st.checkbox(label, value=bool(field.default), key=key, help=text_help)
     if field.kind in ("int", "float") and not field.optional:
         cast = int if field.kind == "int" else float
-        return st.number_input(label, value=cast(field.default), key=key,
+        return st.number_input(label, value=cast(field.default), key=key, help=text_help,
                                step=1 if field.kind == "int" else 0.01, format=None if field.kind == "int" else "%.3f")
     text = st.text_input(label, value="" if field.default in (None, ()) else
                          ",".join(field.default) if field.kind == "strings" else str(field.default),
-                         key=key, help="leave empty for the default" if field.optional else None)
+                         key=key, help=" ".join([field.help] + (["Leave empty for the default."] if field.optional
+                                                                else [])).strip() or None)
     return _parsed(field.parse, text)
 
 
@@ -66,8 +67,8 @@ def sweep_form(cls: type, *, skip: tuple[str, ...] = (), key: str = "sweep") -> 
     def one(field: OptionField) -> list[Any]:
         default = "" if field.default is None else getattr(field.default, "value", field.default)
         text = st.text_input(field.name.replace("_", " "), value=str(default), key=f"{key}-{cls.__name__}-{field.name}",
-                             help=("one value, or several separated by commas"
-                                   + (f" ({', '.join(field.choices)})" if field.choices else "")))
+                             help=(f"{field.help} One value, or several separated by commas"
+                                   + (f" ({', '.join(field.choices)})" if field.choices else "") + ".").strip())
         return _parsed(field.parse_many, text)
 
     values = _in_columns(fields, st.columns(3), one)

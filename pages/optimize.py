@@ -10,7 +10,7 @@ from core.options import JobKind, MeasureOptions
 from db import repository as repo
 from pages import route_through_app
 from pages.forms import invalid, options_form, sweep_form
-from pages.widgets import JOB_LABELS, current_job_panel, plain, press_key
+from pages.widgets import JOB_LABELS, current_job_panel, kept, plain, press_key
 
 route_through_app()
 
@@ -47,8 +47,9 @@ if calibration_id is not None and calibration_id == validation_id and not source
     st.warning("Calibration and validation are the same samples: the accuracy will be measured on the data NNCF "
                "calibrated on. Split the dataset on the Data page (then each job reads its own part), or pick "
                "other validation data.")
-kind = JobKind(st.radio("Algorithm", list(LABELS), format_func=LABELS.get, horizontal=True))
-sweep = st.toggle("Sweep: several values per option, one job per combination")
+kind = JobKind(kept(st.radio, "Algorithm", key="algorithm", default=JobKind.QUANTIZE, options=list(LABELS),
+                    format_func=LABELS.get, horizontal=True))
+sweep = kept(st.toggle, "Sweep: several values per option, one job per combination", key="sweep", default=False)
 seconds = st.number_input("Seconds per benchmark run", 1.0, 120.0, 3.0)
 remeasure = st.checkbox("Measure the parent again", help="by default its stored quiet runs of the same settings "
                         "(and its accuracy on the validation data) are reused")

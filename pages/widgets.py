@@ -67,6 +67,20 @@ def table(data, *, titles: dict[str, tuple[str, str | None]] | None = None, **kw
         name: _column(*known[name]) for name in frame.columns if name in known}, **kwargs)
 
 
+def kept(widget, label: str, *, key: str, default, **kwargs):
+    """widget(label, key=key, **kwargs) whose value survives leaving the page and coming back.
+
+    Streamlit drops a widget's state when a run of another page does not draw it; the value is
+    kept under a second key and given back to the widget when it is drawn again.
+    """
+    copy = f"_kept_{key}"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(copy, default)
+    value = widget(label, key=key, **kwargs)
+    st.session_state[copy] = value
+    return value
+
+
 def plain(text: object) -> str:
     """text with every Markdown-active sign backslash-escaped, so that Markdown shows it as typed.
 

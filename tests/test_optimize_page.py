@@ -125,3 +125,22 @@ def test_calibrating_and_validating_on_the_same_samples_is_warned_of(lab_env):
     split_dataset(calibration.id, validation_fraction=0.3, seed=0)  # each job part then reads its own part
     at.run()
     assert not any("same samples" in w.value for w in at.warning)
+
+
+def test_algorithm_and_sweep_toggle_survive_leaving_the_page_and_options_explain_their_units(lab_env, monkeypatch):
+    monkeypatch.setenv("OPTLAB_LOCAL_WORKER", "0")
+    lab.ensure_demo()
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/optimize.py").run()
+    at.radio(key="algorithm").set_value("compress_weights").run()
+    at.toggle(key="sweep").set_value(True).run()
+    at.switch_page("pages/models.py").run()
+    assert at.title[0].value == "Models"
+    at.switch_page("pages/optimize.py").run()
+    assert not at.exception, at.exception
+    assert at.radio(key="algorithm").value == "compress_weights" and at.toggle(key="sweep").value is True
+    assert "0-1" in at.text_input(key="sweep-CompressWeightsOptions-ratio").help
+    at.toggle(key="sweep").set_value(False).run()
+    assert "e.g. 32, 64, 128" in at.text_input(key="opt-CompressWeightsOptions-group_size").help
+    at.radio(key="algorithm").set_value("quantize_with_accuracy_control").run()
+    assert "0.01 = 1 percentage point" in at.number_input(key="opt-AccuracyControlOptions-max_drop").help

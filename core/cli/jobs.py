@@ -41,7 +41,7 @@ def register(sub) -> dict:
         _job_arguments(p)
         for field in _cli_fields(kind):
             p.add_argument(f"--{field.name.replace('_', '-')}", dest=f"opt_{field.name}", metavar=field.kind.upper(),
-                           help=f"{field.kind}" + (f": {', '.join(field.choices)}" if field.choices else "")
+                           help=f"{field.help} {field.kind}" + (f": {', '.join(field.choices)}" if field.choices else "")
                            + f" (default {field.default})")
         commands[kind.replace("_", "-")] = optimize
     p = sub.add_parser("sweep", help="one job per combination of option values (grid search over a recipe); "

@@ -43,14 +43,15 @@ class QuantizeOptions(_Options):
     """8-bit post-training quantization (nncf.quantize).
 
     Attributes:
-        preset: performance (symmetric) or mixed (asymmetric activations).
-        subset_size: Calibration samples used for statistics.
-        fast_bias_correction: Fast (True) or full bias correction.
-        model_type: TRANSFORMER enables the transformer-specific scheme (and SmoothQuant).
+        preset: performance (symmetric weights and activations) or mixed (asymmetric activations).
+        subset_size: Calibration samples used for statistics (a count; all of them when the data has fewer).
+        fast_bias_correction: Fast (on) or full bias correction (slower, sometimes more accurate).
+        model_type: transformer enables the transformer-specific scheme (and SmoothQuant).
         target_device: Hardware the quantization scheme is tuned for.
-        ignored_names / ignored_types / ignored_patterns: Operations kept in floating point,
-            by exact name, by operation type (e.g. "Multiply") or by regular expression.
-        smooth_quant_alpha: SmoothQuant alpha for MatMuls of transformers (None: NNCF default).
+        ignored_names: Operations kept in floating point, by exact name (comma-separated).
+        ignored_types: Operation types kept in floating point, e.g. Multiply (comma-separated).
+        ignored_patterns: Operations kept in floating point, by regular expression on their names.
+        smooth_quant_alpha: SmoothQuant alpha for MatMuls of transformers, 0-1 (empty: NNCF's default).
     """
 
     preset: QuantizationPreset = QuantizationPreset.PERFORMANCE
@@ -90,6 +91,14 @@ class AccuracyControlOptions(QuantizeOptions):
 
     The metric is the lab's own: top-1 against labels when the validation data has them, else
     top-1 agreement with the parent model.
+
+    Attributes:
+        validation_dataset_id: The dataset the drop is measured on (the page's validation data).
+        max_drop: Largest accepted accuracy loss: a fraction for absolute (0.01 = 1 percentage point),
+            a share of the parent's accuracy for relative.
+        drop_type: absolute (points of accuracy) or relative (share of the parent's accuracy).
+        max_validation_samples: Validation samples scored per round (a count; more is slower and surer).
+        max_reverted: At most this many quantizer groups go back to float (empty: as many as the drop needs).
     """
 
     validation_dataset_id: int
@@ -152,16 +161,19 @@ class CompressWeightsOptions(_Options):
     """nncf.compress_weights: weight-only compression (LLMs, encoders, any MatMul/Gather weights).
 
     Attributes:
-        mode: Precision of the compressed weights.
-        ratio: Share of 4-bit layers (the rest use backup_mode); 4-bit modes only.
-        group_size: Weights per quantization group (-1: per channel); 4-bit modes only.
-        group_size_fallback: For layers whose input channels the group size does not divide.
+        mode: Precision of the compressed weights (int8 per channel; int4 / nf4 / mxfp4 in groups).
+        ratio: Share of layers in 4 bit, 0-1 (the rest use backup mode); 4-bit modes only.
+        group_size: Weights per quantization group, e.g. 32, 64, 128 (-1: per channel); 4-bit modes only.
+        group_size_fallback: For layers whose input channels the group size does not divide: ignore
+            (leave them uncompressed), adjust (a smaller group size, at least 32, else the backup
+            precision) or error (refuse the run; NNCF's default).
         all_layers: Also compress embeddings and the last layer to 4 bit.
         backup_mode: Precision of the layers left out of the 4-bit ratio.
-        awq / scale_estimation: Data-aware refinements (need a dataset).
+        awq: Activation-aware weight quantization (data-aware; needs use data).
+        scale_estimation: Scale estimation for 4-bit weights (data-aware; needs use data).
         sensitivity_metric: How layers are ranked for the ratio (data-aware metrics need data).
-        subset_size: Samples used by data-aware steps.
-        use_data: Use the job's dataset (required by awq, scale estimation, activation metrics).
+        subset_size: Samples used by data-aware steps (a count).
+        use_data: Use the job's calibration data (required by awq, scale estimation, activation metrics).
     """
 
     mode: WeightMode = WeightMode.INT8_ASYM
