@@ -54,8 +54,10 @@ chosen = st.selectbox("Details of", models, index=len(models) - 1,  # the newest
                       format_func=lambda m: f"#{m.id} {m.name}")
 left, right = st.columns(2)
 left.write("Inputs")
-with left:
-    table(chosen.inputs)
+with left:  # a layout the model does not state is the lab's guess, and says so
+    table([{**{k: v for k, v in port.items() if k != "layout_guess"},
+            "layout": port["layout"] or (f"{port['layout_guess']} (guessed)" if port.get("layout_guess") else "")}
+           for port in chosen.inputs])
 right.write("Outputs")
 with right:
     table(chosen.outputs)

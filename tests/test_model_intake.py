@@ -216,3 +216,30 @@ def test_cli_benchmark_of_a_dynamic_spatial_file_needs_and_takes_shape(tmp_path,
                  "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["batch"] == 2 and record["iterations"] == 3 and record["latency_ms"]["median"] > 0
+
+
+def test_an_nhwc_input_gets_a_layout_the_page_shows_and_preprocessing_uses(lab_env, tmp_path):
+    """Issue 12: NHWC inputs get a layout: from a Transpose to channels-first even when the shape alone
+    would say NCHW ([?,3,8,3]), shown on the Models page as guessed, and used to read images."""
+    import openvino as ov
+    import openvino.opset13 as ops
+    from streamlit.testing.v1 import AppTest
+
+    from core.config import REPO_ROOT
+    from core.intake.datasets import resolve_preprocessing
+    from core.intake.models import PortInfo
+    from core.options import ImagePreprocessing
+
+    x = ops.parameter([-1, 3, 8, 3], np.float32, name="pixels")  # H=3, W=8, C=3: channels last
+    nchw = ops.transpose(x, ops.constant(np.array([0, 3, 1, 2], dtype=np.int64)))
+    pooled = ops.reduce_mean(nchw, ops.constant(np.array([2, 3], dtype=np.int64)), keep_dims=False)
+    path = tmp_path / "nhwc" / "model.xml"
+    ov.save_model(ov.Model([pooled], [x], "nhwc"), str(path))
+    model = lab.add_model_from_path(path, name="nhwc")
+    port = PortInfo(**model.inputs[0])
+    assert port.layout == "" and port.layout_guess == "NHWC"
+    spec = resolve_preprocessing(ImagePreprocessing(), port)
+    assert (spec.layout, spec.height, spec.width, spec.color) == ("NHWC", 3, 8, "RGB")
+    assert PortInfo(name="x", shape=[1, 3, 8, 3], element_type="f32").image_layout == "NCHW"  # no graph: shape
+    at = AppTest.from_file(str(REPO_ROOT / "pages" / "models.py"), default_timeout=60).run()
+    assert at.dataframe[1].value["layout"].tolist() == ["NHWC (guessed)"]

@@ -98,7 +98,7 @@ def resolve_preprocessing(spec: ImagePreprocessing, model_input: PortInfo) -> Im
     if len(shape) != 4:
         raise DatasetError(f"Model input '{model_input.name}' has shape {model_input.shape_text}; image "
                            "data needs a 4-D image input (N,C,H,W or N,H,W,C).")
-    layout = spec.layout or (Layout.NHWC if shape[3] in (1, 3) and shape[1] not in (1, 3) else Layout.NCHW)
+    layout = spec.layout or Layout(model_input.image_layout)
     channels, height, width = ((shape[1], shape[2], shape[3]) if layout == Layout.NCHW
                                else (shape[3], shape[1], shape[2]))
     color = spec.color or (ColorMode.GRAY if channels == 1 else ColorMode.RGB)

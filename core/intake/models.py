@@ -28,16 +28,47 @@ SUPPORTED_HINT = ("Upload an ONNX file (.onnx), an OpenVINO IR (.xml with its .b
 
 @dataclass(frozen=True)
 class PortInfo:
-    """One model input or output. A dynamic dimension is -1."""
+    """One model input or output. A dynamic dimension is -1.
+
+    layout is the model's own (OpenVINO's '[N,C,H,W]'), often empty; layout_guess is what the lab
+    reads from the graph and the shape for a 4-D input without one ('NHWC' when it is transposed to
+    channels-first, or its last dimension is 1 or 3 and its second is not; else 'NCHW').
+    """
 
     name: str
     shape: list[int]
     element_type: str
     layout: str = ""
+    layout_guess: str = ""
 
     @property
     def shape_text(self) -> str:
         return "[" + ",".join("?" if d < 0 else str(d) for d in self.shape) + "]"
+
+    @property
+    def image_layout(self) -> str:
+        """'NCHW' or 'NHWC' of a 4-D input: the model's own when it says one of them, else the guess."""
+        own = self.layout.strip("[]").replace(",", "")
+        if own in ("NCHW", "NHWC"):
+            return own
+        return self.layout_guess or _shape_layout(self.shape)
+
+
+def _shape_layout(shape: list[int]) -> str:
+    return "NHWC" if shape[3] in (1, 3) and shape[1] not in (1, 3) else "NCHW"
+
+
+def _layout_guess(port, shape: list[int]) -> str:
+    """For a 4-D model input: NHWC when its first use is a Transpose to channels-first, else by shape."""
+    if len(shape) != 4:
+        return ""
+    for target in port.get_target_inputs():
+        node = target.get_node()
+        if node.get_type_name() == "Transpose":
+            order = node.input_value(1).get_node()
+            if order.get_type_name() == "Constant" and list(order.get_vector()) == [0, 3, 1, 2]:
+                return "NHWC"
+    return _shape_layout(shape)
 
 
 @dataclass(frozen=True)
@@ -171,14 +202,15 @@ def _exported_input_shapes(program) -> list | None:
     return shapes or None
 
 
-def _port(port) -> PortInfo:
+def _port(port, *, is_input: bool = False) -> PortInfo:
     import openvino as ov
 
     shape = [d.get_length() if d.is_static else -1 for d in port.get_partial_shape()]
     layout = ov.layout_helpers.get_layout(port)
     return PortInfo(name=port.get_any_name() if port.get_names() else "", shape=shape,
                     element_type=port.get_element_type().get_type_name(),
-                    layout="" if layout.empty else layout.to_string())
+                    layout="" if layout.empty else layout.to_string(),
+                    layout_guess=_layout_guess(port, shape) if is_input and layout.empty else "")
 
 
 def inspect_model(model) -> ModelInfo:
@@ -192,7 +224,7 @@ def inspect_model(model) -> ModelInfo:
     if model.has_rt_info(["framework"]):
         for key, value in model.get_rt_info(["framework"]).astype(dict).items():
             metadata[str(key)] = value.astype(str) if hasattr(value, "astype") else str(value)
-    return ModelInfo(inputs=[_port(p) for p in model.inputs], outputs=[_port(p) for p in model.outputs],
+    return ModelInfo(inputs=[_port(p, is_input=True) for p in model.inputs], outputs=[_port(p) for p in model.outputs],
                      op_counts=dict(sorted(ops.items())), metadata=metadata)
 
 
@@ -212,8 +244,8 @@ def ir_size(xml_path: Path) -> int:
 
 
 def port_dicts(ports: list[PortInfo]) -> list[dict[str, Any]]:
-    return [{"name": p.name, "shape": p.shape, "element_type": p.element_type, "layout": p.layout}
-            for p in ports]
+    return [{"name": p.name, "shape": p.shape, "element_type": p.element_type, "layout": p.layout,
+             **({"layout_guess": p.layout_guess} if p.layout_guess else {})} for p in ports]
 
 
 def class_labels(model) -> list[str]:
