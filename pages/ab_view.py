@@ -27,7 +27,8 @@ def ab_view(rows: list[dict[str, Any]]) -> None:
     key_a = a_column.selectbox("A", keys, index=keys.index(parent), format_func=labels.get)
     key_b = b_column.selectbox("B", keys, index=keys.index(child), format_func=labels.get)
     interleaved = compare_ab.interleaved_summary(key_a, key_b)
-    table(compare.ab_comparison(rows, key_a, key_b, interleaved), titles={"B / A": ("B / A", "%.3f")})
+    table([{**row, "B / A": "—" if row["B / A"] is None else f"{row['B / A']:.3f}"}  # no literal None
+           for row in compare.ab_comparison(rows, key_a, key_b, interleaved)])
     _interleaved(key_a, key_b, interleaved)
     _layer_diff(key_a, key_b, labels)
 

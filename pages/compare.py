@@ -55,7 +55,12 @@ st.caption("Latency: the median of every latency-hint run at batch 1 of that mod
            "the cores busy are 'noisy': left out when quieter runs exist; a row with only noisy runs is hollow in "
            "the chart. Throughput: the latest throughput-hint run. 'precision' is the inference precision "
            "OpenVINO reported; f32 is a forced FP32 baseline. Click a column to sort.")
-table(compare.table_frame(shown), titles=compare.metric_columns(shown))
+# What a decision reads first (model, its quality, the latency headline with its evidence), then the rest.
+frame = compare.table_frame(shown)
+first = ["model", "precision", *compare.metric_columns(shown), "latency_ms", "latency_low_ms", "latency_high_ms",
+         "latency_runs", "noisy", "noisy_runs_left_out", "throughput_fps", "size_mb"]
+table(frame, titles=compare.metric_columns(shown),
+      column_order=[c for c in first if c in frame.columns] + [c for c in frame.columns if c not in first])
 left, right, _ = st.columns([1, 1, 4])
 left.download_button("Download CSV", lambda: compare.table_csv(shown), "compare.csv", "text/csv", on_click="ignore")
 right.download_button("Download JSON", lambda: compare.table_json(shown), "compare.json", "application/json",

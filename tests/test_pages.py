@@ -128,6 +128,9 @@ def test_every_table_shows_titles_and_units_not_raw_keys(lab_env, classifier_ir)
             at.selectbox[-1].set_value(repo.list_profiles()[0].id).run()
         assert not at.exception, at.exception
         assert name != "measure" or len(at.dataframe) == 3, "sweep summary, profile and profile diff"
+        if name == "compare":
+            ab = next(f.value for f in at.dataframe if "B / A" in f.value.columns)
+            assert None not in ab["B / A"].tolist() and "—" in ab["B / A"].tolist(), ab
         for frame in at.dataframe:
             raw.update({header: name for header in _headers(frame) if "_" in header or header == "share"})
     assert not raw, f"raw keys shown as column titles: {raw}"

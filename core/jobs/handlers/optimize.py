@@ -184,13 +184,18 @@ def run_optimize(job: JobRecord, reporter) -> int:
         repo.delete_measurements(job.id, parent.id)  # an interrupted attempt's: measured again below
         parent_too = measure_options.remeasure_parent or not parent_measured(parent, measure_options)
     if parent_too:
-        # The parent is measured as a true FP32 baseline (f32 forced) and at the device default
-        # (bf16 on AMX CPUs), so the optimization's gain is not confused with the free bf16 gain.
-        measure(parent, [Precision.F32, Precision.DEFAULT], measure_options, reporter, job.id, 0.45, 0.8)
+        measure(parent, parent_precisions(measure_options.device), measure_options, reporter, job.id, 0.45, 0.8)
     elif measure_options.measure_parent:
         print(f"parent #{parent.id} has comparable quiet measurements: reused, not measured again", flush=True)
     measure(child, [Precision.DEFAULT], measure_options, reporter, job.id, 0.8 if parent_too else 0.45, 1.0)
     return child.id
+
+
+def parent_precisions(device: str) -> list[Precision]:
+    """The parent is measured as a true FP32 baseline (f32 forced) and at the device default when
+    that differs (bf16 on AMX CPUs), so the optimization's gain is not confused with the free bf16
+    gain; where the default is f32 one run of each hint is enough (a second would time the same thing)."""
+    return [Precision.F32] + ([Precision.DEFAULT] if device_default_precision(device) != Precision.F32.value else [])
 
 
 def parent_measured(parent: ModelRecord, options: MeasureOptions) -> bool:

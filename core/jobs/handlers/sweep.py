@@ -8,9 +8,9 @@ A re-run of an interrupted sweep resumes: finished points are kept, the others r
 from __future__ import annotations
 
 from core.errors import AppError
-from core.jobs.handlers.optimize import measure, parent_measured
+from core.jobs.handlers.optimize import measure, parent_measured, parent_precisions
 from core.optimize.recipes import SweepOptions
-from core.options import JobStatus, MeasureOptions, Precision
+from core.options import JobStatus, MeasureOptions
 from db import repository as repo
 from db.records import JobRecord
 
@@ -43,8 +43,9 @@ def run_sweep(job: JobRecord, reporter) -> None:
     share = 1.0 / (len(points) + 1)
     parent = repo.get_model(job.model_id)
     repo.delete_measurements(job.id, parent.id)  # a resumed sweep measures its parent again, once
-    if measure_options.remeasure_parent or not parent_measured(parent, measure_options):
-        measure(parent, [Precision.F32, Precision.DEFAULT], measure_options, reporter, job.id, 0.0, share)
+    if measure_options.measure_parent and (measure_options.remeasure_parent
+                                           or not parent_measured(parent, measure_options)):
+        measure(parent, parent_precisions(measure_options.device), measure_options, reporter, job.id, 0.0, share)
     failed = 0
     for index, point in enumerate(points, 1):
         if point.status == JobStatus.SUCCEEDED:
