@@ -239,14 +239,24 @@ def _interval(row: dict[str, Any]) -> tuple[float, float]:
 
 def _doubt(best: dict[str, Any], contenders: list[dict[str, Any]]) -> str:
     """What the reason adds when the choice rests on overlapping latency intervals or noisy runs."""
-    text = ""
+    if best.get("noisy"):
+        return ("; its latency was measured on a busy machine only (noisy)"
+                + (f", so {contenders[0]['model']} @ {contenders[0]['precision']} may be the better pick. "
+                   "Re-measure them interleaved to decide" if contenders else ""))
     if contenders:
         low, high = _interval(contenders[0])
-        text += (f"; but it rests on overlapping latency intervals: {contenders[0]['model']} @ "
-                 f"{contenders[0]['precision']} ran {low:.3f}–{high:.3f} ms. Re-measure them interleaved to decide")
-    if best.get("noisy"):
-        text += "; its latency was measured on a busy machine only (noisy)"
-    return text
+        return (f"; but it rests on overlapping latency intervals: {contenders[0]['model']} @ "
+                f"{contenders[0]['precision']} ran {low:.3f}–{high:.3f} ms. Re-measure them interleaved to decide")
+    return ""
+
+
+def _noisy_contenders(best: dict[str, Any], rows: Sequence[dict[str, Any]], fits) -> list[dict[str, Any]]:
+    """When best's latency is noisy, every other measured row that meets the constraint (fits) may
+    beat it, the ones its noisy latency made look dominated included."""
+    if not best.get("noisy"):
+        return []
+    return [r for r in rows if r is not best and r.get("top1") is not None and r.get("latency_ms") is not None
+            and fits(r)]
 
 
 def pick_for_me(rows: Sequence[dict[str, Any]], *, latency_budget_ms: float | None = None,
@@ -274,6 +284,8 @@ def pick_for_me(rows: Sequence[dict[str, Any]], *, latency_budget_ms: float | No
         best = max(fits, key=lambda r: r["top1"])
         # More accurate rows whose fastest run fits the budget might fit it too.
         contenders = [r for r in front if r["top1"] > best["top1"] and _interval(r)[0] <= latency_budget_ms]
+        contenders += [r for r in _noisy_contenders(best, rows, lambda r: r["top1"] >= best["top1"]
+                                                     and _interval(r)[0] <= latency_budget_ms) if r not in contenders]
         return Pick(best, f"the most accurate model within {latency_budget_ms:g} ms: top-1 "
                           f"{best['top1'] * 100:.2f} % at {best['latency_ms']:.3f} ms" + _doubt(best, contenders),
                     tuple(contenders))
@@ -284,6 +296,8 @@ def pick_for_me(rows: Sequence[dict[str, Any]], *, latency_budget_ms: float | No
     best = min(fits, key=lambda r: r["latency_ms"])
     low, high = _interval(best)
     contenders = [r for r in fits if r is not best and _interval(r)[0] <= high and low <= _interval(r)[1]]
+    contenders += [r for r in _noisy_contenders(best, rows, lambda r: r["top1"] >= min_accuracy)
+                   if r not in contenders]
     return Pick(best, f"the fastest model with at least {min_accuracy * 100:.2f} % top-1: "
                       f"{best['latency_ms']:.3f} ms at {best['top1'] * 100:.2f} %" + _doubt(best, contenders),
                 tuple(contenders))
