@@ -10,7 +10,6 @@ Export. Screenshots (1400×900, no toast or spinner) go to --out; docs/walkthrou
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import re
 import shutil
