@@ -171,6 +171,34 @@ def test_agreement_with_the_parent_is_stored_per_metric_with_the_reference(lab_e
     assert {(a.reference_model_id, a.samples, a.precision) for a in stored.values()} == {(demo.id, 8, "f32")}
 
 
+def test_agreement_compares_like_with_like_on_every_sample_and_the_drift_is_the_parent_s_own(lab_env):
+    """Issue 13: the child against the parent at the same precision (a child that is the parent's own
+    IR agrees exactly at the device default too, where bf16 used to meet an f32 parent), every sample
+    (not the first 200), and the parent's default-vs-f32 drift stored on the parent, kept off Compare."""
+    from core.compare.table import results_rows
+    from core.measure.accuracy_tables import model_accuracy
+    from core.measure.agreement import store_agreement, store_precision_drift
+    from core.measure.machine import device_default_precision
+    from tests.stored_results import store_benchmark
+
+    demo, calibration, validation = lab.ensure_demo()
+    child = repo.add_model(name="demo copy", format=demo.format, path=demo.path, size_bytes=demo.size_bytes,
+                           inputs=demo.inputs, outputs=demo.outputs, parent_id=demo.id)
+    stored = {a.metric: a for a in store_agreement(child, validation, precision=Precision.DEFAULT)}
+    assert stored["mse"].value == 0.0 and stored["top1_agreement"].value == 1.0
+    assert {a.samples for a in stored.values()} == {validation.samples} == {500}
+    assert {a.precision for a in stored.values()} == {device_default_precision("CPU")}
+
+    drift = {a.metric: a for a in store_precision_drift(demo, calibration)}
+    assert {a.reference_model_id for a in drift.values()} == {demo.id}
+    assert drift["top1_agreement"].samples == calibration.samples
+    assert drift["mse"].value >= 0.0 and (drift["mse"].value > 0) == (device_default_precision("CPU") != "f32")
+    assert {r["reference"] for r in model_accuracy(demo.id)} == {"itself at f32 (the device's precision drift)"}
+    store_benchmark(demo.id, precision=device_default_precision("CPU"))
+    [row] = results_rows()
+    assert row["reference"] == "" and row.get("top1_agreement") is None, "drift is no agreement with a parent"
+
+
 def test_a_rerun_sweep_keeps_its_stored_points_and_measures_the_rest(lab_env, classifier_ir):
     from core.jobs.handlers.measure import run_batch_sweep_job
 

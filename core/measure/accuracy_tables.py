@@ -73,7 +73,7 @@ def latest_by_key(keys: set[tuple[int, str]]) -> dict[tuple[int, str], dict[str,
     found: dict[tuple[int, str], dict[str, Any]] = {}
     for a in repo.scan_accuracy():  # oldest first: newer rows overwrite
         key = (a.model_id, a.precision)
-        if key not in keys:
+        if key not in keys or a.reference_model_id == a.model_id:  # a model's own precision drift: its page
             continue
         entry = found.setdefault(key, {"metrics": {}, "dataset_id": None, "reference_model_id": None})
         entry["metrics"][a.metric] = a.value
@@ -108,6 +108,7 @@ def model_accuracy(model_id: int) -> list[dict[str, Any]]:
         split = "validation part" if split == "validation" else split
         rows.append({"dataset": dataset.name if dataset else "—", "split": split, "metric": metric_title(metric),
                      "value": shown_value(metric, a.value), "samples": a.samples, "precision": precision,
-                     "reference": names.get(reference_id, f"#{reference_id}") if reference_id else "labels",
+                     "reference": ("itself at f32 (the device's precision drift)" if reference_id == model_id
+                                   else names.get(reference_id, f"#{reference_id}") if reference_id else "labels"),
                      "measured_at": a.created_at})
     return rows

@@ -31,15 +31,18 @@ class AgreementMetric:
 
 def agreement_metrics(reference_path: Path, model_path: Path, inputs: Iterable[np.ndarray], *,
                       device: str = "CPU", precision: Precision = Precision.F32,
+                      reference_precision: Precision | None = None,
                       on_progress: Callable[[int], None] | None = None) -> list[AgreementMetric]:
     """Compares a model's outputs with a reference's on the same inputs, per output.
 
     Args:
-        reference_path: The reference (usually the parent, run in f32).
+        reference_path: The reference (usually the parent).
         model_path: The model compared with it (same inputs and outputs).
         inputs: Input tensors (single-input models) fed to both.
         device: OpenVINO device.
-        precision: Inference precision asked of the compared model (the reference runs in f32).
+        precision: Inference precision asked of the compared model.
+        reference_precision: Asked of the reference; None: the same as precision, so a child is
+            compared like with like (its optimization's effect, not the device's bf16 on top).
         on_progress: Called with the number of inputs done.
 
     Returns:
@@ -49,7 +52,7 @@ def agreement_metrics(reference_path: Path, model_path: Path, inputs: Iterable[n
     Raises:
         DatasetError: No inputs, or the two models have different outputs.
     """
-    reference = compile_model(reference_path, device=device, precision=Precision.F32)
+    reference = compile_model(reference_path, device=device, precision=reference_precision or precision)
     model = compile_model(model_path, device=device, precision=precision)
     if len(reference.outputs) != len(model.outputs):
         raise DatasetError(f"The models have {len(reference.outputs)} and {len(model.outputs)} outputs; "
@@ -94,12 +97,13 @@ def agreement_metrics(reference_path: Path, model_path: Path, inputs: Iterable[n
 
 
 def store_agreement(model: ModelRecord, dataset: DatasetRecord, *, precision: Precision, device: str = "CPU",
-                    job_id: int | None = None, max_samples: int = 200,
+                    job_id: int | None = None, max_samples: int | None = None,
                     on_progress: Callable[[int], None] | None = None) -> list[AccuracyRecord]:
     """Agreement of a model with its parent on a dataset (no labels needed), stored per output.
 
     Metrics are stored as top1_agreement, cosine, mse, max_abs_error (suffixed ':OUTPUT' for
-    multi-output models) with the parent as reference_model_id; the parent runs in f32.
+    multi-output models) with the parent as reference_model_id; the parent runs at the same
+    precision as the model. Every sample is used unless max_samples caps it (the rows say how many).
 
     Raises:
         BadInputError: The model has no parent to agree with.
@@ -108,11 +112,27 @@ def store_agreement(model: ModelRecord, dataset: DatasetRecord, *, precision: Pr
         raise BadInputError(f"'{model.name}' has no parent model; agreement compares an optimized model "
                             "with the model it came from.")
     parent = repo.get_model(model.parent_id)
-    source = open_dataset(dataset, parent)
-    inputs = (x for x, _ in source.samples(range(min(len(source), max_samples))))
-    metrics = agreement_metrics(resolve(parent.path), resolve(model.path), inputs, device=device,
-                                precision=precision, on_progress=on_progress)
+    return _store(model, parent, dataset, device=device, precision=precision, reference_precision=None,
+                  job_id=job_id, max_samples=max_samples, on_progress=on_progress)
+
+
+def store_precision_drift(model: ModelRecord, dataset: DatasetRecord, *, device: str = "CPU",
+                          job_id: int | None = None,
+                          on_progress: Callable[[int], None] | None = None) -> list[AccuracyRecord]:
+    """The model at the device's default precision (bf16 on AMX CPUs) against itself at forced f32:
+    the drift the device adds on its own, stored as agreement rows whose reference is the model itself."""
+    return _store(model, model, dataset, device=device, precision=Precision.DEFAULT,
+                  reference_precision=Precision.F32, job_id=job_id, max_samples=None, on_progress=on_progress)
+
+
+def _store(model: ModelRecord, reference: ModelRecord, dataset: DatasetRecord, *, device: str, precision: Precision,
+           reference_precision: Precision | None, job_id: int | None, max_samples: int | None,
+           on_progress: Callable[[int], None] | None) -> list[AccuracyRecord]:
+    source = open_dataset(dataset, reference)
+    inputs = (x for x, _ in source.samples(range(min(len(source), max_samples or len(source)))))
+    metrics = agreement_metrics(resolve(reference.path), resolve(model.path), inputs, device=device,
+                                precision=precision, reference_precision=reference_precision, on_progress=on_progress)
     several = len({m.output for m in metrics}) > 1
     return [repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, job_id=job_id, value=m.value,
                               metric=(f"{m.metric}:{m.output}" if several else m.metric)[:40], samples=m.samples,
-                              precision=m.precision, reference_model_id=parent.id, split="all") for m in metrics]
+                              precision=m.precision, reference_model_id=reference.id, split="all") for m in metrics]

@@ -15,7 +15,7 @@ from core.intake.datasets import calibration_indices
 from core.intake.model_intake import delete_model
 from core.intake.models import inspect_model, port_dicts
 from core.intake.sources import open_part, part_read
-from core.measure.agreement import store_agreement
+from core.measure.agreement import store_agreement, store_precision_drift
 from core.measure.benchmark import run_benchmark
 from core.measure.evaluate import compile_model, top1_accuracy, topk_accuracies
 from core.measure.machine import device_default_precision
@@ -75,7 +75,8 @@ def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOpt
     """
     dataset = repo.get_dataset(options.dataset_id) if options.dataset_id else None
     steps = len(precisions) * (3 if dataset and dataset.has_labels else 2)
-    steps += len(precisions) if dataset and model.parent_id else 0  # agreement with the parent (issue 5)
+    # Agreement with the parent (issue 5); for a parent at the device default, its drift from f32.
+    steps += sum(1 for p in precisions if dataset and (model.parent_id or p == Precision.DEFAULT))
     step = 0
     path = resolve(model.path)
 
@@ -95,10 +96,15 @@ def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOpt
                 repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric,
                                   value=result.value, samples=result.samples, precision=result.precision,
                                   job_id=job_id, split=part_read(dataset, "validation"))
+        count = dataset.samples if dataset else 0
         if dataset and model.parent_id:
             next_stage(f"agreement of {model.name} with its parent ({precision})")
             store_agreement(model, dataset, precision=precision, device=options.device, job_id=job_id,
-                            on_progress=lambda n: reporter.fraction(n / 200, f"{n} samples"))
+                            on_progress=lambda n: reporter.fraction(n / count, f"{n}/{count} samples"))
+        elif dataset and precision == Precision.DEFAULT:
+            next_stage(f"{model.name} at the device default against itself at f32")
+            store_precision_drift(model, dataset, device=options.device, job_id=job_id,
+                                  on_progress=lambda n: reporter.fraction(n / count, f"{n}/{count} samples"))
         for hint in (PerformanceHint.LATENCY, PerformanceHint.THROUGHPUT):
             next_stage(f"benchmarking {model.name} ({precision}, {hint} hint)")
             bench = run_benchmark(path, BenchmarkOptions(device=options.device, hint=hint, batch=1,
