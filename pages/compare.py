@@ -7,7 +7,7 @@ from core import lab
 from core.compare import table as compare
 from core.compare.figures import accuracy_figure, batch_figure
 from core.errors import AppError
-from core.measure.accuracy_tables import metric_title
+from core.measure.accuracy_tables import higher_is_better, is_percent, metric_title
 from core.options import BenchmarkOptions, CompareAxis, CompareFilters
 from pages import route_through_app
 from pages.ab_view import ab_view
@@ -73,12 +73,14 @@ if curves:
 
 st.subheader("Pick for me")
 mode, value = st.columns(2)
-by_budget = mode.radio("Constraint", ["latency budget (ms)", "minimum top-1 (%)"]) == "latency budget (ms)"
+# The quality side is the metric chosen above (an agreement metric works without labels).
+bound = f"{'minimum' if higher_is_better(metric) else 'maximum'} {metric_title(metric)}"
+by_budget = mode.radio("Constraint", ["latency budget (ms)", bound]) == "latency budget (ms)"
 limit = value.number_input("Value", min_value=0.0, value=float(round(max(r["latency_ms"] for r in shown), 3))
-                           if by_budget else 90.0, format="%.3f")
+                           if by_budget else 90.0 if is_percent(metric) else 0.0, format="%.4g")
 try:
-    pick = compare.pick_for_me(shown, latency_budget_ms=limit if by_budget else None,
-                               min_accuracy=None if by_budget else limit / 100)
+    pick = compare.pick_for_me(shown, latency_budget_ms=limit if by_budget else None, metric=metric,
+                               min_accuracy=None if by_budget else limit / 100 if is_percent(metric) else limit)
     row = pick.row
     (st.warning if pick.contenders or row["noisy"] else st.success)(
         f"**{plain(row['model'])} @ {row['precision']}** (model #{row['model_id']}): {plain(pick.reason)}.")

@@ -183,8 +183,6 @@ def test_a_noisy_pick_offers_to_remeasure_against_the_row_its_noisy_latency_made
                                                                                                 classifier_ir):
     # The walkthrough: an INT4 request that stayed INT8 (same 100 %), both measured under load; the
     # parent looks faster and dominates its child, yet only noisy runs back that.
-    from tests.stored_results import benchmark_row
-
     parent = lab.add_model_from_path(classifier_ir, name="mlp")
     child = repo.add_model(name="mlp WC", format="openvino-ir", path=parent.path, size_bytes=1, inputs=parent.inputs,
                            outputs=parent.outputs, parent_id=parent.id, recipe={"algorithm": "compress_weights"})
@@ -220,3 +218,36 @@ def test_one_front_per_family_and_the_latest_family_is_shown_first(measured_lab,
     assert family.value == "emotion" and not at.exception
     family.set_value("net").run()
     assert [s.value for s in at.selectbox if s.label in ("A", "B")] == [f"{parent.id}:bf16", f"{child.id}:bf16"]
+
+
+def test_pick_uses_the_chosen_metric_and_agreement_needs_no_labels(lab_env, classifier_ir, capsys):
+    """Issue 13: on unlabelled data only agreement is stored; pick used to fail ("no accuracy"). The
+    source model is the reference, so it agrees with itself perfectly; error metrics count lower as better."""
+    from core.cli import main
+
+    parent = lab.add_model_from_path(classifier_ir, name="enc")
+    child = repo.add_model(name="enc INT8", format="openvino-ir", path=parent.path, size_bytes=1, inputs=parent.inputs,
+                           outputs=parent.outputs, parent_id=parent.id, recipe={"algorithm": "quantize"})
+    store_benchmark(parent.id, latency=2.0)
+    store_benchmark(child.id, latency=1.0)
+    for metric, value in (("cosine", 0.97), ("mse", 0.02)):
+        repo.add_accuracy(model_id=child.id, dataset_id=None, metric=metric, value=value, samples=50,
+                          precision="f32", reference_model_id=parent.id)
+    rows = compare.results_rows()
+    with pytest.raises(BadInputError, match="No model has both top-1"):
+        compare.pick_for_me(rows, latency_budget_ms=5)
+    assert compare.pick_for_me(rows, latency_budget_ms=5, metric="cosine").row["model"] == "enc"
+    fast = compare.pick_for_me(rows, min_accuracy=0.95, metric="cosine")
+    assert fast.row["model"] == "enc INT8" and "at least 0.95 cosine similarity with parent" in fast.reason
+    assert compare.pick_for_me(rows, min_accuracy=0.01, metric="mse").row["model"] == "enc", "INT8's 0.02 > 0.01"
+    assert main(["pick", "--metric", "mse", "--min-accuracy", "0.05", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "enc INT8"
+    assert main(["results", "--metric", "cosine"]) == 0
+    assert "cosine 0.97" in capsys.readouterr().out
+    at = page().run()
+    assert not at.exception
+    metric = next(s for s in at.selectbox if s.label == "Accuracy metric")
+    metric.set_value("cosine").run()
+    next(r for r in at.radio if r.label == "Constraint").set_value("minimum cosine similarity with parent").run()
+    next(n for n in at.number_input if n.label == "Value").set_value(0.95).run()
+    assert not at.exception and "enc INT8 @ f32" in at.success[0].value

@@ -10,16 +10,24 @@ from core.compare.table import pick_for_me, results_rows, table_csv, table_json
 from core.deploy.backup import restore, write_backup
 from core.deploy.export import export_model
 from core.errors import AppError
+from core.measure.accuracy_tables import is_percent, shown_value
 from core.options import ExportFormat
+
+METRIC_HELP = ("quality metric: top1 (default), top5, or against the parent top1_agreement, cosine, mse, "
+               "max_abs_error (suffix :OUTPUT for one output of a multi-output model)")
 
 
 def register(sub) -> dict:
     p = sub.add_parser("results", help="the comparison table: accuracy, latency, throughput, size per model")
     p.add_argument("--out", type=Path, help="write the table to FILE.csv or FILE.json instead")
-    p = sub.add_parser("pick", help="the best model on the accuracy-vs-latency front for a constraint")
+    p.add_argument("--metric", default="top1", help=METRIC_HELP)
+    p = sub.add_parser("pick", help="the best model on the metric-vs-latency front for a constraint")
     constraint = p.add_mutually_exclusive_group(required=True)
-    constraint.add_argument("--latency-budget", type=float, metavar="MS", help="most accurate within MS")
-    constraint.add_argument("--min-accuracy", type=float, metavar="PERCENT", help="fastest with top-1 >= PERCENT")
+    constraint.add_argument("--latency-budget", type=float, metavar="MS", help="the best on --metric within MS")
+    constraint.add_argument("--min-accuracy", type=float, metavar="VALUE",
+                            help="the fastest with --metric >= VALUE (percent for top-1 / top-5 / top-1 agreement; "
+                                 "for mse / max_abs_error: at most VALUE)")
+    p.add_argument("--metric", default="top1", help=METRIC_HELP)
     p = sub.add_parser("export", help="write a model's IR zip, OVMS repository, DL Streamer line, "
                                       "benchmark_app command or NNCF script")
     p.add_argument("model_id", type=int)
@@ -42,8 +50,8 @@ def results(args) -> None:
         return
     for row in results_rows():
         print_record(row, True) if args.json else print(
-            f"#{row['model_id']} {row['model']:<36} {row['precision']:<5} top1 "
-            + (f"{row['top1']:.2%}" if row["top1"] is not None else "  n/a ")
+            f"#{row['model_id']} {row['model']:<36} {row['precision']:<5} {args.metric} "
+            + (f"{shown_value(args.metric, row[args.metric]):.4g}" if row.get(args.metric) is not None else "  n/a ")
             + f"  latency {row['latency_ms']:.4f} ms ({row['latency_low_ms']:.4f}-{row['latency_high_ms']:.4f}, "
               f"{row['latency_runs']} run(s){', noisy' if row['noisy'] else ''})"
               f"  throughput {row['throughput_fps'] or 0:.0f} fps  size {row['size_mb']:.3f} MB")
@@ -51,8 +59,11 @@ def results(args) -> None:
 
 @with_lab
 def pick(args) -> None:
-    chosen = pick_for_me(results_rows(), latency_budget_ms=args.latency_budget,
-                         min_accuracy=None if args.min_accuracy is None else args.min_accuracy / 100)
+    bound = args.min_accuracy
+    if bound is not None and is_percent(args.metric):
+        bound /= 100
+    chosen = pick_for_me(results_rows(), latency_budget_ms=args.latency_budget, min_accuracy=bound,
+                         metric=args.metric)
     print_record({"model_id": chosen.row["model_id"], "model": chosen.row["model"],
                   "precision": chosen.row["precision"], "reason": chosen.reason,
                   "contenders": [r["key"] for r in chosen.contenders]}, args.json)
