@@ -222,3 +222,31 @@ def test_profile_diff_pairs_an_op_with_its_quantized_variant():
     (row,) = profile_diff(fp32, int8)
     assert (row["layer_type"], row["time_a_ms"], row["time_b_ms"]) == ("FullyConnected", 1.0, 0.4)
     assert (row["precisions_a"], row["precisions_b"], row["precision_changed"]) == ("f32", "i8", True)
+
+
+def test_agreement_pairs_each_output_of_each_sample_across_chunks(tmp_path):
+    """Two outputs, 100 samples (two chunks of the async pass): a copy that differs in one output's
+    weights agrees exactly on the other output, and is off on that one."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    from core.measure import agreement
+
+    def two_outputs(path: Path, scale: float) -> Path:
+        x = ops.parameter([-1, 4], np.float32, name="x")
+        weights = np.arange(12, dtype=np.float32).reshape(4, 3) / 10
+        kept = ops.matmul(x, ops.constant(weights), False, False)
+        changed = ops.matmul(x, ops.constant(weights * scale), False, False)
+        kept.output(0).get_tensor().set_names({"kept"})
+        changed.output(0).get_tensor().set_names({"changed"})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ov.save_model(ov.Model([kept, changed], [x], "two"), str(path))
+        return path
+
+    reference, other = two_outputs(tmp_path / "a" / "m.xml", 1.0), two_outputs(tmp_path / "b" / "m.xml", 1.5)
+    inputs = [np.random.default_rng(i).normal(size=(1, 4)).astype(np.float32) for i in range(100)]
+    assert len(inputs) > agreement.CHUNK
+    metrics = {(m.output, m.metric): m for m in agreement_metrics(reference, other, inputs, precision=Precision.F32)}
+    assert metrics[("kept", "mse")].value == 0.0 and metrics[("kept", "top1_agreement")].value == 1.0
+    assert metrics[("changed", "mse")].value > 0.01 and metrics[("changed", "cosine")].value > 0.99  # scaled: same direction
+    assert {m.samples for m in metrics.values()} == {100}
