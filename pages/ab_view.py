@@ -11,7 +11,8 @@ from core.compare import table as compare
 from core.errors import AppError
 from core.options import BenchmarkOptions
 from pages.forms import invalid, options_form
-from pages.widgets import current_job_panel, job_panel, plain, press_key, table
+from pages.tables import table
+from pages.widgets import current_job_panel, job_panel, plain, press_key
 
 # The interleaved summary's columns: B / A over the rounds.
 ROUND_TITLES = {"median": ("B / A median", "%.3f"), "min": ("lowest round", "%.3f"),

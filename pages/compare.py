@@ -6,12 +6,14 @@ import streamlit as st
 from core import lab
 from core.compare import table as compare
 from core.compare.figures import accuracy_figure, batch_figure
+from core.compare.pick import pick_for_me
 from core.errors import AppError
 from core.measure.accuracy_tables import higher_is_better, is_percent, metric_title
 from core.options import BenchmarkOptions, CompareAxis, CompareFilters
 from pages import route_through_app
 from pages.ab_view import ab_view
-from pages.widgets import current_job_panel, plain, press_key, table
+from pages.tables import table
+from pages.widgets import current_job_panel, plain, press_key
 
 route_through_app()
 
@@ -79,7 +81,7 @@ by_budget = mode.radio("Constraint", ["latency budget (ms)", bound]) == "latency
 limit = value.number_input("Value", min_value=0.0, value=float(round(max(r["latency_ms"] for r in shown), 3))
                            if by_budget else 90.0 if is_percent(metric) else 0.0, format="%.4g")
 try:
-    pick = compare.pick_for_me(shown, latency_budget_ms=limit if by_budget else None, metric=metric,
+    pick = pick_for_me(shown, latency_budget_ms=limit if by_budget else None, metric=metric,
                                min_accuracy=None if by_budget else limit / 100 if is_percent(metric) else limit)
     row = pick.row
     (st.warning if pick.contenders or row["noisy"] else st.success)(

@@ -12,7 +12,8 @@ from core.measure.sweeps import estimate_seconds, sweep_points
 from core.options import PerformanceHint, Precision
 from db import repository as repo
 from pages import route_through_app
-from pages.widgets import current_job_panel, plain, press_key, table
+from pages.tables import table
+from pages.widgets import current_job_panel, plain, press_key
 
 route_through_app()
 

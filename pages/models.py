@@ -10,7 +10,8 @@ from core.measure.accuracy_tables import model_accuracy
 from core.optimize.obtained import layers_text
 from db import repository as repo
 from pages import route_through_app
-from pages.widgets import plain, table
+from pages.tables import table
+from pages.widgets import plain
 
 route_through_app()
 

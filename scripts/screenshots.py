@@ -29,6 +29,16 @@ TIMEOUT_MS = 120_000
 DEMO = "fashion-cnn (demo)"
 
 
+def fresh_lab(prefix: str) -> tuple[Path, Path]:
+    """A new temporary folder and the data dir inside it; OPTLAB_DATA_DIR points there (for
+    core.jobs.worker.worker_running in stop) and no other OPTLAB_* setting is inherited."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["OPTLAB_DATA_DIR"] = str(work / "data")
+    for name in [k for k in os.environ if k.startswith("OPTLAB_") and k != "OPTLAB_DATA_DIR"]:
+        del os.environ[name]
+    return work, work / "data"
+
+
 def start(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
     process, url = start_app(data_dir, log_path)
     problem = wait_healthy(process, url)
@@ -151,11 +161,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir (its path is printed)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="optlab-screenshots-"))
-    data_dir = work / "data"
-    os.environ["OPTLAB_DATA_DIR"] = str(data_dir)  # for core.jobs.worker.worker_running in stop
-    for name in [k for k in os.environ if k.startswith("OPTLAB_") and k != "OPTLAB_DATA_DIR"]:
-        del os.environ[name]
+    work, data_dir = fresh_lab("optlab-screenshots-")
     started = time.monotonic()
     try:
         take(args.out, data_dir)

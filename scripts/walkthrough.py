@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from scripts.screenshots import TIMEOUT_MS, VIEWPORT, fill, nav, settle, start, stop  # noqa: E402
+from scripts.screenshots import TIMEOUT_MS, VIEWPORT, fill, fresh_lab, nav, settle, start, stop  # noqa: E402
 from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.models_in_code import make_outlier_classifier  # noqa: E402
 
@@ -163,11 +162,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "walkthrough")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="optlab-walkthrough-"))
-    data_dir = work / "data"
-    os.environ["OPTLAB_DATA_DIR"] = str(data_dir)
-    for name in [k for k in os.environ if k.startswith("OPTLAB_") and k != "OPTLAB_DATA_DIR"]:
-        del os.environ[name]
+    work, data_dir = fresh_lab("optlab-walkthrough-")
     started = time.monotonic()
     try:
         walk(args.out, data_dir, work)

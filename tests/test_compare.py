@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from core import lab
 from core.compare import table as compare
 from core.compare.figures import accuracy_figure
+from core.compare.pick import pick_for_me
 from core.config import REPO_ROOT
 from core.errors import BadInputError
 from core.optimize.recipes import QuantizeOptions
@@ -89,11 +90,11 @@ def test_front_pick_for_me_and_ab(measured_lab):
     rows = compare.results_rows()
     # f32 is as accurate as bf16 but slower: it is off the latency front.
     assert [(r["model"], r["precision"]) for r in compare.front_rows(rows)] == [("net INT8", "bf16"), ("net", "bf16")]
-    assert compare.pick_for_me(rows, latency_budget_ms=1.5).row["model"] == "net INT8"
-    assert compare.pick_for_me(rows, latency_budget_ms=3).row["model"] == "net"
-    assert compare.pick_for_me(rows, min_accuracy=0.89).row["precision"] == "bf16"
+    assert pick_for_me(rows, latency_budget_ms=1.5).row["model"] == "net INT8"
+    assert pick_for_me(rows, latency_budget_ms=3).row["model"] == "net"
+    assert pick_for_me(rows, min_accuracy=0.89).row["precision"] == "bf16"
     with pytest.raises(BadInputError, match="Raise the budget"):
-        compare.pick_for_me(rows, latency_budget_ms=0.5)
+        pick_for_me(rows, latency_budget_ms=0.5)
     ab = {r["metric"]: r for r in compare.ab_comparison(rows, rows[1]["key"], rows[2]["key"])}
     assert ab["latency median (ms)"]["B / A"] == pytest.approx(0.25)
     assert ab["latency median (ms)"]["spread of B / A"] == "—", "runs measured apart give no spread"
@@ -166,7 +167,7 @@ def test_pick_for_me_says_when_its_choice_rests_on_overlapping_intervals_and_off
     store_benchmark(child.id, precision="bf16", latency=2.5)
     store_benchmark(parent.id, precision="bf16", latency=1.8)
     rows = compare.results_rows()
-    pick = compare.pick_for_me(rows, min_accuracy=0.85)
+    pick = pick_for_me(rows, min_accuracy=0.85)
     assert pick.row["model"] == "net INT8"
     assert [r["key"] for r in pick.contenders] == [f"{parent.id}:bf16"]
     assert "overlapping latency intervals" in pick.reason and "interleaved" in pick.reason
@@ -191,10 +192,10 @@ def test_a_noisy_pick_offers_to_remeasure_against_the_row_its_noisy_latency_made
         repo.add_accuracy(model_id=model.id, dataset_id=None, metric="top1", value=1.0, samples=200, precision="f32")
     rows = compare.results_rows()
     assert [r["model"] for r in compare.front_rows(rows)] == ["mlp"]
-    pick = compare.pick_for_me(rows, latency_budget_ms=0.021)
+    pick = pick_for_me(rows, latency_budget_ms=0.021)
     assert pick.row["model"] == "mlp" and [r["model"] for r in pick.contenders] == ["mlp WC"]
     assert "busy machine only (noisy), so mlp WC @ f32 may be the better pick" in pick.reason
-    assert [r["model"] for r in compare.pick_for_me(rows, min_accuracy=0.99).contenders] == ["mlp WC"]
+    assert [r["model"] for r in pick_for_me(rows, min_accuracy=0.99).contenders] == ["mlp WC"]
 
 
 def test_one_front_per_family_and_the_latest_family_is_shown_first(measured_lab, tmp_path):
@@ -235,11 +236,11 @@ def test_pick_uses_the_chosen_metric_and_agreement_needs_no_labels(lab_env, clas
                           precision="f32", reference_model_id=parent.id)
     rows = compare.results_rows()
     with pytest.raises(BadInputError, match="No model has both top-1"):
-        compare.pick_for_me(rows, latency_budget_ms=5)
-    assert compare.pick_for_me(rows, latency_budget_ms=5, metric="cosine").row["model"] == "enc"
-    fast = compare.pick_for_me(rows, min_accuracy=0.95, metric="cosine")
+        pick_for_me(rows, latency_budget_ms=5)
+    assert pick_for_me(rows, latency_budget_ms=5, metric="cosine").row["model"] == "enc"
+    fast = pick_for_me(rows, min_accuracy=0.95, metric="cosine")
     assert fast.row["model"] == "enc INT8" and "at least 0.95 cosine similarity with parent" in fast.reason
-    assert compare.pick_for_me(rows, min_accuracy=0.01, metric="mse").row["model"] == "enc", "INT8's 0.02 > 0.01"
+    assert pick_for_me(rows, min_accuracy=0.01, metric="mse").row["model"] == "enc", "INT8's 0.02 > 0.01"
     assert main(["pick", "--metric", "mse", "--min-accuracy", "0.05", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["model"] == "enc INT8"
     assert main(["results", "--metric", "cosine"]) == 0

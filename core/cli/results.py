@@ -6,7 +6,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from core.cli.common import print_record, with_lab
-from core.compare.table import pick_for_me, results_rows, table_csv, table_json
+from core.compare.pick import pick_for_me
+from core.compare.table import results_rows, table_csv, table_json
 from core.deploy.backup import restore, write_backup
 from core.deploy.export import export_model
 from core.errors import AppError

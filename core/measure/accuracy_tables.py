@@ -54,6 +54,12 @@ def shown_value(metric: str, value: float | None) -> float | None:
     return None if value is None else value * 100 if is_percent(metric) else value
 
 
+def metric_text(metric: str, value: float | None) -> str:
+    """Percent metrics with 2 decimals, errors and similarities with 4 significant digits."""
+    shown = shown_value(metric, value)
+    return "—" if shown is None else f"{shown:.2f}" if is_percent(metric) else f"{shown:.4g}"
+
+
 def sort_metrics(metrics: set[str] | list[str]) -> list[str]:
     """Metrics in a fixed order: top-1, top-5, then the agreement metrics, each output together."""
     def key(metric: str) -> tuple[int, str, str]:
