@@ -2,10 +2,9 @@
 
 The demo model on its 500 validation images, preprocessed once into memory (both sides get the same
 tensors, so only inference and scoring are timed). Each round times, in alternating order, the lab's
-`core.measure.evaluate.topk_accuracies` and a bare loop (one compiled model, throughput hint, an
-AsyncInferQueue with the optimal number of requests, argmax in the callback); also the old way (one
-synchronous request per sample) for reference. Prints each round and the medians; issue 13 asks for
-lab / bare <= 1.10.
+`core.measure.evaluate.topk_accuracies` (one synchronous request per sample) and a bare loop (one
+compiled model, throughput hint, an AsyncInferQueue with the optimal number of requests, argmax in
+the callback). Prints each round and the medians; issue 13 asks for lab / bare <= 1.10.
 
     .venv/bin/python benchmarks/eval_speed.py [--rounds 5] [--repeat 4]
 """
@@ -40,16 +39,6 @@ def bare_async(path: Path, samples: list) -> float:
     return sum(hits) / len(hits)
 
 
-def one_by_one(path: Path, samples: list) -> float:
-    """The lab's evaluation before issue 13: one synchronous request per sample."""
-    import openvino as ov
-
-    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    request = compiled.create_infer_request()
-    hits = [int(np.argmax(request.infer([tensor])[compiled.output(0)])) == label for tensor, label in samples]
-    return sum(hits) / len(hits)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -72,8 +61,7 @@ def main() -> None:
         (result,) = topk_accuracies(path, samples, precision=Precision.F32)
         return result.value
 
-    ways = {"lab": lab_pass, "bare async": lambda: bare_async(path, samples),
-            "one by one": lambda: one_by_one(path, samples)}
+    ways = {"lab": lab_pass, "bare async": lambda: bare_async(path, samples)}
     times: dict[str, list[float]] = {name: [] for name in ways}
     values = {}
     for round_ in range(args.rounds):
@@ -83,11 +71,10 @@ def main() -> None:
             values[name] = ways[name]()
             times[name].append(time.perf_counter() - start)
         print(f"round {round_ + 1}: " + ", ".join(f"{n} {times[n][-1]:.3f} s" for n in ways), flush=True)
-    assert len(set(values.values())) == 1, f"the three ways disagree on top-1: {values}"
-    lab_s, bare_s, sync_s = (statistics.median(times[n]) for n in ways)
-    print(f"{len(samples)} samples, top-1 {values['lab']:.4f}; median lab {lab_s:.3f} s, bare async {bare_s:.3f} s, "
-          f"one by one {sync_s:.3f} s -> lab / bare {lab_s / bare_s:.2f} (target <= 1.10), "
-          f"lab / one-by-one {lab_s / sync_s:.2f}; load average {os.getloadavg()}")
+    assert len(set(values.values())) == 1, f"the two ways disagree on top-1: {values}"
+    lab_s, bare_s = (statistics.median(times[n]) for n in ways)
+    print(f"{len(samples)} samples, top-1 {values['lab']:.4f}; median lab {lab_s:.3f} s, bare async {bare_s:.3f} s "
+          f"-> lab / bare {lab_s / bare_s:.2f} (target <= 1.10); load average {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +16,6 @@ from core.options import Precision
 from core.storage import resolve
 from db import repository as repo
 from db.records import AccuracyRecord, DatasetRecord, ModelRecord
-
-
-# Samples compared per round: both models' outputs of a chunk are held at once, no more.
-CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -57,20 +52,36 @@ def agreement_metrics(reference_path: Path, model_path: Path, inputs: Iterable[n
     Raises:
         DatasetError: No inputs, or the two models have different outputs.
     """
-    fast = {"PERFORMANCE_HINT": "THROUGHPUT"}  # both run asynchronously, a chunk of samples at a time
-    reference = compile_model(reference_path, device=device, precision=reference_precision or precision, extra=fast)
-    model = compile_model(model_path, device=device, precision=precision, extra=fast)
+    reference = compile_model(reference_path, device=device, precision=reference_precision or precision)
+    model = compile_model(model_path, device=device, precision=precision)
     if len(reference.outputs) != len(model.outputs):
         raise DatasetError(f"The models have {len(reference.outputs)} and {len(model.outputs)} outputs; "
                            "agreement compares a model with its parent, which have the same outputs.")
     names = [sorted(port.get_names())[0] if port.get_names() else f"output{i}"
              for i, port in enumerate(reference.outputs)]
     sums = {name: {"agree": 0.0, "cosine": 0.0, "sq": 0.0, "count": 0, "max": 0.0} for name in names}
-    samples, pending = 0, iter(inputs)
-    while chunk := list(itertools.islice(pending, CHUNK)):
-        for expected, actual in zip(_outputs(reference, chunk), _outputs(model, chunk)):
-            _accumulate(sums, names, expected, actual)
-            samples += 1
+    ref_request, request = reference.create_infer_request(), model.create_infer_request()
+    samples = 0
+    for tensor in inputs:
+        feed = tensor if isinstance(tensor, dict) else [tensor]  # multi-input samples are dicts
+        expected = ref_request.infer(feed)
+        actual = request.infer(feed)
+        for name, ref_port, port in zip(names, reference.outputs, model.outputs):
+            x = np.asarray(expected[ref_port], dtype=np.float64)
+            y = np.asarray(actual[port], dtype=np.float64)
+            if x.shape != y.shape:
+                raise DatasetError(f"Output '{name}' has shape {x.shape} in the reference and {y.shape} in "
+                                   "the model; compare models with the same output shapes.")
+            acc = sums[name]
+            acc["agree"] += float(np.argmax(x.reshape(-1, x.shape[-1]), -1).tolist()
+                                  == np.argmax(y.reshape(-1, y.shape[-1]), -1).tolist())
+            denominator = np.linalg.norm(x) * np.linalg.norm(y)
+            acc["cosine"] += float(x.ravel() @ y.ravel() / denominator) if denominator else float(
+                np.array_equal(x, y))
+            acc["sq"] += float(((x - y) ** 2).sum())
+            acc["count"] += x.size
+            acc["max"] = max(acc["max"], float(np.abs(x - y).max()) if x.size else 0.0)
+        samples += 1
         if on_progress:
             on_progress(samples)
     if samples == 0:
@@ -83,41 +94,6 @@ def agreement_metrics(reference_path: Path, model_path: Path, inputs: Iterable[n
                     AgreementMetric(name, "mse", acc["sq"] / max(acc["count"], 1), samples, ran),
                     AgreementMetric(name, "max_abs_error", acc["max"], samples, ran)]
     return metrics
-
-
-def _outputs(compiled, chunk: list) -> list[list[np.ndarray]]:
-    """Every output of compiled for each input of chunk, in order (an AsyncInferQueue keeps the
-    device's streams busy)."""
-    import openvino as ov
-
-    queue, found = ov.AsyncInferQueue(compiled, 0), [None] * len(chunk)
-
-    def keep(request, index: int) -> None:  # a copy: the request's tensors are reused
-        found[index] = [np.array(request.get_output_tensor(i).data, dtype=np.float64)
-                        for i in range(len(compiled.outputs))]
-
-    queue.set_callback(keep)
-    for index, tensor in enumerate(chunk):
-        queue.start_async(tensor if isinstance(tensor, dict) else [tensor], index)  # dicts feed several inputs
-    queue.wait_all()
-    return found
-
-
-def _accumulate(sums: dict, names: list[str], expected: list[np.ndarray], actual: list[np.ndarray]) -> None:
-    """Adds one sample's outputs (reference, model) to the running sums of each output."""
-    for name, x, y in zip(names, expected, actual):
-        if x.shape != y.shape:
-            raise DatasetError(f"Output '{name}' has shape {x.shape} in the reference and {y.shape} in "
-                               "the model; compare models with the same output shapes.")
-        acc = sums[name]
-        acc["agree"] += float(np.argmax(x.reshape(-1, x.shape[-1]), -1).tolist()
-                              == np.argmax(y.reshape(-1, y.shape[-1]), -1).tolist())
-        denominator = np.linalg.norm(x) * np.linalg.norm(y)
-        acc["cosine"] += float(x.ravel() @ y.ravel() / denominator) if denominator else float(
-            np.array_equal(x, y))
-        acc["sq"] += float(((x - y) ** 2).sum())
-        acc["count"] += x.size
-        acc["max"] = max(acc["max"], float(np.abs(x - y).max()) if x.size else 0.0)
 
 
 def store_agreement(model: ModelRecord, dataset: DatasetRecord, *, precision: Precision, device: str = "CPU",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,56 +44,38 @@ def topk_accuracies(model_path: Path, samples: Iterable[tuple[np.ndarray, int | 
                     on_progress: Callable[[int], None] | None = None) -> list[AccuracyMeasurement]:
     """Top-k accuracies in one pass: per k, the share of samples whose label is among the k largest logits.
 
-    Inference runs asynchronously (an AsyncInferQueue with the throughput hint's number of requests),
-    so evaluation keeps every stream busy instead of waiting on one request per sample.
-
     Args:
         model_path: The model to evaluate (first output = class scores).
         samples: (tensor, label) pairs; every label must be set.
         ks: Which top-k to count (1 = top-1, 5 = top-5).
         device: OpenVINO device.
         precision: Inference precision to ask for; the one that ran is returned.
-        on_progress: Called with the number of samples done (from this thread).
+        on_progress: Called with the number of samples done.
 
     Returns:
         One AccuracyMeasurement per k ('top1', 'top5', ...), in the order of ks.
     """
-    import openvino as ov
-
-    compiled = compile_model(model_path, device=device, precision=precision,
-                             extra={"PERFORMANCE_HINT": "THROUGHPUT"})
-    queue = ov.AsyncInferQueue(compiled, 0)  # 0: the optimal number of requests for the hint
-    hits, done, lock = dict.fromkeys(ks, 0), [0], threading.Lock()
-
-    def count(request, label: int) -> None:  # on OpenVINO's callback threads; keeps no tensor
-        scores = request.get_output_tensor(0).data
-        scores = scores.reshape(scores.shape[0], -1)[0]
-        # The label's place when sorted by score, ties going to the lower index (as argmax does).
-        rank = int(np.sum(scores > scores[label]) + np.sum(scores[:label] == scores[label]))
-        with lock:
-            for k in ks:
-                hits[k] += int(rank < k)
-            done[0] += 1
-
-    queue.set_callback(count)
-    started = 0
+    compiled = compile_model(model_path, device=device, precision=precision)
+    request = compiled.create_infer_request()
+    hits, count = dict.fromkeys(ks, 0), 0
     for tensor, label in samples:
         if label is None:
             raise DatasetError("Top-k accuracy needs labels, and this dataset has none; upload images in one "
                                "subfolder per class, or use the agreement metrics against the parent.")
         # A dict (input name -> array) feeds a multi-input model; a bare array the single input.
-        queue.start_async(tensor if isinstance(tensor, dict) else [tensor], int(label))
-        started += 1
+        scores = request.infer(tensor if isinstance(tensor, dict) else [tensor])[compiled.output(0)]
+        scores = scores.reshape(scores.shape[0], -1)[0]
+        # The label's place when sorted by score, ties going to the lower index (as argmax does).
+        rank = int(np.sum(scores > scores[label]) + np.sum(scores[:label] == scores[label]))
+        for k in ks:
+            hits[k] += int(rank < k)
+        count += 1
         if on_progress:
-            on_progress(done[0])
-    queue.wait_all()
-    if started == 0:
+            on_progress(count)
+    if count == 0:
         raise DatasetError("The dataset yielded no samples to evaluate.")
-    if on_progress:
-        on_progress(started)
     ran = describe_precision(compiled)
-    return [AccuracyMeasurement(metric=f"top{k}", value=hits[k] / started, samples=started, precision=ran)
-            for k in ks]
+    return [AccuracyMeasurement(metric=f"top{k}", value=hits[k] / count, samples=count, precision=ran) for k in ks]
 
 
 def top1_accuracy(model_path: Path, samples: Iterable[tuple[np.ndarray, int | None]], *,
