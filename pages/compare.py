@@ -8,7 +8,7 @@ from core.compare import table as compare
 from core.compare.figures import accuracy_figure, batch_figure
 from core.compare.pick import pick_for_me
 from core.errors import AppError
-from core.measure.accuracy_tables import higher_is_better, is_percent, metric_title
+from core.measure.accuracy_tables import higher_is_better, is_percent, metric_title, stored_value
 from core.options import BenchmarkOptions, CompareAxis, CompareFilters
 from pages import route_through_app
 from pages.ab_view import ab_view
@@ -82,7 +82,7 @@ limit = value.number_input("Value", min_value=0.0, value=float(round(max(r["late
                            if by_budget else 90.0 if is_percent(metric) else 0.0, format="%.4g")
 try:
     pick = pick_for_me(shown, latency_budget_ms=limit if by_budget else None, metric=metric,
-                       min_accuracy=None if by_budget else limit / 100 if is_percent(metric) else limit)
+                       min_accuracy=None if by_budget else stored_value(metric, limit))
     row = pick.row
     (st.warning if pick.contenders or row["noisy"] else st.success)(
         f"**{plain(row['model'])} @ {row['precision']}** (model #{row['model_id']}): {plain(pick.reason)}.")

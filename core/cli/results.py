@@ -11,7 +11,7 @@ from core.compare.table import results_rows, table_csv, table_json
 from core.deploy.backup import restore, write_backup
 from core.deploy.export import export_model
 from core.errors import AppError
-from core.measure.accuracy_tables import is_percent, shown_value
+from core.measure.accuracy_tables import shown_value, stored_value
 from core.options import ExportFormat
 
 METRIC_HELP = ("quality metric: top1 (default), top5, or against the parent top1_agreement, cosine, mse, "
@@ -60,11 +60,8 @@ def results(args) -> None:
 
 @with_lab
 def pick(args) -> None:
-    bound = args.min_accuracy
-    if bound is not None and is_percent(args.metric):
-        bound /= 100
-    chosen = pick_for_me(results_rows(), latency_budget_ms=args.latency_budget, min_accuracy=bound,
-                         metric=args.metric)
+    chosen = pick_for_me(results_rows(), latency_budget_ms=args.latency_budget, metric=args.metric,
+                         min_accuracy=stored_value(args.metric, args.min_accuracy))
     print_record({"model_id": chosen.row["model_id"], "model": chosen.row["model"],
                   "precision": chosen.row["precision"], "reason": chosen.reason,
                   "contenders": [r["key"] for r in chosen.contenders]}, args.json)

@@ -228,9 +228,10 @@ def _data(dataset_id: int | None, part: str) -> tuple[str | None, list[int] | No
 
 
 def _preprocessing(parent: ModelRecord, dataset_id: int | None) -> dict | None:
-    if dataset_id is None or len(parent.inputs) != 1 or repo.get_dataset(dataset_id).format != "image-folder":
+    dataset = repo.get_dataset(dataset_id) if dataset_id is not None else None
+    if dataset is None or len(parent.inputs) != 1 or dataset.format != "image-folder":
         return None
-    spec = ImagePreprocessing.from_dict(repo.get_dataset(dataset_id).preprocessing)
+    spec = ImagePreprocessing.from_dict(dataset.preprocessing)
     return _plain(resolve_preprocessing(spec, PortInfo(**parent.inputs[0])).to_dict())
 
 

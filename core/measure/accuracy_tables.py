@@ -54,6 +54,11 @@ def shown_value(metric: str, value: float | None) -> float | None:
     return None if value is None else value * 100 if is_percent(metric) else value
 
 
+def stored_value(metric: str, shown: float | None) -> float | None:
+    """The inverse of shown_value: a value typed as shown (89 %) as it is stored (0.89)."""
+    return None if shown is None else shown / 100 if is_percent(metric) else shown
+
+
 def metric_text(metric: str, value: float | None) -> str:
     """Percent metrics with 2 decimals, errors and similarities with 4 significant digits."""
     shown = shown_value(metric, value)
