@@ -7,6 +7,8 @@ This module checks that inputs fit together before anything is queued.
 
 from __future__ import annotations
 
+import dataclasses
+
 from core.compare import ab as compare_ab
 from core.config import ASSETS_DIR, get_settings
 from core.errors import BadInputError
@@ -18,15 +20,16 @@ from core.intake.models import operations_by_type
 from core.intake.sources import check_data_file, open_dataset
 from core.jobs import runner as jobs
 from core.measure.options import BatchSweepOptions, InterleavedOptions, ProfileOptions
-from core.optimize.recipes import SweepOptions
-from core.options import BenchmarkOptions, ImagePreprocessing, JobKind, MeasureOptions
+from core.optimize.recipes import QuantizeOptions, SensitivityOptions, SweepOptions
+from core.options import BenchmarkOptions, EvaluateOptions, ImagePreprocessing, JobKind, MeasureOptions
 from core.storage import claim_folder, new_folder, relative, resolve
+from core.tasks.registry import model_task, set_task
 from db import repository as repo
 from db.records import DatasetRecord, JobRecord, ModelRecord
 
 # The intake operations the pages call, named here so that pages and the CLI need only this module.
 __all__ = ["add_image_dataset", "add_image_dataset_from_path", "add_model", "add_model_from_path", "delete_model",
-           "ensure_demo", "model_operations", "submit_optimization", "submit_sweep", "submit_batch_sweep",
+           "ensure_demo", "model_operations", "model_task", "set_task", "submit_evaluate", "submit_sensitivity", "submit_ignoring_worst", "submit_optimization", "submit_sweep", "submit_batch_sweep",
            "submit_profile", "submit_interleaved", "submit_missing_profiles", "submit_import"]
 DEMO_MODEL = "fashion-cnn (demo)"
 DEMO_CALIBRATION = "fashion-mnist calibration (demo)"
@@ -102,6 +105,51 @@ def submit_optimization(*, kind: JobKind, model_id: int, dataset_id: int | None,
     _check_fits(model, [dataset_id, measure.dataset_id, getattr(options, "validation_dataset_id", None)])
     return jobs.submit(kind, {"recipe": options.to_dict(), "measure": measure.to_dict()},
                        model_id=model_id, dataset_id=dataset_id, idempotency_key=idempotency_key)
+
+
+def submit_evaluate(*, model_id: int, options: EvaluateOptions, idempotency_key: str | None = None) -> JobRecord:
+    """Queues an evaluation of a model on its task: against the dataset's labels, or against
+    options.reference_model_id's outputs (checked to fit first)."""
+    model = repo.get_model(model_id)
+    _check_fits(model, [options.dataset_id])
+    if options.reference_model_id is not None:
+        reference = repo.get_model(options.reference_model_id)
+        if [p["name"] for p in reference.outputs] != [p["name"] for p in model.outputs]:
+            raise BadInputError(f"'{reference.name}' and '{model.name}' have different outputs; a reference "
+                                "model has the same outputs (its parent, or a sibling optimization).")
+    return jobs.submit(JobKind.EVALUATE, options.to_dict(), model_id=model_id, dataset_id=options.dataset_id,
+                       idempotency_key=idempotency_key)
+
+
+def submit_sensitivity(*, model_id: int, dataset_id: int, options: SensitivityOptions,
+                       idempotency_key: str | None = None) -> JobRecord:
+    """Queues a layer-sensitivity ranking of a model's INT8 layers on its task metric."""
+    _check_fits(repo.get_model(model_id), [dataset_id, options.validation_dataset_id])
+    return jobs.submit(JobKind.SENSITIVITY, options.to_dict(), model_id=model_id, dataset_id=dataset_id,
+                       idempotency_key=idempotency_key)
+
+
+def submit_ignoring_worst(sensitivity_id: int, model_id: int, ks: list[int], *, measure: MeasureOptions,
+                          idempotency_key: str | None = None) -> JobRecord:
+    """INT8 of the ranked model with its k most costly layers in float (one k: a quantize job; several:
+    a sweep, one child per k, each on the Compare chart). The ranking's calibration options are kept."""
+    ranking = next((r for r in repo.list_sensitivities(model_id) if r.id == sensitivity_id), None)
+    if ranking is None:
+        raise BadInputError(f"Model #{model_id} has no sensitivity ranking #{sensitivity_id}; rank its layers first.")
+    names = [layer["name"] for layer in ranking.layers]
+    if not ks or min(ks) < 1 or max(ks) > len(names):
+        raise BadInputError(f"The ranking has {len(names)} layers; keep between 1 and {len(names)} of them in float.")
+    job = repo.get_job(ranking.job_id) if ranking.job_id else None
+    quantize_fields = {f.name for f in dataclasses.fields(QuantizeOptions)}
+    base = {k: v for k, v in (job.options if job else {}).items() if k in quantize_fields}
+    dataset_id = job.dataset_id if job else measure.dataset_id
+    if len(ks) == 1:
+        options = QuantizeOptions.from_dict({**base, "ignored_names": names[:ks[0]]})
+        return submit_optimization(kind=JobKind.QUANTIZE, model_id=model_id, dataset_id=dataset_id, options=options,
+                                   measure=measure, idempotency_key=idempotency_key)
+    sweep = SweepOptions(algorithm=JobKind.QUANTIZE, base=base, grid={"ignored_names": [names[:k] for k in ks]})
+    return submit_sweep(sweep=sweep, model_id=model_id, dataset_id=dataset_id, measure=measure,
+                        idempotency_key=idempotency_key)
 
 
 def submit_sweep(*, sweep: SweepOptions, model_id: int, dataset_id: int | None, measure: MeasureOptions,

@@ -28,6 +28,7 @@ class JobKind(StrEnum):
     PROFILE = "profile"
     INTERLEAVED = "interleaved"  # A B A B ... benchmark of two models (B / A with spread)
     IMPORT_DATA = "import_data"  # an uploaded dataset read in a job process, not in the app server
+    SENSITIVITY = "sensitivity"  # INT8 layers ranked by the task metric each recovers in float
 
 
 class JobStatus(StrEnum):
@@ -134,12 +135,21 @@ class BenchmarkOptions(_Options):
 
 @dataclass(frozen=True, kw_only=True)
 class EvaluateOptions(_Options):
-    """Top-1 accuracy of a model on a labelled dataset."""
+    """A model's task metrics on a dataset: against its labels, or against a reference model.
+
+    Attributes:
+        dataset_id: The data evaluated on (its validation part when it was split).
+        device: OpenVINO device.
+        precision: Inference precision asked.
+        max_samples: Evaluate on the first N samples only (the rows say how many were used).
+        reference_model_id: Compare with this model's outputs instead of the labels.
+    """
 
     dataset_id: int
     device: str = "CPU"
     precision: Precision = Precision.F32
     max_samples: int | None = None
+    reference_model_id: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "precision", Precision(self.precision))

@@ -31,6 +31,9 @@ class Model(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"), index=True)
     recipe: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # What the model does (core/tasks: classification, detection, ...) and how its outputs are read.
+    task: Mapped[str | None] = mapped_column(String(40))
+    task_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Dataset(Base):
@@ -125,6 +128,24 @@ class Profile(Base):
     precision: Mapped[str] = mapped_column(String(10))
     total_ms: Mapped[float] = mapped_column(Float)
     layers: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Sensitivity(Base):
+    """One layer-sensitivity ranking of a model's INT8 layers on a task metric (core.optimize.sensitivity)."""
+
+    __tablename__ = "sensitivities"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (0003)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id", ondelete="SET NULL"))
+    metric: Mapped[str] = mapped_column(String(40))
+    float_value: Mapped[float] = mapped_column(Float)
+    int8_value: Mapped[float] = mapped_column(Float)
+    layers: Mapped[list[Any]] = mapped_column(JSON)
+    seconds: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

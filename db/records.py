@@ -27,6 +27,8 @@ class ModelRecord:
     parent_id: int | None
     recipe: dict[str, Any]
     created_at: datetime
+    task: str | None = None
+    task_settings: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,20 @@ class ProfileRecord:
     precision: str
     total_ms: float
     layers: list[Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SensitivityRecord:
+    id: int
+    model_id: int
+    job_id: int | None
+    dataset_id: int | None
+    metric: str
+    float_value: float
+    int8_value: float
+    layers: list[Any]  # {"name", "type", "value", "recovered"}, most recovering first
+    seconds: float
     created_at: datetime
 
 

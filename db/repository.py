@@ -24,6 +24,7 @@ from db.records import (
     JobRecord,
     ModelRecord,
     ProfileRecord,
+    SensitivityRecord,
     to_record,
 )
 from db.session import database_now, retry_transient, session_scope
@@ -35,12 +36,25 @@ _UNFINISHED = (JobStatus.PENDING, JobStatus.RUNNING)
 
 @retry_transient
 def add_model(*, name: str, format: str, path: str, size_bytes: int, inputs: list[Any],
-              outputs: list[Any], parent_id: int | None = None,
-              recipe: dict[str, Any] | None = None) -> ModelRecord:
+              outputs: list[Any], parent_id: int | None = None, recipe: dict[str, Any] | None = None,
+              task: str | None = None, task_settings: dict[str, Any] | None = None) -> ModelRecord:
     with session_scope() as s:
         row = orm.Model(name=name, format=format, path=path, size_bytes=size_bytes, inputs=inputs,
-                        outputs=outputs, parent_id=parent_id, recipe=recipe or {})
+                        outputs=outputs, parent_id=parent_id, recipe=recipe or {}, task=task,
+                        task_settings=task_settings or {})
         s.add(row)
+        s.flush()
+        return to_record(ModelRecord, row)
+
+
+@retry_transient
+def set_model_task(model_id: int, task: str, task_settings: dict[str, Any]) -> ModelRecord:
+    """Sets what a model does and how its outputs are read (children without their own inherit it)."""
+    with session_scope() as s:
+        row = s.get(orm.Model, model_id)
+        if row is None:
+            raise NotFoundError(f"Model {model_id} does not exist.")
+        row.task, row.task_settings = task, task_settings
         s.flush()
         return to_record(ModelRecord, row)
 
@@ -358,6 +372,24 @@ def add_profile(*, model_id: int, device: str, precision: str, total_ms: float, 
 def list_profiles(model_id: int | None = None) -> list[ProfileRecord]:
     table = orm.Profile
     return _list(table, ProfileRecord, *([table.model_id == model_id] if model_id is not None else []))
+
+
+@retry_transient
+def add_sensitivity(*, model_id: int, dataset_id: int | None, metric: str, float_value: float, int8_value: float,
+                    layers: list[dict[str, Any]], seconds: float, job_id: int | None = None) -> SensitivityRecord:
+    """Stores one layer-sensitivity ranking (layers most recovering first)."""
+    with session_scope() as s:
+        row = orm.Sensitivity(model_id=model_id, job_id=job_id, dataset_id=dataset_id, metric=metric,
+                              float_value=float_value, int8_value=int8_value, layers=layers, seconds=seconds)
+        s.add(row)
+        s.flush()
+        return to_record(SensitivityRecord, row)
+
+
+@retry_transient
+def list_sensitivities(model_id: int) -> list[SensitivityRecord]:
+    table = orm.Sensitivity
+    return _list(table, SensitivityRecord, table.model_id == model_id)
 
 
 @retry_transient

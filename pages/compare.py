@@ -61,8 +61,10 @@ st.caption("Latency: the median of every latency-hint run at batch 1 of that mod
 frame = compare.table_frame(shown)
 first = ["model", "precision", *compare.metric_columns(shown), "latency_ms", "latency_low_ms", "latency_high_ms",
          "latency_runs", "noisy", "noisy_runs_left_out", "throughput_fps", "size_mb"]
+unmeasured = {m for m in compare.metric_columns(shown) if all(r.get(m) is None for r in shown)}  # e.g. top-1 of a detector
 table(frame, titles=compare.metric_columns(shown),
-      column_order=[c for c in first if c in frame.columns] + [c for c in frame.columns if c not in first])
+      column_order=[c for c in first if c in frame.columns and c not in unmeasured]
+      + [c for c in frame.columns if c not in first and c not in unmeasured])
 left, right, _ = st.columns([1, 1, 4])
 left.download_button("Download CSV", lambda: compare.table_csv(shown), "compare.csv", "text/csv", on_click="ignore")
 right.download_button("Download JSON", lambda: compare.table_json(shown), "compare.json", "application/json",

@@ -17,7 +17,8 @@ route_through_app()
 st.title("Data")
 with st.form("add-data", clear_on_submit=True):
     upload = st.file_uploader(
-        "A zip of images (one subfolder per class = labelled, a flat folder = unlabelled), or NumPy "
+        "A zip of images (one subfolder per class = labelled; boxes as COCO JSON, YOLO labels/ or VOC "
+        "Annotations/; masks/ PNGs for segmentation; a flat folder = unlabelled), or NumPy "
         "arrays: a .npy for one input, a .npz with one array per model input (named after it) and an "
         "optional 'labels' array; or a table: .csv, .parquet, .jsonl, a zipped save_to_disk folder",
         type=["zip", "npy", "npz", "csv", "parquet", "jsonl"])
@@ -51,7 +52,7 @@ def _imported(job) -> None:
         return
     dataset = repo.get_dataset(job.dataset_id)
     st.success(f"Added dataset #{dataset.id} '{plain(dataset.name)}': {dataset.samples} samples, "
-               f"{len(dataset.classes)} classes.")
+               f"{sources.labels_summary(dataset)}.")
     if dataset.skipped:
         st.warning(f"{dataset.skipped} file(s) could not be decoded as images and were skipped.")
 
@@ -86,7 +87,7 @@ with st.form("split-data"):
             st.error(plain(error))
 
 st.dataframe(pd.DataFrame([{
-    "id": d.id, "name": d.name, "format": d.format, "samples": d.samples, "labelled": d.has_labels,
+    "id": d.id, "name": d.name, "format": d.format, "samples": d.samples, "labels": sources.labels_summary(d),
     "classes": ", ".join(d.classes[:10]) + (" …" if len(d.classes) > 10 else ""),
     "skipped": d.skipped, "split (calibration / validation)": _split_text(d),
     "created": d.created_at} for d in datasets]), hide_index=True)

@@ -8,8 +8,10 @@ from core.errors import AppError
 from core.intake import model_intake, preprocess_bake
 from core.measure.accuracy_tables import model_accuracy
 from core.optimize.obtained import layers_text
+from core.tasks.registry import TASKS
 from db import repository as repo
 from pages import route_through_app
+from pages.sensitivity_view import sensitivity_view
 from pages.tables import table
 from pages.widgets import plain
 
@@ -62,6 +64,24 @@ with left:  # a layout the model does not state is the lab's guess, and says so
 right.write("Outputs")
 with right:
     table(chosen.outputs)
+task, settings = lab.model_task(chosen)
+origin = "set for it" if chosen.task else "as its parent" if chosen.parent_id else "proposed from its outputs"
+with st.form("task"):
+    st.write(f"Judged as **{task.title}** ({origin}): its accuracy and agreement metrics are this task's.")
+    left, middle, right = st.columns(3)
+    names = list(TASKS)
+    picked = left.selectbox("Task", names, index=names.index(task.name), format_func=lambda n: TASKS[n].title)
+    charset = middle.file_uploader("Charset (text recognition): one character per line, in class order",
+                                   type=["txt"], help=f"{len(settings.charset)} characters known now")
+    confidence = right.number_input("Detection: lowest box score", 0.0, 1.0, settings.confidence, 0.05)
+    iou = right.number_input("Detection: NMS IoU", 0.0, 1.0, settings.iou, 0.05)
+    if st.form_submit_button("Set task"):
+        try:
+            lab.set_task(chosen.id, picked, charset=charset.getvalue().decode("utf-8") if charset else None,
+                         confidence=confidence, iou=iou)
+            st.success(f"'{plain(chosen.name)}' is judged as {TASKS[picked].title} from now on.")
+        except (AppError, UnicodeDecodeError) as error:
+            st.error(plain(error))
 try:
     details = model_intake.describe_model(chosen.id)
     a, b, c = st.columns(3)
@@ -91,6 +111,7 @@ if accuracy:
     table(accuracy, titles={"value": ("value (% for accuracy and agreement)", "%.4g")})
 else:
     st.caption("No accuracy stored yet: optimization jobs with validation data measure it.")
+sensitivity_view(chosen)
 if any(d < 0 for p in chosen.inputs for d in p["shape"]):
     with st.form("reshape"):
         text = st.text_input("Dynamic dimensions (?): set the shape used for calibration and benchmarks "

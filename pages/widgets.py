@@ -25,7 +25,7 @@ JOB_LABELS = {JobKind.QUANTIZE: "INT8 quantization", JobKind.QUANTIZE_WITH_ACCUR
               JobKind.COMPRESS_WEIGHTS: "weight compression", JobKind.FP16: "FP16 compression", JobKind.SWEEP: "sweep",
               JobKind.BATCH_SWEEP: "batch sweep", JobKind.PROFILE: "per-layer profile",
               JobKind.INTERLEAVED: "interleaved A/B", JobKind.BENCHMARK: "benchmark", JobKind.EVALUATE: "evaluation",
-              JobKind.IMPORT_DATA: "data import"}
+              JobKind.IMPORT_DATA: "data import", JobKind.SENSITIVITY: "layer sensitivity"}
 
 
 def kept(widget, label: str, *, key: str, default, **kwargs):

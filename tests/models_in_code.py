@@ -84,8 +84,11 @@ def make_outlier_classifier(path: Path, *, features: int = 16, classes: int = 4,
     w2 = rng.normal(0, 1.0, (hidden, classes)).astype(np.float32)
     w2[0, :] = 0.0  # ...which does not take part in the decision
     x = ops.parameter([-1, features], np.float32, name="features")
-    h = ops.relu(ops.matmul(x, ops.constant(w1), False, False))
+    hidden_layer = ops.matmul(x, ops.constant(w1), False, False)
+    hidden_layer.set_friendly_name("hidden")
+    h = ops.relu(hidden_layer)
     logits = ops.matmul(h, ops.constant(w2), False, False)
+    logits.set_friendly_name("head")  # the fragile layer: its input carries the outlier channel
     logits.output(0).get_tensor().set_names({"logits"})
     model = ov.Model([logits], [x], "outlier_classifier")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -78,7 +78,7 @@ def test_zipped_save_to_disk_folder_is_a_table(lab_env, tmp_path):
     ("t.jsonl", b'{"a": [1, 2]}\n{"a": [1]}\n', {}, DatasetError, "not numeric"),
     ("t.jsonl", b"{not json", {}, DatasetError, "could not be read as a table"),
     ("t.parquet", b"PAR1 broken", {}, DatasetError, "could not be read as a table"),
-    ("t.csv", b"a,label\n1,0.5\n", {"label_column": "label"}, DatasetError, "1-D integers"),
+    ("t.jsonl", b'{"a": 1, "label": [1, 2]}\n', {"label_column": "label"}, DatasetError, "not labels the lab reads"),
 ])
 def test_bad_tables_fail_clearly_and_keep_what_was_stored(lab_env, name, text, kwargs, error_type, phrase):
     kept = sources.add_data(("ok.csv", b"a,b\n1,2\n"))

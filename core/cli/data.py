@@ -10,6 +10,7 @@ from core.cli.common import print_record, with_lab
 from core.intake.data_tables import parse_columns
 from core.intake.model_intake import import_model_from_server, parse_shapes, set_static_shapes
 from core.intake.sources import add_data_from_path, image_spec
+from core.tasks.registry import TASKS
 from db import repository as repo
 
 
@@ -24,12 +25,17 @@ def register(sub) -> dict:
     p = sub.add_parser("set-shape", help="store a child of a stored model with static input shapes")
     p.add_argument("model_id", type=int)
     p.add_argument("--shape", required=True, help="'x=1,3,48,320; mask=1,-1'")
-    p = sub.add_parser("add-data", help="import a zip of images (class subfolders = labels), or a "
+    p = sub.add_parser("add-data", help="import a zip of images (class subfolders = labels; or COCO / YOLO / "
+                                        "VOC boxes, or masks/), or a "
                                         ".npy / .npz (one array per model input, optional 'labels'), or "
                                         "a table (.csv, .parquet, .jsonl, zipped save_to_disk folder)")
     p.add_argument("path", type=Path)
     p.add_argument("--name")
-    p.add_argument("--label-column", help="tables: the column with integer class labels")
+    p.add_argument("--label-column", help="tables: the column with the labels (classes, texts or numbers)")
+    p.add_argument("--task", choices=list(TASKS), help="refuse the data unless its labels fit this task "
+                                                       "(boxes for detection, masks for segmentation, ...)")
+    p.add_argument("--annotations", type=Path, metavar="FILE", help="image zips: an annotation file beside "
+                                                                    "the zip (COCO instances.json)")
     p.add_argument("--columns", default="", help="tables: columns per model input, 'image=px; features=a,b'")
     p.add_argument("--width", type=int, default=0, help="images: resize width (default: the model input's)")
     p.add_argument("--height", type=int, default=0, help="images: resize height (default: the model input's)")
@@ -62,8 +68,10 @@ def set_shape(args) -> None:
 def add_data(args) -> None:
     spec = image_spec(width=args.width, height=args.height, layout=args.layout, color=args.color,
                       mean=args.mean, scale=args.scale, dtype=args.dtype)
+    labels = (TASKS[args.task].label_kinds or None) if args.task else None  # embeddings take any data
     print_record(asdict(add_data_from_path(args.path, name=args.name, label_column=args.label_column,
-                                           columns=parse_columns(args.columns), preprocessing=spec)), args.json)
+                                           columns=parse_columns(args.columns), preprocessing=spec,
+                                           annotations=args.annotations, labels=labels)), args.json)
 
 
 @with_lab

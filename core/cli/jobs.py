@@ -11,8 +11,9 @@ from core.cli.common import option_pairs, print_record, wait_for, with_lab
 from core.cli.measure import batch_sweep, batch_sweep_arguments
 from core.errors import AppError
 from core.jobs import runner as jobs
-from core.optimize.recipes import ALGORITHM_OPTIONS, SweepOptions
+from core.optimize.recipes import ALGORITHM_OPTIONS, SensitivityOptions, SweepOptions
 from core.options import JobKind, MeasureOptions, option_fields
+from core.tasks.registry import TASKS
 from db import repository as repo
 
 ALGORITHM_HELP = {
@@ -31,7 +32,14 @@ def _job_arguments(p: argparse.ArgumentParser, model_type=int) -> None:
     p.add_argument("--seconds", type=float, default=3.0, help="duration of each benchmark run")
     p.add_argument("--remeasure-parent", action="store_true",
                    help="measure the parent again even when it has comparable quiet measurements")
+    p.add_argument("--task", choices=list(TASKS), help="set the model's task first: the metrics its measurements "
+                                                       "and accuracy control use (kept for its later jobs)")
     p.add_argument("--wait", action="store_true", help="follow the job until it ends")
+
+
+def _set_task(args) -> None:
+    if args.task:
+        lab.set_task(int(args.model_id), args.task)
 
 
 def register(sub) -> dict:
@@ -52,12 +60,27 @@ def register(sub) -> dict:
     p.add_argument("--grid", action="append", default=[], metavar="OPTION=V1,V2",
                    help="values to sweep over, e.g. --grid mode=int4_sym,int4_asym --grid ratio=0.5,1")
     p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE", help="shared option value")
+    p.add_argument("--metric", help="accuracy control: the task metric of every point (as --set metric=...)")
+    p = sub.add_parser("sensitivity", help="rank the INT8 layers of a model by how much of its task metric keeping "
+                                            "each in float recovers (prints one JSON object per layer)")
+    _job_arguments(p)
+    p.add_argument("--metric", help="the task metric (default: the task's first: top1, map50, exact_match, ...)")
+    p.add_argument("--subset-size", type=int, default=300, help="calibration samples")
+    p.add_argument("--max-validation-samples", type=int, default=500)
+    p = sub.add_parser("ignore-worst", help="INT8 with the k most costly layers of the newest sensitivity "
+                                             "ranking in float (several k: a sweep, one child per k)")
+    p.add_argument("model_id", type=int, metavar="MODEL_ID")
+    p.add_argument("--k", required=True, help="how many layers stay float, e.g. 2 or 1,2,3,4")
+    p.add_argument("--validate", type=int, help="validation dataset id (accuracy of parent and children)")
+    p.add_argument("--seconds", type=float, default=3.0, help="duration of each benchmark run")
+    p.add_argument("--remeasure-parent", action="store_true")
+    p.add_argument("--wait", action="store_true", help="follow the job until it ends")
     p = sub.add_parser("jobs", help="list jobs")
     p.add_argument("--limit", type=int, default=20)
     for name in ("cancel", "rerun", "wait"):
         p = sub.add_parser(name, help=f"{name} a job")
         p.add_argument("job_id", type=int)
-    return {**commands, "sweep": sweep, "jobs": list_jobs, "cancel": cancel, "rerun": rerun, "wait": wait}
+    return {**commands, "sweep": sweep, "sensitivity": sensitivity, "ignore-worst": ignore_worst, "jobs": list_jobs, "cancel": cancel, "rerun": rerun, "wait": wait}
 
 
 # The one validation flag: --validate is also the dataset accuracy control keeps the drop on.
@@ -92,6 +115,7 @@ def optimize(args) -> int:
     kind = JobKind(args.command.replace("-", "_"))
     values = {f.name: f.parse(getattr(args, f"opt_{f.name}")) for f in _cli_fields(kind)
               if getattr(args, f"opt_{f.name}") is not None} | _from_validate(kind, args)
+    _set_task(args)
     return _submitted(lab.submit_optimization(kind=kind, model_id=args.model_id, dataset_id=args.data,
                                               options=ALGORITHM_OPTIONS[kind].from_dict(values),
                                               measure=_measure_options(args)), args)
@@ -100,11 +124,12 @@ def optimize(args) -> int:
 def _sweep_options(args) -> SweepOptions:
     algorithm = JobKind(args.algorithm.replace("-", "_"))
     fields = {f.name: f for f in _cli_fields(algorithm)}
-    for name, _ in option_pairs(args.grid + args.set):
+    shared = args.set + ([f"metric={args.metric}"] if args.metric else [])
+    for name, _ in option_pairs(args.grid + shared):
         if name not in fields:
             raise AppError(f"{algorithm} has no option '{name}'; it has {', '.join(fields)}.")
     return SweepOptions(algorithm=algorithm,
-                        base={n: fields[n].parse(v) for n, v in option_pairs(args.set)} | _from_validate(algorithm, args),
+                        base={n: fields[n].parse(v) for n, v in option_pairs(shared)} | _from_validate(algorithm, args),
                         grid={n: fields[n].parse_many(v) for n, v in option_pairs(args.grid)})
 
 
@@ -121,8 +146,43 @@ def sweep(args) -> int:
 
 @with_lab
 def _recipe_sweep(args) -> int:
+    _set_task(args)
     return _submitted(lab.submit_sweep(sweep=_sweep_options(args), model_id=int(args.model_id),
                                        dataset_id=args.data, measure=_measure_options(args)), args)
+
+
+@with_lab
+def sensitivity(args) -> int:
+    if args.data is None or args.validate is None:
+        raise AppError("sensitivity needs --data (calibration) and --validate (the data the metric is measured on).")
+    _set_task(args)
+    options = SensitivityOptions(validation_dataset_id=args.validate, metric=args.metric, subset_size=args.subset_size,
+                                 max_validation_samples=args.max_validation_samples)
+    job = lab.submit_sensitivity(model_id=args.model_id, dataset_id=args.data, options=options)
+    if not args.wait:
+        return _submitted(job, args)
+    code = wait_for(job.id)
+    for ranking in repo.list_sensitivities(args.model_id):
+        if ranking.job_id == job.id:
+            for rank, layer in enumerate(ranking.layers, 1):
+                print_record({"rank": rank, "layer": layer["name"], "type": layer["type"], "metric": ranking.metric,
+                              "value": layer["value"], "recovered": layer["recovered"],
+                              "int8_value": ranking.int8_value, "float_value": ranking.float_value}, True)
+    return code
+
+
+@with_lab
+def ignore_worst(args) -> int:
+    rankings = repo.list_sensitivities(args.model_id)
+    if not rankings:
+        raise AppError(f"Model #{args.model_id} has no sensitivity ranking yet; run `sensitivity {args.model_id} "
+                       "--data ID --validate ID --wait` first.")
+    try:
+        ks = [int(k) for k in args.k.split(",")]
+    except ValueError as error:
+        raise AppError(f"--k takes whole numbers separated by commas, e.g. 1,2,3 ({error}).") from error
+    return _submitted(lab.submit_ignoring_worst(rankings[-1].id, args.model_id, ks, measure=_measure_options(args)),
+                      args)
 
 
 @with_lab

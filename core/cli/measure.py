@@ -1,5 +1,5 @@
-"""Commands that measure: benchmark, batch-sweep and profile (model files, no database needed), and
-ab (an interleaved A/B job of two stored results rows)."""
+"""Commands that measure: benchmark, batch-sweep and profile (model files, no database needed),
+ab (an interleaved A/B job of two stored results rows) and evaluate (a stored model on its task)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from core.measure.benchmark import run_benchmark
 from core.measure.options import BatchSweepOptions, ProfileOptions
 from core.measure.profile import by_layer_type, profile_model
 from core.measure.sweeps import interleaved_ratio, run_batch_sweep
-from core.options import BenchmarkOptions, PerformanceHint, Precision
+from core.options import BenchmarkOptions, EvaluateOptions, PerformanceHint, Precision
+from core.tasks.registry import TASKS
+from db import repository as repo
 
 
 def batch_sweep_arguments(p: argparse.ArgumentParser, *, batches: str | None) -> None:
@@ -68,7 +70,19 @@ def register(sub) -> dict:
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--iterations", type=int, default=20)
     p.add_argument("--device", default="CPU")
-    return {"benchmark": benchmark, "ab": ab, "batch-sweep": batch_sweep, "profile": profile}
+    p = sub.add_parser("evaluate", help="a stored model's task metrics (mAP, CER, mIoU, top-1, ...) on a dataset: "
+                                        "against its labels, or against --reference's outputs")
+    p.add_argument("model_id", type=int, metavar="MODEL_ID")
+    p.add_argument("--data", type=int, required=True, metavar="DATASET_ID")
+    p.add_argument("--task", choices=list(TASKS), help="set the model's task first (kept for its later jobs)")
+    p.add_argument("--charset", type=Path, metavar="FILE", help="text recognition: one character per line, "
+                                                                "in class order (kept with the model)")
+    p.add_argument("--reference", type=int, metavar="MODEL_ID", help="score against this model's outputs "
+                                                                     "(e.g. the parent) instead of labels")
+    p.add_argument("--precision", choices=[x.value for x in Precision], default="f32")
+    p.add_argument("--max-samples", type=int)
+    p.add_argument("--device", default="CPU")
+    return {"benchmark": benchmark, "ab": ab, "batch-sweep": batch_sweep, "profile": profile, "evaluate": evaluate}
 
 
 def benchmark(args) -> int:
@@ -121,4 +135,26 @@ def ab(args) -> int:
     code = wait_for(job.id)
     for row in interleaved_summary(args.key_a, args.key_b):
         print_record(row, args.json)
+    return code
+
+
+@with_lab
+def evaluate(args) -> int:
+    try:
+        model = repo.get_model(args.model_id)
+        if args.task or args.charset:
+            charset = args.charset.read_text(encoding="utf-8") if args.charset else None
+            lab.set_task(model.id, args.task or lab.model_task(model)[0].name, charset=charset)
+        job = lab.submit_evaluate(model_id=model.id, options=EvaluateOptions(
+            dataset_id=args.data, device=args.device, precision=args.precision, max_samples=args.max_samples,
+            reference_model_id=args.reference))
+    except (AppError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    code = wait_for(job.id)
+    task = lab.model_task(repo.get_model(model.id))[0].name
+    for row in repo.list_accuracy(model.id):
+        if row.job_id == job.id:
+            print_record({"metric": row.metric, "value": row.value, "samples": row.samples, "task": task,
+                          "precision": row.precision, "reference_model_id": row.reference_model_id}, args.json)
     return code

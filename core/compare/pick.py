@@ -9,7 +9,8 @@ from typing import Any
 
 from core.compare.table import front_rows
 from core.errors import BadInputError
-from core.measure.accuracy_tables import AGREEMENT_METRICS, base_metric, higher_is_better, metric_text, metric_title
+from core.measure.accuracy_tables import base_metric, higher_is_better, metric_text, metric_title
+from core.tasks.metrics import is_agreement
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def _scored(rows: Sequence[dict[str, Any]], metric: str) -> list[dict[str, Any]]
     scored = []
     for row in rows:
         value = row.get(metric)
-        if value is None and base_metric(metric) in AGREEMENT_METRICS and not row.get("parent"):
+        if value is None and is_agreement(base_metric(metric)) and not row.get("parent"):
             value = perfect
         if value is not None and row.get("latency_ms") is not None:
             scored.append({**row, "value": value, "score": value if higher_is_better(metric) else -value})

@@ -21,6 +21,7 @@ from core.measure.benchmark import AUTO_BATCH_TIMEOUT_MS
 from core.optimize.obtained import layers_text
 from core.options import ExportFormat
 from core.storage import resolve
+from core.tasks.registry import model_task
 from db import repository as repo
 from db.records import BenchmarkRecord, ModelRecord
 
@@ -131,13 +132,9 @@ def ovms_zip_name(model: ModelRecord) -> str:
 
 
 def _gst_element(model: ModelRecord) -> str:
-    """gvaclassify for class logits [N, C], gvadetect for SSD-style [1, 1, K, 7], else gvainference."""
-    shapes = [o.get("shape", []) for o in model.outputs]
-    if len(shapes) == 1 and len(shapes[0]) == 2 and shapes[0][1] > 1:
-        return "gvaclassify"
-    if len(shapes) == 1 and len(shapes[0]) == 4 and shapes[0][-1] == 7:
-        return "gvadetect"
-    return "gvainference"
+    """By the model's task (core/tasks): gvaclassify for a classifier, gvadetect for a detector,
+    else gvainference (raw outputs as metadata)."""
+    return {"classification": "gvaclassify", "detection": "gvadetect"}.get(model_task(model)[0].name, "gvainference")
 
 
 def dlstreamer_snippet(model: ModelRecord, *, model_path: str = "model.xml") -> str:

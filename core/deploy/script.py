@@ -261,6 +261,9 @@ def nncf_script(model: ModelRecord) -> str:
                   output=f"{script_name(model).removesuffix('.py')}/model.xml", options=options,
                   preprocessing=_preprocessing(parent, dataset_id))
     text = _HEADER.format(**fields) + "".join(f"# Warning (the lab's run): {w}\n" for w in model.recipe.get("warnings", []))
+    if model.recipe.get("metric") not in (None, "top1", "top1_agreement"):
+        text += (f"# Note: the lab's accuracy control measured the drop in {model.recipe['metric']} (its task metric);\n"
+                 "# this script measures it in top-1 of the first output, so its result can differ.\n")
     if algorithm == JobKind.FP16:
         call = "optimized = model  # FP16 is a storage format: the weights are saved as FP16"
     else:

@@ -1,7 +1,9 @@
 """NumPy datasets: a .npy (one input) or a .npz (one array per model input, optional labels).
 
 The first axis of every array is the sample axis. Arrays are matched to model inputs by name, or
-by order when the model has one input; an array named like LABEL_NAMES holds integer class labels.
+by order when the model has one input; an array named like LABEL_NAMES holds the labels: 1-D
+integers are class labels, 1-D strings texts (text recognition), floats [N] or [N, K] values
+(regression) and integers [N, H, W] masks (segmentation).
 Arrays are always read with allow_pickle=False (core.intake.files), so object arrays are refused.
 A stored .npy is memory-mapped when jobs read it (rows are read on demand); a .npz is read whole.
 """
@@ -15,7 +17,7 @@ import numpy as np
 from core.errors import BadInputError, DatasetError
 from core.intake.files import load_npy, load_npz, map_npy, save_all
 from core.intake.models import NUMPY_DTYPES
-from core.intake.samples import SampleSource
+from core.intake.samples import SampleSource, check_label_kind
 from core.storage import new_folder, relative, resolve
 from db import repository as repo
 from db.records import DatasetRecord, ModelRecord
@@ -51,9 +53,7 @@ def _check_arrays(file_name: str, arrays: dict[str, np.ndarray], labels: np.ndar
                                "numeric data with a sample axis; save numbers, one row per sample.")
         counts[key] = array.shape[0]
     if labels is not None:
-        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-            raise DatasetError(f"The labels array must be 1-D integers (got dtype {labels.dtype}, shape "
-                               f"{list(labels.shape)}); save labels.astype(np.int64).")
+        label_kind(labels)
         counts["labels"] = labels.shape[0]
     if len(set(counts.values())) != 1:
         raise DatasetError("The arrays disagree on the number of samples ("
@@ -64,8 +64,31 @@ def _check_arrays(file_name: str, arrays: dict[str, np.ndarray], labels: np.ndar
     return next(iter(counts.values()))
 
 
-def add_array_dataset(upload: tuple, *, name: str | None = None) -> DatasetRecord:
-    """Imports a .npy or .npz upload after checking every array (NaN, inf, object, sample counts)."""
+def label_kind(labels: np.ndarray) -> str:
+    """What a labels array holds: 'class', 'text', 'value' or 'mask' (see the module docstring).
+
+    Raises:
+        DatasetError: An array that is none of them.
+    """
+    integer = np.issubdtype(labels.dtype, np.integer)
+    if labels.ndim == 1 and integer:
+        return "class"
+    if labels.ndim == 1 and labels.dtype.kind == "U":
+        return "text"
+    if labels.ndim in (1, 2) and np.issubdtype(labels.dtype, np.floating):
+        if not np.isfinite(labels).all():
+            raise DatasetError("The labels array holds NaN or infinite values; every label must be a number.")
+        return "value"
+    if labels.ndim == 3 and integer:
+        return "mask"
+    raise DatasetError(f"The labels array (dtype {labels.dtype}, shape {list(labels.shape)}) is not labels the lab "
+                       "reads: save class numbers as int64 [N], texts as str [N], values as float [N] or [N, K], "
+                       "or masks as int [N, H, W].")
+
+
+def add_array_dataset(upload: tuple, *, name: str | None = None, labels: tuple[str, ...] | None = None) -> DatasetRecord:
+    """Imports a .npy or .npz upload after checking every array (NaN, inf, object, sample counts);
+    labels: the label kinds wanted (a task's), other data is refused before it is stored."""
     file_name, _ = upload
     if Path(file_name).suffix.lower() not in (".npy", ".npz"):
         raise BadInputError(f"'{file_name}' is not a .npy or .npz file; save the arrays with np.save "
@@ -73,10 +96,11 @@ def add_array_dataset(upload: tuple, *, name: str | None = None) -> DatasetRecor
     stem = name or Path(file_name).stem
     with new_folder("datasets", stem) as folder:
         (path,) = save_all([upload], folder / "upload")
-        return store_arrays(path, name=stem, source=file_name, fmt=FORMAT)
+        return store_arrays(path, name=stem, source=file_name, fmt=FORMAT, labels=labels)
 
 
-def store_arrays(path: Path, *, name: str, source: str, fmt: str, extra: dict | None = None) -> DatasetRecord:
+def store_arrays(path: Path, *, name: str, source: str, fmt: str, extra: dict | None = None,
+                 labels: tuple[str, ...] | None = None) -> DatasetRecord:
     """Checks the arrays saved at path (a .npy/.npz under the data dir) and registers them.
 
     Args:
@@ -85,14 +109,18 @@ def store_arrays(path: Path, *, name: str, source: str, fmt: str, extra: dict | 
         source: The file name the user gave, for messages.
         fmt: The record's format (FORMAT, or a format that was converted to arrays).
         extra: More settings kept in the record's preprocessing JSON (e.g. a column mapping).
+        labels: The label kinds wanted; other data is refused.
     """
-    arrays, labels, label_key = _split(path)
-    count = _check_arrays(source, arrays, labels)
-    classes = [str(c) for c in np.unique(labels).tolist()] if labels is not None else []
+    arrays, values, label_key = _split(path)
+    count = _check_arrays(source, arrays, values)
+    kind = label_kind(values) if values is not None else None
+    check_label_kind(source, kind, labels)
+    classes = [str(c) for c in np.unique(values).tolist()] if kind == "class" else []
     return repo.add_dataset(
-        name=name, format=fmt, path=relative(path), samples=count, has_labels=labels is not None,
+        name=name, format=fmt, path=relative(path), samples=count, has_labels=values is not None,
         classes=classes, skipped=0, preprocessing={
-            "arrays": {k: list(a.shape) for k, a in arrays.items()}, "labels": label_key, **(extra or {})})
+            "arrays": {k: list(a.shape) for k, a in arrays.items()}, "labels": label_key, "label_kind": kind,
+            **(extra or {})})
 
 
 def _match(model: ModelRecord, dataset: DatasetRecord, arrays: dict[str, np.ndarray]) -> dict[str, str]:
@@ -123,6 +151,7 @@ def check_shape(input_name: str, expected: list[int], array_name: str, array: np
 def open_array_dataset(dataset: DatasetRecord, model: ModelRecord):
     """A SampleSource over a stored .npy/.npz for model (see core.intake.sources)."""
     arrays, labels, _ = _split(resolve(dataset.path), mapped=True)  # checked when it was stored
+    read_label = {"class": int, "text": str}.get(label_kind(labels) if labels is not None else "", np.asarray)
     feeds = {}
     for port in model.inputs:
         array_name = _match(model, dataset, arrays)[port["name"]]
@@ -133,6 +162,6 @@ def open_array_dataset(dataset: DatasetRecord, model: ModelRecord):
     def load(i: int):
         # Copy and cast one row at a time: a whole-array astype would read a mapped .npy into memory.
         inputs = {k: np.array(a[i:i + 1], dtype=dtype, order="C") for k, (a, dtype) in feeds.items()}
-        return (next(iter(inputs.values())) if single else inputs), (int(labels[i]) if labels is not None else None)
+        return (next(iter(inputs.values())) if single else inputs), (read_label(labels[i]) if labels is not None else None)
 
     return SampleSource(name=dataset.name, count=dataset.samples, has_labels=labels is not None, load=load)

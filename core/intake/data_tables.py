@@ -2,7 +2,7 @@
 
 Each row is one sample. Columns map to model inputs: by default a column named after an input
 feeds it (a list column gives a whole tensor per row), and with one input every other numeric
-column is gathered into one feature vector. An optional label column holds integer classes.
+column is gathered into one feature vector. An optional label column holds the labels: integer classes, texts or numbers (core.intake.data_arrays).
 The table is converted once into arrays.npz beside the upload and then read like a .npz
 (core.intake.data_arrays), so every check there applies.
 """
@@ -115,20 +115,25 @@ def _columns_to_arrays(table, columns: dict[str, list[str]] | None,
         parts = [_column(data, c) for c in cols]
         arrays[input_name] = parts[0] if len(parts) == 1 and parts[0].ndim > 1 else np.column_stack(parts)
     if label_column:
-        arrays["labels"] = _column(data, label_column)
+        labels = np.asarray(data[label_column])
+        if labels.dtype == object and all(isinstance(v, str) for v in labels):
+            labels = labels.astype(str)  # a text column: the labels of a text recognizer
+        arrays["labels"] = _column({label_column: labels}, label_column)
     return arrays
 
 
 def add_table_dataset(upload: tuple, *, name: str | None = None, label_column: str | None = None,
-                      columns: dict[str, list[str]] | None = None) -> DatasetRecord:
+                      columns: dict[str, list[str]] | None = None,
+                      labels: tuple[str, ...] | None = None) -> DatasetRecord:
     """Imports a CSV / Parquet / JSONL file or a zipped save_to_disk folder as a dataset.
 
     Args:
         upload: (file name, bytes or stream).
         name: The dataset's name (default: the file's stem).
-        label_column: The column with integer class labels, if any.
+        label_column: The column with the labels (classes, texts or values), if any.
         columns: Model input name -> the columns that feed it, in order. Default: every column but
             the label one, into a single input.
+        labels: The label kinds wanted (a task's); other data is refused before it is stored.
     """
     file_name, _ = upload
     suffix = Path(file_name).suffix.lower()
@@ -142,7 +147,7 @@ def add_table_dataset(upload: tuple, *, name: str | None = None, label_column: s
         arrays = _columns_to_arrays(table, columns, label_column)
         target = folder / "arrays.npz"
         np.savez(target, allow_pickle=False, **arrays)
-        return store_arrays(target, name=stem, source=file_name, fmt=FORMAT,
+        return store_arrays(target, name=stem, source=file_name, fmt=FORMAT, labels=labels,
                             extra={"columns": columns or {}, "label_column": label_column,
                                    "source_file": path.name})
 

@@ -1,7 +1,8 @@
 """Calibration and validation data: image folders -> preprocessed tensors -> nncf.Dataset.
 
 An image folder with class subfolders is labelled (ImageNet style, labels in sorted folder order);
-a flat folder of images is unlabelled.
+one with box annotations or masks (core.intake.annotations) is labelled for detection or
+segmentation; a flat folder of images is unlabelled.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from core.errors import BadInputError, DatasetError
+from core.intake.annotations import find_annotations
 from core.intake.files import save_all
 from core.intake.models import NUMPY_DTYPES, PortInfo
+from core.intake.samples import check_label_kind
 from core.options import ColorMode, ImagePreprocessing, Layout, TensorType
 from core.storage import new_folder, relative
 from db import repository as repo
@@ -29,16 +32,18 @@ IGNORED_NAMES = {"__MACOSX", ".DS_Store"}
 
 @dataclass(frozen=True)
 class ImageFolderIndex:
-    """The images found in a folder. samples holds (path relative to root, label or None)."""
+    """The images found in a folder. samples holds (path relative to root, label or None): a class
+    number, the image's boxes ([[class, x1, y1, x2, y2], ...] fractions) or its mask's path."""
 
     root: Path
     classes: list[str]
-    samples: list[tuple[str, int | None]]
+    samples: list[tuple[str, Any]]
     skipped: list[str]
+    label_kind: str | None = None  # 'class', 'boxes', 'mask' or None (core.intake.sources.label_kind)
 
     @property
     def has_labels(self) -> bool:
-        return bool(self.classes)
+        return self.label_kind is not None
 
 
 def _content_root(folder: Path) -> Path:
@@ -61,35 +66,52 @@ def _decodes(path: Path) -> bool:
         return False
 
 
+def _images(directory: Path) -> list[Path]:
+    return [p for p in sorted(directory.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            and not set(p.parts) & IGNORED_NAMES]
+
+
+def _labelled_images(root: Path) -> tuple[list[tuple[Path, Any]], list[str], str | None]:
+    """(image, label) pairs, class names and label kind: from annotations, class subfolders or none."""
+    annotations = find_annotations(root, _images(root))
+    if annotations:
+        images = [p for p in _images(root) if p.relative_to(root).parts[0] not in annotations.folders]
+        empty = [] if annotations.kind == "boxes" else None  # an image without boxes shows no object
+        return ([(p, annotations.by_stem.get(p.stem, empty)) for p in images
+                 if annotations.kind == "boxes" or p.stem in annotations.by_stem], annotations.classes, annotations.kind)
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name not in IGNORED_NAMES)
+    if not class_dirs:
+        return [(p, None) for p in _images(root)], [], None
+    return [(p, i) for i, d in enumerate(class_dirs) for p in _images(d)], [d.name for d in class_dirs], "class"
+
+
 def scan_image_folder(folder: Path) -> ImageFolderIndex:
     """Indexes the images under folder, checking each decodes; writes a manifest beside them."""
     root = _content_root(folder)
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name not in IGNORED_NAMES)
-    groups = [(d, i) for i, d in enumerate(class_dirs)] if class_dirs else [(root, None)]
-    samples: list[tuple[str, int | None]] = []
+    pairs, classes, kind = _labelled_images(root)
+    samples: list[tuple[str, Any]] = []
     skipped: list[str] = []
-    for directory, label in groups:
-        for path in sorted(directory.rglob("*")):
-            if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            relative = path.relative_to(root).as_posix()
-            (samples.append((relative, label)) if _decodes(path) else skipped.append(relative))
+    for path, label in pairs:
+        relative = path.relative_to(root).as_posix()
+        (samples.append((relative, label)) if _decodes(path) else skipped.append(relative))
     if not samples:
         raise DatasetError("No readable images found. Upload a zip of images: one subfolder per class "
-                           "for labelled data (e.g. cat/1.jpg, dog/2.jpg) or a flat folder for unlabelled."
-                           + (f" {len(skipped)} file(s) failed to decode." if skipped else ""))
-    index = ImageFolderIndex(root=root, classes=[d.name for d in class_dirs], samples=samples,
-                             skipped=skipped)
+                           "for labelled data (e.g. cat/1.jpg, dog/2.jpg), images with box annotations (COCO "
+                           "JSON, YOLO txt, VOC XML) or masks/ for detection or segmentation, or a flat folder "
+                           "for unlabelled." + (f" {len(skipped)} file(s) failed to decode." if skipped else ""))
+    index = ImageFolderIndex(root=root, classes=classes, samples=samples, skipped=skipped, label_kind=kind)
     (folder / MANIFEST).write_text(json.dumps({"root": root.relative_to(folder).as_posix(),
                                                "classes": index.classes, "samples": samples,
-                                               "skipped": skipped}))
+                                               "skipped": skipped, "label_kind": kind}))
     return index
 
 
 def load_index(folder: Path) -> ImageFolderIndex:
     data = json.loads((folder / MANIFEST).read_text())
+    kind = data.get("label_kind", "class" if data["classes"] else None)  # manifests written before kinds
     return ImageFolderIndex(root=folder / data["root"], classes=data["classes"],
-                            samples=[(p, label) for p, label in data["samples"]], skipped=data["skipped"])
+                            samples=[(p, label) for p, label in data["samples"]], skipped=data["skipped"],
+                            label_kind=kind)
 
 
 def resolve_preprocessing(spec: ImagePreprocessing, model_input: PortInfo) -> ImagePreprocessing:
@@ -157,6 +179,18 @@ def load_image(path: Path, spec: ImagePreprocessing) -> np.ndarray:
     return np.ascontiguousarray(_cast(array[None], spec.dtype))
 
 
+def load_mask(path: Path) -> np.ndarray:
+    """A segmentation mask PNG as class numbers [H, W] (a palette PNG's indices, or grey values)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image if image.mode in ("P", "L", "I", "I;16") else image.convert("L"), dtype=np.int64)
+    except Exception as error:  # PIL raises many types for broken files
+        raise DatasetError(f"Mask '{path.name}' could not be decoded ({error}); save masks as PNGs of class "
+                           "numbers and upload the data again.") from error
+
+
 def tensor_to_image(tensor: np.ndarray, spec: ImagePreprocessing) -> np.ndarray:
     """Turns a preprocessed image tensor back into a displayable uint8 image (the inverse of load_image).
 
@@ -197,8 +231,15 @@ def calibration_indices(count: int, subset_size: int, seed: int = 0) -> list[int
 
 
 def add_image_dataset(upload: tuple[str, bytes | BinaryIO], *, name: str | None = None,
-                      preprocessing: ImagePreprocessing | None = None) -> DatasetRecord:
-    """Imports a zip of images: class subfolders are labels, a flat folder is unlabelled."""
+                      preprocessing: ImagePreprocessing | None = None, annotations: tuple | None = None,
+                      labels: tuple[str, ...] | None = None) -> DatasetRecord:
+    """Imports a zip of images: class subfolders are labels, annotations (core.intake.annotations)
+    boxes or masks, a flat folder is unlabelled.
+
+    annotations: an annotation file uploaded beside the zip (e.g. COCO instances.json), read as if
+    it were in the zip's annotations/ folder. labels: the label kinds wanted (a task's); other data
+    is refused before it is stored.
+    """
     file_name, data = upload
     if not file_name.lower().endswith(".zip"):
         raise BadInputError(f"'{file_name}' is not a zip; zip the image folder (one subfolder per "
@@ -206,7 +247,10 @@ def add_image_dataset(upload: tuple[str, bytes | BinaryIO], *, name: str | None 
     stem = name or Path(file_name).stem
     with new_folder("datasets", stem) as folder:
         (files,) = save_all([upload], folder / "upload")
+        if annotations:
+            save_all([annotations], files / "annotations")
         index = scan_image_folder(files)
+        check_label_kind(file_name, index.label_kind, labels)
         return repo.add_dataset(
             name=name or Path(file_name).stem, format="image-folder", path=relative(files),
             samples=len(index.samples), has_labels=index.has_labels, classes=index.classes,

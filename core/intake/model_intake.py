@@ -20,6 +20,7 @@ from core.intake.models import (
     MODEL_SUFFIXES,
     class_labels,
     find_model_file,
+    metadata_charset,
     inspect_model,
     ir_size,
     port_dicts,
@@ -56,7 +57,7 @@ def register_model(source: Path, fmt: str, folder: Path, *, name: str | None,
         name=name or source.stem, format=fmt, path=relative(xml), size_bytes=ir_size(xml),
         inputs=port_dicts(info.inputs), outputs=port_dicts(info.outputs),
         recipe={"algorithm": "original", "source_file": source.name, "labels": class_labels(model),
-                **(recipe or {})})
+                **(recipe or {})}, task_settings={"charset": charset} if (charset := metadata_charset(model)) else None)
 
 
 def add_model_from_path(path: Path, *, name: str | None = None) -> ModelRecord:

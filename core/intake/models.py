@@ -6,13 +6,14 @@ worker supervisor and the pages.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.errors import ModelFormatError
+from core.errors import BadInputError, ModelFormatError
 
 # Suffix -> format name, for the files a user may hand over as "the model".
 MODEL_SUFFIXES = {".xml": "openvino-ir", ".onnx": "onnx", ".tflite": "tflite", ".pdmodel": "paddle",
@@ -250,8 +251,6 @@ def port_dicts(ports: list[PortInfo]) -> list[dict[str, Any]]:
 
 def class_labels(model) -> list[str]:
     """Class names stored in the model's metadata ('labels' as a JSON list), if any."""
-    import json
-
     for path in (["framework", "labels"], ["labels"], ["model_info", "labels"]):
         if model.has_rt_info(path):
             raw = model.get_rt_info(path).astype(str)
@@ -260,6 +259,34 @@ def class_labels(model) -> list[str]:
             except ValueError:
                 labels = raw.split()
             return [str(x) for x in labels]
+    return []
+
+
+def parse_charset(text: str) -> list[str]:
+    """A text recognizer's charset: one character per line, in class order (PaddleOCR's dict files;
+    a line holding one space is the space), or a JSON list of strings.
+
+    Raises:
+        BadInputError: Nothing in it.
+    """
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            return [str(c) for c in json.loads(stripped)]
+        except ValueError:
+            pass
+    characters = [line for line in text.replace("\r\n", "\n").split("\n") if line != ""]
+    if not characters:
+        raise BadInputError("The charset is empty; give one character per line, in the model's class order.")
+    return characters
+
+
+def metadata_charset(model) -> list[str]:
+    """The charset a text recognizer carries in its metadata ('character', as PaddleOCR's ONNX exports
+    do), or []."""
+    for path in (["framework", "character"], ["character"]):
+        if model.has_rt_info(path):
+            return parse_charset(model.get_rt_info(path).astype(str))
     return []
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import DatasetError
 from core.intake.models import PortInfo
 from db.records import ModelRecord
 
@@ -39,3 +40,21 @@ class SampleSource:
 
 def model_inputs(model: ModelRecord) -> list[PortInfo]:
     return [PortInfo(**port) for port in model.inputs]
+
+
+LABEL_HINTS = {
+    "class": "class subfolders of images, or integer labels",
+    "boxes": "box annotations in the image zip (COCO JSON, YOLO txt in labels/, VOC XML in Annotations/) or "
+             "given beside it (--annotations)",
+    "mask": "a masks/ folder with one PNG of class numbers per image",
+    "text": "a string 'labels' array in the .npz, or a text label column",
+    "value": "float labels ('labels' [N] or [N, K] in the .npz, or a numeric label column)",
+}
+
+
+def check_label_kind(source: str, found: str | None, wanted: tuple[str, ...] | None) -> None:
+    """Refuses data whose labels are not of a wanted kind (before it is stored); None wants any."""
+    if wanted is None or found in wanted:
+        return
+    raise DatasetError(f"'{source}' has {found or 'no'} labels, and the task asked for needs "
+                       + " or ".join(LABEL_HINTS[k] for k in wanted) + ".")

@@ -21,7 +21,14 @@ from core.errors import BadInputError, DatasetError
 from core.intake import data_arrays, data_tables
 from core.intake.data_arrays import add_array_dataset, store_arrays
 from core.intake.data_tables import TABLE_SUFFIXES, add_table_dataset
-from core.intake.datasets import add_image_dataset, load_image, load_index, resolve_preprocessing, tensor_to_image
+from core.intake.datasets import (
+    add_image_dataset,
+    load_image,
+    load_index,
+    load_mask,
+    resolve_preprocessing,
+    tensor_to_image,
+)
 from core.intake.samples import SampleSource, model_inputs
 from core.options import ImagePreprocessing
 from core.storage import new_folder, resolve
@@ -37,9 +44,11 @@ def _image_source(dataset: DatasetRecord, model: ModelRecord) -> SampleSource:
                            "input. Upload a .npz with one array per input instead.")
     spec = resolve_preprocessing(ImagePreprocessing.from_dict(dataset.preprocessing), inputs[0])
     index = load_index(resolve(dataset.path))
+    read_label = {"boxes": lambda boxes: np.array(boxes, dtype=np.float64).reshape(-1, 5),
+                  "mask": lambda mask: load_mask(index.root / mask)}.get(index.label_kind, lambda label: label)
     return SampleSource(name=dataset.name, count=len(index.samples), has_labels=index.has_labels,
                         load=lambda i: (load_image(index.root / index.samples[i][0], spec),
-                                        index.samples[i][1]))
+                                        read_label(index.samples[i][1])))
 
 
 SYNTHETIC = "synthetic"
@@ -72,6 +81,37 @@ def _opener(fmt: str) -> Callable[[DatasetRecord, ModelRecord], SampleSource]:
     return openers[fmt]
 
 
+def label_kind(dataset: DatasetRecord) -> str | None:
+    """What the dataset's labels are ('class', 'text', 'value', 'mask', 'boxes'), None without labels."""
+    if not dataset.has_labels:
+        return None
+    if dataset.format == "image-folder":
+        return load_index(resolve(dataset.path)).label_kind
+    return dataset.preprocessing.get("label_kind") or "class"  # datasets stored before kinds had classes
+
+
+def labels_summary(dataset: DatasetRecord) -> str:
+    """What labels the dataset has, for the pages: '10 classes', 'boxes of 3 classes', 'masks', ..."""
+    kind, count = label_kind(dataset), len(dataset.classes)
+    return {"class": f"{count} classes", "boxes": f"boxes of {count or 'numbered'} classes",
+            "mask": f"masks of {count} classes" if count else "masks", "text": "texts",
+            "value": "numeric values"}.get(kind, "no labels")
+
+
+def label_text(dataset: DatasetRecord, kind: str | None, label: Any) -> Any:
+    """A sample's label as the pages show it: the class name, 'N boxes', 'mask W×H', the text or values.
+    kind is label_kind(dataset)."""
+    if label is None:
+        return None
+    if kind == "class" and dataset.format == "image-folder":
+        return dataset.classes[label]
+    if kind == "boxes":
+        return f"{len(label)} boxes"
+    if kind == "mask":
+        return f"mask {label.shape[1]}×{label.shape[0]}"
+    return str(np.round(label, 4).tolist()) if kind == "value" else label
+
+
 def open_dataset(dataset: DatasetRecord, model: ModelRecord) -> SampleSource:
     """Opens dataset as samples for model; raises DatasetError naming any input that does not fit."""
     return _opener(dataset.format)(dataset, model)
@@ -86,18 +126,22 @@ def check_data_file(file_name: str) -> None:
 
 
 def add_data(upload: tuple, *, name: str | None = None, label_column: str | None = None,
-             columns: dict[str, list[str]] | None = None, preprocessing=None) -> DatasetRecord:
+             columns: dict[str, list[str]] | None = None, preprocessing=None, annotations: tuple | None = None,
+             labels: tuple[str, ...] | None = None) -> DatasetRecord:
     """Imports an upload by its kind: a zip of images, a .npy / .npz of arrays, or a table.
 
     label_column and columns apply to tables (see core.intake.data_tables.add_table_dataset),
-    preprocessing (an ImagePreprocessing) to image zips.
+    preprocessing (an ImagePreprocessing) and annotations (a file beside the zip) to image zips;
+    labels (the label kinds a task wants) to all: other data is refused before it is stored.
     """
     suffix = "." + str(upload[0]).lower().rsplit(".", 1)[-1]
+    if annotations and suffix != ".zip":
+        raise BadInputError("An annotation file goes with a zip of images; arrays and tables carry their labels.")
     if suffix in (".npy", ".npz"):
-        return add_array_dataset(upload, name=name)
+        return add_array_dataset(upload, name=name, labels=labels)
     if suffix in TABLE_SUFFIXES or (suffix == ".zip" and _is_hf_folder_zip(upload[1])):
-        return add_table_dataset(upload, name=name, label_column=label_column, columns=columns)
-    return add_image_dataset(upload, name=name, preprocessing=preprocessing)
+        return add_table_dataset(upload, name=name, label_column=label_column, columns=columns, labels=labels)
+    return add_image_dataset(upload, name=name, preprocessing=preprocessing, annotations=annotations, labels=labels)
 
 
 def image_spec(*, width: int = 0, height: int = 0, layout: str = "", color: str = "", mean: str = "0",
@@ -126,10 +170,11 @@ def _is_hf_folder_zip(data) -> bool:
     return found
 
 
-def add_data_from_path(path, **kwargs) -> DatasetRecord:
-    """add_data for a file on disk (the CLI); kwargs as for add_data."""
+def add_data_from_path(path, *, annotations=None, **kwargs) -> DatasetRecord:
+    """add_data for a file on disk (the CLI), with an annotation file on disk; kwargs as for add_data."""
     with Path(path).open("rb") as handle:
-        return add_data((Path(path).name, handle), **kwargs)
+        extra = (Path(annotations).name, Path(annotations).read_bytes()) if annotations else None
+        return add_data((Path(path).name, handle), annotations=extra, **kwargs)
 
 
 def preview(dataset: DatasetRecord, model: ModelRecord, count: int = 5) -> list[dict[str, Any]]:
@@ -137,15 +182,14 @@ def preview(dataset: DatasetRecord, model: ModelRecord, count: int = 5) -> list[
 
     Raises DatasetError naming the input, expected and actual shape when the data does not fit.
     """
-    rows = []
+    rows, kind = [], label_kind(dataset)
     source = open_dataset(dataset, model)
     for i, (inputs, label) in enumerate(source.samples(range(min(count, len(source))))):
         feeds = inputs if isinstance(inputs, dict) else {model.inputs[0]["name"]: inputs}
         for name, array in feeds.items():
             rows.append({"sample": i, "input": name, "shape": str(list(np.shape(array))),
                          "dtype": str(array.dtype), "min": float(np.min(array)),
-                         "max": float(np.max(array)), "label": dataset.classes[label]
-                         if label is not None and dataset.format == "image-folder" else label})
+                         "max": float(np.max(array)), "label": label_text(dataset, kind, label)})
     return rows
 
 
@@ -159,8 +203,8 @@ def preview_images(dataset: DatasetRecord, model: ModelRecord, count: int = 8) -
         return []
     source = open_dataset(dataset, model)  # checks the model has one fitting input
     spec = resolve_preprocessing(ImagePreprocessing.from_dict(dataset.preprocessing), model_inputs(model)[0])
-    return [(tensor_to_image(tensor, spec),
-             f"sample {i}: {dataset.classes[label] if label is not None else 'unlabelled'}")
+    kind = label_kind(dataset)
+    return [(tensor_to_image(tensor, spec), f"sample {i}: {label_text(dataset, kind, label) or 'unlabelled'}")
             for i, (tensor, label) in enumerate(source.samples(range(min(count, len(source)))))]
 
 
@@ -231,7 +275,7 @@ def fit_warnings(dataset: DatasetRecord, model: ModelRecord, rows: list[dict[str
     found = []
     shape = model.outputs[0].get("shape", []) if model.outputs else []
     classes = shape[-1] if shape and shape[-1] > 0 else 0
-    if dataset.has_labels and classes and len(dataset.classes) != classes:
+    if label_kind(dataset) == "class" and classes and len(dataset.classes) != classes:
         found.append(f"'{dataset.name}' has {len(dataset.classes)} classes but the model's output '"
                      f"{model.outputs[0]['name']}' has {classes}: top-1 against these labels will mean little. "
                      "Check the class folders (or the label column) match the model's classes.")

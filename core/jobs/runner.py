@@ -34,7 +34,8 @@ log = logging.getLogger("optlab.jobs")
 # Kinds that only read their inputs and write new rows: safe to run again after an interruption.
 RERUNNABLE = frozenset({JobKind.QUANTIZE, JobKind.EVALUATE, JobKind.BENCHMARK, JobKind.FP16,
                         JobKind.QUANTIZE_WITH_ACCURACY_CONTROL, JobKind.COMPRESS_WEIGHTS, JobKind.SWEEP,
-                        JobKind.BATCH_SWEEP, JobKind.PROFILE, JobKind.INTERLEAVED, JobKind.IMPORT_DATA})
+                        JobKind.BATCH_SWEEP, JobKind.PROFILE, JobKind.INTERLEAVED, JobKind.IMPORT_DATA,
+                        JobKind.SENSITIVITY})
 # Jobs this process runs right now (the job itself, and a sweep's current point); all heartbeat.
 ACTIVE_JOBS: set[int] = set()
 

@@ -1,8 +1,9 @@
 """Stored accuracy and agreement metrics as tables: the Compare page's metric columns and axis, and
 a model's accuracy per dataset / split / metric with the reference model of agreement metrics.
 
-Metric names are as stored: top1 / top5 (against labels), and top1_agreement / cosine / mse /
-max_abs_error (against the parent's outputs), suffixed ':OUTPUT' for multi-output models.
+Metric names are as stored (core.tasks.metrics): against labels top1 / top5, map50, cer, miou ...;
+against the parent's outputs top1_agreement / cosine / mse / max_abs_error (suffixed ':OUTPUT' for
+multi-output models) and the tasks' '_vs_parent' metrics.
 """
 
 from __future__ import annotations
@@ -10,16 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from core.intake.sources import dataset_split
+from core.tasks.metrics import METRICS, is_agreement
 from db import repository as repo
 
-# Fractions (0..1) the pages show as percentages.
-PERCENT_METRICS = ("top1", "top5", "top1_agreement")
-# Errors: smaller is better (everything else: larger is better).
-LOWER_IS_BETTER = ("mse", "max_abs_error")
-AGREEMENT_METRICS = ("top1_agreement", "cosine", "mse", "max_abs_error")
-_ORDER = ("top1", "top5", *AGREEMENT_METRICS)
-_TITLES = {"top1": "top-1", "top5": "top-5", "top1_agreement": "top-1 agreement with parent",
-           "cosine": "cosine similarity with parent", "mse": "MSE vs parent", "max_abs_error": "max abs error vs parent"}
+_ORDER = sorted(METRICS, key=lambda name: (is_agreement(name), list(METRICS).index(name)))
 
 
 def base_metric(metric: str) -> str:
@@ -29,23 +24,25 @@ def base_metric(metric: str) -> str:
 
 def is_metric(column: str) -> bool:
     """True for a stored accuracy / agreement metric name (a results row's metric columns)."""
-    return base_metric(column) in _ORDER
+    return base_metric(column) in METRICS
 
 
 def is_percent(metric: str) -> bool:
     """True for metrics stored as fractions and shown in %."""
-    return base_metric(metric) in PERCENT_METRICS
+    known = METRICS.get(base_metric(metric))
+    return bool(known and known.percent)
 
 
 def higher_is_better(metric: str) -> bool:
-    """False for error metrics (MSE, max abs error), True for accuracy / agreement / similarity."""
-    return base_metric(metric) not in LOWER_IS_BETTER
+    """False for error metrics (MSE, CER, MAE ...), True for accuracy / agreement / similarity."""
+    known = METRICS.get(base_metric(metric))
+    return known is None or known.higher_is_better
 
 
 def metric_title(metric: str) -> str:
     """A column / axis title: 'top-5 (%)', 'MSE vs parent [boxes]'."""
     base, _, output = metric.partition(":")
-    title = _TITLES.get(base, base) + (" (%)" if is_percent(metric) else "")
+    title = (METRICS[base].title if base in METRICS else base) + (" (%)" if is_percent(metric) else "")
     return f"{title} [{output}]" if output else title
 
 
@@ -66,7 +63,7 @@ def metric_text(metric: str, value: float | None) -> str:
 
 
 def sort_metrics(metrics: set[str] | list[str]) -> list[str]:
-    """Metrics in a fixed order: top-1, top-5, then the agreement metrics, each output together."""
+    """Metrics in a fixed order: those against labels, then the agreement metrics, each output together."""
     def key(metric: str) -> tuple[int, str, str]:
         base, _, output = metric.partition(":")
         return (_ORDER.index(base) if base in _ORDER else len(_ORDER), output, base)
@@ -114,7 +111,7 @@ def model_accuracy(model_id: int) -> list[dict[str, Any]]:
         dataset = datasets.get(dataset_id)
         split = a.split
         if split is None:  # stored before 0004: what the measurement would have read
-            labelled = base_metric(metric) not in AGREEMENT_METRICS
+            labelled = not is_agreement(base_metric(metric))
             split = "validation" if labelled and dataset is not None and dataset_split(dataset) else "all"
         split = "validation part" if split == "validation" else split
         rows.append({"dataset": dataset.name if dataset else "—", "split": split, "metric": metric_title(metric),

@@ -9,6 +9,7 @@ from html import escape
 from typing import Any
 
 from core.errors import NotFoundError
+from core.measure.accuracy_tables import metric_text, metric_title, shown_value
 from core.measure.profile import by_layer_type, profile_diff
 from core.measure.sweeps import spread
 from db import repository as repo
@@ -109,3 +110,23 @@ def _profile(profile_id: int):
     if not found:
         raise NotFoundError(f"Profile #{profile_id} does not exist; run a profile job first.")
     return found[0]
+
+
+def sensitivity_figure(ranking, top: int = 20):
+    """Bars of the task metric each layer recovers when kept in float (most costly on top), with the
+    float and INT8 values in the title; ranking is a SensitivityRecord."""
+    import plotly.graph_objects as go
+
+    layers = ranking.layers[:top][::-1]  # plotly draws the first bar at the bottom
+    shown = [shown_value(ranking.metric, layer["recovered"]) for layer in layers]  # % metrics: in points
+    figure = go.Figure(go.Bar(x=shown, y=[escape(f"{layer['name']} ({layer['type']})") for layer in layers],
+                              orientation="h", hovertext=[escape(metric_text(ranking.metric, layer["value"]))
+                                                          for layer in layers],
+                              hovertemplate="%{y}<br>recovers %{x:.4g}<br>metric with it in float: %{hovertext}"
+                                            "<extra></extra>"))
+    title = (f"{metric_title(ranking.metric)}: float {metric_text(ranking.metric, ranking.float_value)}, "
+             f"INT8 {metric_text(ranking.metric, ranking.int8_value)}")
+    figure.update_layout(title=escape(title), xaxis_title=escape(f"recovered by keeping the layer in float "
+                                                                 f"({metric_title(ranking.metric)})"),
+                         margin={"t": 40, "l": 10}, height=max(250, 28 * len(layers) + 120))
+    return figure

@@ -1,10 +1,11 @@
-"""Accuracy of a model: top-1 against labels."""
+"""Accuracy of a model on its task (core/tasks) against a dataset's labels; compile_model."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +13,10 @@ from core.errors import DatasetError
 from core.intake.models import read_model
 from core.measure.machine import describe_precision
 from core.options import Precision
+from core.tasks.base import Scorer, Task, TaskSettings
+from core.tasks.classification import TopK
+from core.tasks.registry import get_task
+from core.tasks.run import score
 
 
 @dataclass(frozen=True)
@@ -39,43 +44,55 @@ def compile_model(model_path: Path, *, device: str = "CPU", precision: Precision
     return ov.Core().compile_model(model, device, config)
 
 
-def topk_accuracies(model_path: Path, samples: Iterable[tuple[np.ndarray, int | None]], *,
-                    ks: tuple[int, ...] = (1,), device: str = "CPU", precision: Precision = Precision.F32,
-                    on_progress: Callable[[int], None] | None = None) -> list[AccuracyMeasurement]:
-    """Top-k accuracies in one pass: per k, the share of samples whose label is among the k largest logits.
+def task_metrics(model_path: Path, samples: Iterable[tuple[Any, Any]], *, task: Task | str | None = None,
+                 settings: TaskSettings | None = None, classes: int = 0, device: str = "CPU",
+                 precision: Precision = Precision.F32, scorer: Scorer | None = None,
+                 on_progress: Callable[[int], None] | None = None) -> list[AccuracyMeasurement]:
+    """A model's task metrics against the labels of samples, in one pass.
 
     Args:
-        model_path: The model to evaluate (first output = class scores).
-        samples: (tensor, label) pairs; every label must be set.
-        ks: Which top-k to count (1 = top-1, 5 = top-5).
+        model_path: The model to evaluate.
+        samples: (inputs, label) pairs; every label must be set.
+        task: The task (or its name; None = classification) that decodes the outputs and scores them.
+        settings: How the task reads the outputs (charset, thresholds).
+        classes: The model's class count (classification: top-5 only with more than 5).
         device: OpenVINO device.
         precision: Inference precision to ask for; the one that ran is returned.
+        scorer: Scores the predictions instead of the task's own scorer (e.g. chosen top-k).
         on_progress: Called with the number of samples done.
 
     Returns:
-        One AccuracyMeasurement per k ('top1', 'top5', ...), in the order of ks.
+        One AccuracyMeasurement per metric of the task (top1 / top5, map50 / map50_95, cer, ...).
+
+    Raises:
+        DatasetError: No samples, a sample without a label, or labels that do not fit the task.
     """
+    task = get_task(task) if task is None or isinstance(task, str) else task
+    settings = settings or TaskSettings()
     compiled = compile_model(model_path, device=device, precision=precision)
-    request = compiled.create_infer_request()
-    hits, count = dict.fromkeys(ks, 0), 0
-    for tensor, label in samples:
-        if label is None:
-            raise DatasetError("Top-k accuracy needs labels, and this dataset has none; upload images in one "
-                               "subfolder per class, or use the agreement metrics against the parent.")
-        # A dict (input name -> array) feeds a multi-input model; a bare array the single input.
-        scores = request.infer(tensor if isinstance(tensor, dict) else [tensor])[compiled.output(0)]
-        scores = scores.reshape(scores.shape[0], -1)[0]
-        # The label's place when sorted by score, ties going to the lower index (as argmax does).
-        rank = int(np.sum(scores > scores[label]) + np.sum(scores[:label] == scores[label]))
-        for k in ks:
-            hits[k] += int(rank < k)
-        count += 1
-        if on_progress:
-            on_progress(count)
+    scorer = scorer or task.scorer(settings, classes=classes, vs_parent=False)
+
+    def targets():
+        for inputs, label in samples:
+            if label is None:
+                raise DatasetError(f"{task.title.capitalize()} metrics need labels, and this dataset has none; "
+                                   "upload labelled data, or measure an optimized child against its parent.")
+            yield inputs, task.label_target(label, settings)
+
+    count = score(compiled, targets(), task, settings, scorer, on_progress)
     if count == 0:
         raise DatasetError("The dataset yielded no samples to evaluate.")
     ran = describe_precision(compiled)
-    return [AccuracyMeasurement(metric=f"top{k}", value=hits[k] / count, samples=count, precision=ran) for k in ks]
+    return [AccuracyMeasurement(metric=m, value=v, samples=count, precision=ran) for m, v in scorer.result().items()]
+
+
+def topk_accuracies(model_path: Path, samples: Iterable[tuple[np.ndarray, int | None]], *,
+                    ks: tuple[int, ...] = (1,), device: str = "CPU", precision: Precision = Precision.F32,
+                    on_progress: Callable[[int], None] | None = None) -> list[AccuracyMeasurement]:
+    """Top-k accuracies of a classifier in one pass ('top1', 'top5', ... in the order of ks): per k,
+    the share of samples whose label is among the k largest scores, ties ranked as argmax does."""
+    return task_metrics(model_path, samples, device=device, precision=precision, on_progress=on_progress,
+                        scorer=TopK(ks, tuple(f"top{k}" for k in ks)))
 
 
 def top1_accuracy(model_path: Path, samples: Iterable[tuple[np.ndarray, int | None]], *,

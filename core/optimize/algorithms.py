@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 
 from core.errors import BadInputError
 from core.intake.models import ir_size, read_model, save_ir, weight_layers, weight_precisions
 from core.optimize.recipes import AccuracyControlOptions, CompressWeightsOptions, ModelType, QuantizeOptions
+from core.tasks.base import TaskSettings
+from core.tasks.classification import Classification
+from core.tasks.run import Validation
 
 Sample = Any  # one model call's input: an array, or a dict of arrays for multi-input models
 
@@ -148,22 +150,19 @@ class _RevertedOps(logging.Handler):
 
 
 def quantize_with_accuracy_control_model(
-        model_path: Path, calibration: Sequence[Sample], validation: Sequence[tuple[Sample, int]], *,
-        options: AccuracyControlOptions, output_path: Path,
+        model_path: Path, calibration: Sequence[Sample], validation: Sequence[tuple[Sample, Any]], *,
+        options: AccuracyControlOptions, output_path: Path, validate: Validation | None = None,
         on_sample: Callable[[int], None] | None = None) -> OptimizeResult:
-    """INT8 with nncf.quantize_with_accuracy_control, metric = top-1 against the given targets.
+    """INT8 with nncf.quantize_with_accuracy_control, the drop measured in a task metric.
 
     Args:
-        validation: (input, target class) pairs; the target is a label, or the parent model's own
-            prediction when the data has no labels (the metric is then top-1 agreement).
+        validation: (input, target) pairs; the target is a decoded label, or the parent model's own
+            decoded prediction when the data has no labels (the metric is then against the parent).
+        validate: The task metric (core.tasks.run.Validation); default top-1 against class targets.
     """
     import nncf
 
-    def top1(compiled, items) -> tuple[float, list[float]]:
-        output = compiled.output(0)
-        hits = [float(np.argmax(np.asarray(compiled(x)[output]).reshape(-1)) == target) for x, target in items]
-        return float(np.mean(hits)), hits
-
+    validate = validate or Validation(Classification(), TaskSettings(), metric="top1", vs_parent=False, classes=0)
     model = read_model(model_path)
     handler = _RevertedOps()
     logger = logging.getLogger("nncf")
@@ -172,7 +171,7 @@ def quantize_with_accuracy_control_model(
     try:
         with _nncf_errors():
             quantized = nncf.quantize_with_accuracy_control(
-                model, _counting(calibration, on_sample), nncf.Dataset(list(validation)), top1,
+                model, _counting(calibration, on_sample), nncf.Dataset(list(validation)), validate,
                 max_drop=options.max_drop, drop_type=nncf.DropType[options.drop_type.name],
                 advanced_accuracy_restorer_parameters=nncf.AdvancedAccuracyRestorerParameters(
                     max_num_iterations=options.max_reverted or sys.maxsize),

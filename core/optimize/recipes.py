@@ -14,6 +14,7 @@ from typing import Any
 
 from core.errors import BadInputError
 from core.options import JobKind, _Options, _positive, _strings
+from core.tasks.metrics import METRICS, is_agreement
 
 
 class QuantizationPreset(StrEnum):
@@ -86,36 +87,60 @@ class DropType(StrEnum):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AccuracyControlOptions(QuantizeOptions):
-    """nncf.quantize_with_accuracy_control: INT8, with layers reverted until the drop fits.
+class SensitivityOptions(QuantizeOptions):
+    """Layer sensitivity: the INT8 model's layers ranked by the task metric each recovers in float.
 
-    The metric is the lab's own: top-1 against labels when the validation data has them, else
-    top-1 agreement with the parent model.
+    The metric is one of the model's task (core/tasks): against the validation data's labels when
+    they fit the task, else against the parent model's outputs (top-1 agreement, map50_vs_parent ...).
 
     Attributes:
-        validation_dataset_id: The dataset the drop is measured on (the page's validation data).
-        max_drop: Largest accepted accuracy loss: a fraction for absolute (0.01 = 1 percentage point),
-            a share of the parent's accuracy for relative.
-        drop_type: absolute (points of accuracy) or relative (share of the parent's accuracy).
-        max_validation_samples: Validation samples scored per round (a count; more is slower and surer).
-        max_reverted: At most this many quantizer groups go back to float (empty: as many as the drop needs).
+        validation_dataset_id: The dataset the metric is measured on (the page's validation data).
+        metric: The task metric: top1, map50, map50_95, exact_match, cer, miou, pixel_accuracy, mae,
+            rmse, cosine ... (empty: the task's first; the result says which).
+        max_validation_samples: Validation samples scored per model (a count; more is slower and surer).
     """
 
     validation_dataset_id: int
+    metric: str | None = None
+    max_validation_samples: int = 500
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive("max_validation_samples", self.max_validation_samples)
+        if self.metric is not None and self.metric not in METRICS:
+            raise BadInputError(f"'{self.metric}' is not a metric the lab knows; use one of "
+                                + ", ".join(m for m in METRICS if not is_agreement(m)) + ".")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccuracyControlOptions(SensitivityOptions):
+    """nncf.quantize_with_accuracy_control: INT8, with layers reverted until the drop fits.
+
+    The metric is one of the model's task (core/tasks), as for SensitivityOptions.
+
+    Attributes:
+        max_drop: Largest accepted loss in the metric's units: a fraction for absolute (0.01 = 1
+            percentage point of a % metric), a share of the parent's value for relative.
+        drop_type: absolute (points of accuracy) or relative (share of the parent's accuracy).
+        max_reverted: At most this many quantizer groups go back to float (empty: as many as the drop needs).
+    """
+
     max_drop: float = 0.01
     drop_type: DropType = DropType.ABSOLUTE
-    max_validation_samples: int = 500
     max_reverted: int | None = None  # at most this many quantizer groups go back to float (NNCF iterations)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "drop_type", DropType(self.drop_type))
         _positive("max_drop", self.max_drop)
-        _positive("max_validation_samples", self.max_validation_samples)
         if self.max_reverted is not None:
             _positive("max_reverted", self.max_reverted)
-        if self.drop_type == DropType.ABSOLUTE and self.max_drop >= 1:
+        known = METRICS[self.metric or "top1"]
+        if self.drop_type == DropType.ABSOLUTE and known.percent and self.max_drop >= 1:
             raise BadInputError("max_drop is a fraction of accuracy (0.01 = 1 point); use a value below 1.")
+        if self.drop_type == DropType.RELATIVE and not known.higher_is_better:
+            raise BadInputError(f"'{self.metric}' is an error (smaller is better), whose relative drop means "
+                                "nothing; give an absolute max drop in its units.")
 
 
 class WeightMode(StrEnum):

@@ -19,4 +19,5 @@ HANDLERS: dict[str, Callable] = {
     JobKind.SWEEP: sweep.run_sweep,
     JobKind.BATCH_SWEEP: measure.run_batch_sweep_job, JobKind.PROFILE: measure.run_profile_job,
     JobKind.INTERLEAVED: measure.run_interleaved_job, JobKind.IMPORT_DATA: data.run_import_data,
+    JobKind.SENSITIVITY: optimize.run_sensitivity,
 }

@@ -14,10 +14,10 @@ from core.errors import DatasetError
 from core.intake.datasets import calibration_indices
 from core.intake.model_intake import delete_model
 from core.intake.models import inspect_model, port_dicts
-from core.intake.sources import open_part, part_read
-from core.measure.agreement import store_agreement, store_precision_drift
+from core.intake.sources import label_kind, open_part, part_read
+from core.measure.agreement import store_agreement, store_comparison, store_precision_drift
 from core.measure.benchmark import run_benchmark
-from core.measure.evaluate import compile_model, top1_accuracy, topk_accuracies
+from core.measure.evaluate import compile_model, task_metrics
 from core.measure.machine import device_default_precision
 from core.optimize.algorithms import (
     OptimizeResult,
@@ -27,9 +27,12 @@ from core.optimize.algorithms import (
     quantize_with_accuracy_control_model,
 )
 from core.optimize import obtained
-from core.optimize.recipes import ALGORITHM_OPTIONS, AccuracyControlOptions
+from core.optimize.recipes import ALGORITHM_OPTIONS, AccuracyControlOptions, SensitivityOptions
+from core.optimize.sensitivity import layer_sensitivity
 from core.options import BenchmarkOptions, EvaluateOptions, JobKind, MeasureOptions, PerformanceHint, Precision
 from core.storage import new_folder, relative, resolve
+from core.tasks.registry import model_task
+from core.tasks.run import Validation, infer, output_names
 from db import repository as repo
 from db.records import DatasetRecord, JobRecord, ModelRecord
 
@@ -69,12 +72,14 @@ def _class_count(model: ModelRecord) -> int:
 
 def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOptions, reporter,
             job_id: int, start: float, end: float) -> None:
-    """Evaluates (when the dataset has labels) and benchmarks a model at each precision.
+    """Evaluates (when the dataset has labels its task scores) and benchmarks a model at each precision.
 
     Timing runs once with the latency hint (batch 1) and once with the throughput hint.
     """
     dataset = repo.get_dataset(options.dataset_id) if options.dataset_id else None
-    steps = len(precisions) * (3 if dataset and dataset.has_labels else 2)
+    task, settings = model_task(model)
+    scored = dataset is not None and label_kind(dataset) in task.label_kinds
+    steps = len(precisions) * (3 if scored else 2)
     # Agreement with the parent (issue 5); for a parent at the device default, its drift from f32.
     steps += sum(1 for p in precisions if dataset and (model.parent_id or p == Precision.DEFAULT))
     step = 0
@@ -86,13 +91,13 @@ def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOpt
         step += 1
 
     for precision in precisions:
-        if dataset and dataset.has_labels:
-            next_stage(f"evaluating {model.name} ({precision})")
+        if scored:
+            next_stage(f"evaluating {model.name} ({precision}, {task.title})")
             source = open_part(dataset, model, "validation")
             total = len(source)
-            ks = (1, 5) if _class_count(model) > 5 else (1,)  # top-5 says something only with > 5 classes
-            for result in topk_accuracies(path, source.samples(), ks=ks, device=options.device, precision=precision,
-                                          on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} images")):
+            for result in task_metrics(path, source.samples(), task=task, settings=settings,
+                                       classes=_class_count(model), device=options.device, precision=precision,
+                                       on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} samples")):
                 repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric,
                                   value=result.value, samples=result.samples, precision=result.precision,
                                   job_id=job_id, split=part_read(dataset, "validation"))
@@ -113,13 +118,20 @@ def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOpt
             repo.add_benchmark(model.id, bench.to_dict(), job_id=job_id)
 
 
-def _targets(parent: ModelRecord, samples: list[tuple[Any, int | None]]) -> list[tuple[Any, int]]:
-    """(input, target) pairs: the label, or the parent's own prediction when there is none."""
-    if all(label is not None for _, label in samples):
-        return [(x, int(label)) for x, label in samples]
-    compiled = compile_model(resolve(parent.path), precision=Precision.F32)
-    output = compiled.output(0)
-    return [(x, int(compiled(x)[output].reshape(-1).argmax())) for x, _ in samples]
+def _targets(parent: ModelRecord, dataset: DatasetRecord, samples: list[tuple[Any, Any]],
+             metric: str | None) -> tuple[list[tuple[Any, Any]], Validation]:
+    """(input, target) pairs and the validation function of accuracy control on the parent's task:
+    the decoded label when the data has labels of the task's kind, else the parent's own decoded
+    prediction (the metric is then against the parent)."""
+    task, settings = model_task(parent)
+    vs_parent = label_kind(dataset) not in task.label_kinds
+    if vs_parent:
+        compiled = compile_model(resolve(parent.path), precision=Precision.F32)
+        request, names = compiled.create_infer_request(), output_names(compiled)
+        targets = [(x, task.reference_target(task.decode(infer(request, names, x), x, settings))) for x, _ in samples]
+    else:
+        targets = [(x, task.label_target(label, settings)) for x, label in samples]
+    return targets, Validation(task, settings, metric=metric, vs_parent=vs_parent, classes=_class_count(parent))
 
 
 def _optimize(kind: JobKind, options, parent: ModelRecord, job: JobRecord, output, reporter) -> tuple[
@@ -148,12 +160,14 @@ def _optimize(kind: JobKind, options, parent: ModelRecord, job: JobRecord, outpu
                                       on_sample=on_sample), len(inputs)
     assert isinstance(options, AccuracyControlOptions)
     reporter.stage("loading validation data", 0.05, 0.1)
-    validation = _targets(parent, load_samples(parent, repo.get_dataset(options.validation_dataset_id),
-                                               options.max_validation_samples, reporter, seed=1,
-                                               part="validation"))
-    reporter.stage("quantizing with accuracy control (statistics, then validation rounds)", 0.1, 0.45)
-    return quantize_with_accuracy_control_model(path, inputs, validation, options=options, output_path=output,
-                                                on_sample=on_sample), len(inputs)
+    dataset = repo.get_dataset(options.validation_dataset_id)
+    validation, validate = _targets(parent, dataset, load_samples(parent, dataset, options.max_validation_samples,
+                                                                  reporter, seed=1, part="validation"), options.metric)
+    reporter.stage(f"quantizing with accuracy control on {options.metric or 'the task metric'} (statistics, then "
+                   "validation rounds)", 0.1, 0.45)
+    result = quantize_with_accuracy_control_model(path, inputs, validation, options=options, output_path=output,
+                                                  validate=validate, on_sample=on_sample)
+    return dataclasses.replace(result, details={**result.details, "metric": validate.metric}), len(inputs)
 
 
 def run_optimize(job: JobRecord, reporter) -> int:
@@ -208,8 +222,8 @@ def parent_measured(parent: ModelRecord, options: MeasureOptions) -> bool:
     """Whether the parent already has what measure() would store, from quiet runs of the same settings.
 
     That is: latency- and throughput-hint runs at batch 1 on the device, at least as long as asked,
-    not noisy, at forced f32 and at the device default; and top-1 on the dataset at both precisions
-    when one is given.
+    not noisy, at forced f32 and at the device default; and its task's metrics against the labels of
+    the dataset at both precisions when one with labels is given.
     """
     wanted = {Precision.F32.value, device_default_precision(options.device)}
     runs = {(b.precision, b.hint) for b in repo.list_benchmarks(parent.id)
@@ -218,25 +232,56 @@ def parent_measured(parent: ModelRecord, options: MeasureOptions) -> bool:
     if not all((precision, hint) in runs for precision in wanted for hint in ("latency", "throughput")):
         return False
     dataset = repo.get_dataset(options.dataset_id) if options.dataset_id else None
-    if dataset is None or not dataset.has_labels:
+    if dataset is None or label_kind(dataset) not in model_task(parent)[0].label_kinds:
         return True
-    measured = {a.precision for a in repo.list_accuracy(parent.id) if a.dataset_id == dataset.id and a.metric == "top1"}
+    measured = {a.precision for a in repo.list_accuracy(parent.id)
+                if a.dataset_id == dataset.id and a.reference_model_id is None}
     return wanted <= measured
 
 
 def run_evaluate(job: JobRecord, reporter) -> None:
+    """A model's task metrics against the dataset's labels, or against a reference model's outputs."""
     options = EvaluateOptions.from_dict(job.options)
     model = repo.get_model(job.model_id)
     dataset = repo.get_dataset(options.dataset_id)
-    reporter.stage(f"evaluating {model.name}", 0.0, 1.0)
+    task, settings = model_task(model)
+    reporter.stage(f"evaluating {model.name} ({task.title})", 0.0, 1.0)
+    if options.reference_model_id is not None:
+        total = min(dataset.samples, options.max_samples or dataset.samples)
+        store_comparison(model, repo.get_model(options.reference_model_id), dataset, device=options.device,
+                         precision=options.precision, job_id=job.id, max_samples=options.max_samples,
+                         on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} samples"))
+        return
+    if label_kind(dataset) not in task.label_kinds:
+        raise DatasetError(f"'{dataset.name}' has {label_kind(dataset) or 'no'} labels and {task.title} is scored "
+                           f"against {' or '.join(task.label_kinds) or 'a reference model only'}; choose a "
+                           "dataset with fitting labels, or compare with a reference model (--reference).")
     source = open_part(dataset, model, "validation")
     total = min(len(source), options.max_samples or len(source))
-    result = top1_accuracy(resolve(model.path), source.samples(range(total)),
-                           device=options.device, precision=options.precision,
-                           on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} images"))
-    repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric, value=result.value,
-                      samples=result.samples, precision=result.precision, job_id=job.id,
-                      split=part_read(dataset, "validation"))
+    for result in task_metrics(resolve(model.path), source.samples(range(total)), task=task, settings=settings,
+                               classes=_class_count(model), device=options.device, precision=options.precision,
+                               on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} samples")):
+        repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric, value=result.value,
+                          samples=result.samples, precision=result.precision, job_id=job.id,
+                          split=part_read(dataset, "validation"))
+
+
+def run_sensitivity(job: JobRecord, reporter) -> None:
+    """Ranks the INT8 layers of job.model_id by the task metric each recovers when kept in float."""
+    options = SensitivityOptions.from_dict(job.options)
+    model = repo.get_model(job.model_id)
+    reporter.stage("loading calibration data", 0.0, 0.05)
+    calibration = [x for x, _ in load_samples(model, repo.get_dataset(job.dataset_id), options.subset_size, reporter)]
+    reporter.stage("loading validation data", 0.05, 0.1)
+    dataset = repo.get_dataset(options.validation_dataset_id)
+    validation, validate = _targets(model, dataset, load_samples(model, dataset, options.max_validation_samples,
+                                                                 reporter, seed=1, part="validation"), options.metric)
+    reporter.stage("quantizing, then each layer in float", 0.1, 1.0)
+    result = layer_sensitivity(resolve(model.path), calibration, validation, validate=validate, options=options,
+                               on_layer=lambda done, total: reporter.fraction(done / total, f"{done}/{total} layers"))
+    repo.add_sensitivity(model_id=model.id, dataset_id=dataset.id, job_id=job.id, metric=result.metric,
+                         float_value=result.float_value, int8_value=result.int8_value, layers=result.layers,
+                         seconds=result.seconds)
 
 
 def run_benchmark_job(job: JobRecord, reporter) -> None:
