@@ -23,7 +23,7 @@ from core.measure.options import BatchSweepOptions, InterleavedOptions, ProfileO
 from core.optimize.recipes import QuantizeOptions, SensitivityOptions, SweepOptions
 from core.options import BenchmarkOptions, EvaluateOptions, ImagePreprocessing, JobKind, MeasureOptions
 from core.storage import claim_folder, new_folder, relative, resolve
-from core.tasks.registry import model_task, set_task
+from core.tasks.registry import labels_for, model_task, set_task
 from db import repository as repo
 from db.records import DatasetRecord, JobRecord, ModelRecord
 
@@ -49,19 +49,27 @@ def ensure_demo() -> tuple[ModelRecord, DatasetRecord, DatasetRecord]:
 
 def submit_import(upload: tuple, *, name: str | None = None, label_column: str | None = None,
                   columns: dict[str, list[str]] | None = None,
-                  preprocessing: ImagePreprocessing | None = None) -> JobRecord:
+                  preprocessing: ImagePreprocessing | None = None, annotations: tuple | None = None,
+                  task: str | None = None) -> JobRecord:
     """Saves an upload (file name, bytes or stream) and queues the job that imports it as a dataset.
 
-    The arguments are core.intake.sources.add_data's, which the job calls; a file of no known kind,
-    an empty one or one over the upload limit is refused here, before anything is queued.
+    The arguments are core.intake.sources.add_data's, which the job calls (annotations: a file
+    beside an image zip, e.g. COCO instances.json; task: refuse data whose labels do not fit it); a
+    file of no known kind, an empty one or one over the upload limit is refused here, before
+    anything is queued.
     """
     file_name = str(upload[0])
     check_data_file(file_name)
+    labels = labels_for(task)
     with new_folder(UPLOADS, file_name) as folder:
-        saved = save_upload(upload[1], folder, file_name, max_bytes=get_settings().max_upload_bytes)
+        limit = get_settings().max_upload_bytes
+        saved = save_upload(upload[1], folder, file_name, max_bytes=limit)
+        beside = save_upload(annotations[1], folder / "annotations", str(annotations[0]), max_bytes=limit) \
+            if annotations else None
         job = jobs.submit(JobKind.IMPORT_DATA, {
             "upload": relative(saved), "file_name": file_name, "name": name, "label_column": label_column,
-            "columns": columns, "preprocessing": (preprocessing or ImagePreprocessing()).to_dict()})
+            "columns": columns, "preprocessing": (preprocessing or ImagePreprocessing()).to_dict(),
+            "annotations": relative(beside) if beside else None, "labels": list(labels) if labels else None})
         try:
             claim_folder(folder, job.id)  # the worker's recovery round removes it should the job be killed
         except FileNotFoundError:
@@ -130,9 +138,10 @@ def submit_sensitivity(*, model_id: int, dataset_id: int, options: SensitivityOp
 
 
 def submit_ignoring_worst(sensitivity_id: int, model_id: int, ks: list[int], *, measure: MeasureOptions,
-                          idempotency_key: str | None = None) -> JobRecord:
+                          max_drop: float | None = None, idempotency_key: str | None = None) -> JobRecord:
     """INT8 of the ranked model with its k most costly layers in float (one k: a quantize job; several:
-    a sweep, one child per k, each on the Compare chart). The ranking's calibration options are kept."""
+    a sweep, one child per k, each on the Compare chart; with max_drop the sweep stops at the first k
+    whose drop in the ranking's metric is at most max_drop). The ranking's calibration options are kept."""
     ranking = next((r for r in repo.list_sensitivities(model_id) if r.id == sensitivity_id), None)
     if ranking is None:
         raise BadInputError(f"Model #{model_id} has no sensitivity ranking #{sensitivity_id}; rank its layers first.")
@@ -147,7 +156,8 @@ def submit_ignoring_worst(sensitivity_id: int, model_id: int, ks: list[int], *, 
         options = QuantizeOptions.from_dict({**base, "ignored_names": names[:ks[0]]})
         return submit_optimization(kind=JobKind.QUANTIZE, model_id=model_id, dataset_id=dataset_id, options=options,
                                    measure=measure, idempotency_key=idempotency_key)
-    sweep = SweepOptions(algorithm=JobKind.QUANTIZE, base=base, grid={"ignored_names": [names[:k] for k in ks]})
+    sweep = SweepOptions(algorithm=JobKind.QUANTIZE, base=base, grid={"ignored_names": [names[:k] for k in sorted(ks)]},
+                         stop_metric=ranking.metric if max_drop is not None else None, stop_max_drop=max_drop)
     return submit_sweep(sweep=sweep, model_id=model_id, dataset_id=dataset_id, measure=measure,
                         idempotency_key=idempotency_key)
 

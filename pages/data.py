@@ -8,6 +8,7 @@ from core.errors import AppError
 from core.intake import sources
 from core.intake.data_tables import parse_columns
 from core.options import TensorType
+from core.tasks.registry import TASKS
 from db import repository as repo
 from pages import route_through_app
 from pages.widgets import job_panel, plain
@@ -22,6 +23,11 @@ with st.form("add-data", clear_on_submit=True):
         "arrays: a .npy for one input, a .npz with one array per model input (named after it) and an "
         "optional 'labels' array; or a table: .csv, .parquet, .jsonl, a zipped save_to_disk folder",
         type=["zip", "npy", "npz", "csv", "parquet", "jsonl"])
+    left, right = st.columns(2)
+    annotations = left.file_uploader("Images: an annotation file beside the zip (optional, e.g. COCO "
+                                     "instances.json)", type=["json"])
+    task = right.selectbox("Refuse it unless its labels fit this task (optional)", ["", *TASKS],
+                           format_func=lambda n: TASKS[n].title if n else "any data")
     name = st.text_input("Name (optional)")
     left, right = st.columns(2)
     label_column = left.text_input("Tables: label column (optional)")
@@ -40,7 +46,9 @@ with st.form("add-data", clear_on_submit=True):
                 raise AppError("Choose a zip, .npy, .npz or table file first.")
             job = lab.submit_import((upload.name, upload), name=name.strip() or None,
                                     label_column=label_column.strip() or None,
-                                    columns=parse_columns(mapping), preprocessing=sources.image_spec(**spec))
+                                    columns=parse_columns(mapping), preprocessing=sources.image_spec(**spec),
+                                    annotations=(annotations.name, annotations) if annotations else None,
+                                    task=task or None)
             st.session_state["data-import-job"] = job.id
         except AppError as error:
             st.error(plain(error))

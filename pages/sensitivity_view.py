@@ -5,6 +5,7 @@ import streamlit as st
 
 from core import lab
 from core.errors import AppError
+from core.measure.accuracy_tables import is_percent, metric_title, stored_value
 from core.measure.charts import sensitivity_figure
 from core.optimize.recipes import SensitivityOptions
 from core.options import MeasureOptions
@@ -26,13 +27,19 @@ def sensitivity_view(model: ModelRecord) -> None:
         st.caption(f"{len(ranking.layers)} INT8 layers ranked in {ranking.seconds:.1f} s (job #{ranking.job_id}): "
                    "each bar is what keeping that layer alone in float recovers of the metric.")
         with st.form("ignore-worst"):
-            k = st.number_input("Keep the k most costly layers in float", 1, len(ranking.layers), 1)
-            auto = st.checkbox("One child per k from 1 to k (every point on the Compare chart)")
+            left, right = st.columns(2)
+            k = left.number_input("Keep the k most costly layers in float", 1, len(ranking.layers), 1)
+            auto = left.checkbox("Auto: try k = 1, 2, ... up to k, stopping at the first within the max drop "
+                                 "(every tried point on the Compare chart)")
+            max_drop = right.number_input(f"Max drop in {metric_title(ranking.metric)} (auto)", 0.0, 100.0,
+                                          1.0 if is_percent(ranking.metric) else 0.01, format="%.4g",
+                                          help="as the metric is shown: points of a % metric")
             if st.form_submit_button("Quantize"):
                 ks = list(range(1, int(k) + 1)) if auto else [int(k)]
                 try:
                     job = lab.submit_ignoring_worst(ranking.id, model.id, ks, measure=MeasureOptions(
-                        dataset_id=ranking.dataset_id, seconds=3.0))
+                        dataset_id=ranking.dataset_id, seconds=3.0),
+                        max_drop=stored_value(ranking.metric, max_drop) if auto and len(ks) > 1 else None)
                     st.success(f"Queued job #{job.id}; its children appear on the Compare page.")
                 except AppError as error:
                     st.error(plain(error))

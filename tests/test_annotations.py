@@ -181,3 +181,21 @@ def test_the_trained_detector_scores_the_same_map_on_its_coco_yolo_and_voc_zips(
             dataset, model).samples(), task=task, settings=settings)})
     assert found[0] == found[1] == found[2]
     assert found[0]["map50"] > 0.8 and 0 < found[0]["map50_95"] < found[0]["map50"]
+
+
+def test_an_import_job_reads_the_annotation_file_beside_the_zip_and_refuses_labels_unfit_for_the_task(lab_env):
+    from core import lab
+    from core.jobs.queue import supervise_job
+    from db import repository as repo
+
+    images = _zip({"a.png": _png(), "b.png": _png()})
+    refused = lab.submit_import(("images.zip", images), annotations=("instances.json", COCO.encode()),
+                                task="text-recognition")
+    supervise_job(refused.id)
+    refused = repo.get_job(refused.id)
+    assert refused.status == "failed" and "has boxes labels, and the task asked for needs a string" in refused.message
+    job = lab.submit_import(("images.zip", images), annotations=("instances.json", COCO.encode()), task="detection")
+    supervise_job(job.id)
+    dataset = repo.get_dataset(repo.get_job(job.id).dataset_id)
+    assert sources.label_kind(dataset) == "boxes" and dataset.samples == 2
+    assert not list((lab_env / "uploads").rglob("*.json")), "the uploads are removed when the job ends"

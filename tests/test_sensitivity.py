@@ -3,6 +3,7 @@ a real job and the CLI; the ranking's worst k become an ignored scope; the Model
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -87,6 +88,15 @@ def test_cli_ranks_layers_through_a_job_and_ignore_worst_queues_the_ignored_scop
     assert [list(p["ignored_names"]) for p in points] == [[FRAGILE], [FRAGILE, "hidden"]]
     assert main(["ignore-worst", "1", "--k", "9"]) == 2
     assert "keep between 1 and 2" in capsys.readouterr().err
+
+    # auto: k = 1, 2 with a max drop of 0.2 in MAE; k = 1 (the fragile layer in float) meets it, k = 2 never runs
+    from core.jobs.queue import supervise_job
+
+    auto = lab.submit_ignoring_worst(ranking.id, 1, [1, 2], max_drop=0.2,
+                                     measure=dataclasses.replace(MeasureOptions(dataset_id=1), seconds=0.2))
+    supervise_job(auto.id)
+    assert repo.get_job(auto.id).status == "succeeded", repo.get_job(auto.id).message
+    assert [p.status for p in repo.list_sweep_points(auto.id)] == ["succeeded", "cancelled"]
 
 
 def test_models_page_draws_the_ranking_and_sets_a_task(lab_env, classifier_ir):

@@ -303,3 +303,31 @@ def test_accuracy_control_keeps_a_regression_error_within_its_max_drop_through_a
     assert parent_mae < 0.01  # the labels are its own outputs
     assert child_mae <= parent_mae + 0.2 < plain_mae
     assert storage.resolve(child.path).exists()
+
+
+def test_runner_stacks_samples_where_the_model_allows_and_matches_one_by_one(classifier_ir, tmp_path):
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    from core.measure.evaluate import compile_model
+    from core.tasks.run import Runner, infer, output_names
+
+    compiled = compile_model(classifier_ir, precision="f32")
+    feeds = [np.random.default_rng(i).normal(size=(1, 1, 28, 28)).astype(np.float32) for i in range(20)]
+    runner = Runner(compiled)
+    assert runner.size == 16  # a dynamic batch axis on every input and output
+    batched = [outputs for _, _, outputs in runner.over((x, None) for x in feeds)]
+    request, names = compiled.create_infer_request(), output_names(compiled)
+    single = [infer(request, names, x) for x in feeds]
+    assert len(batched) == 20
+    for a, b in zip(batched, single):
+        (name,) = a
+        assert a[name].shape == b[name].shape == (1, 10) and np.allclose(a[name], b[name], atol=1e-5)
+
+    x = ops.parameter([-1, 4], np.float32, name="x")  # flattened: the output's first axis is 4 x batch
+    flat = ops.reshape(x, ops.constant(np.array([-1], np.int64)), False)
+    ov.save_model(ov.Model([flat], [x], "flat"), str(tmp_path / "flat.xml"))
+    flat_runner = Runner(compile_model(tmp_path / "flat.xml", precision="f32"))
+    rows = [np.full((1, 4), i, np.float32) for i in range(3)]
+    found = flat_runner.outputs(rows)
+    assert flat_runner.size == 1 and [next(iter(f.values())).tolist() for f in found] == [[i] * 4 for i in range(3)]

@@ -10,7 +10,7 @@ from core.cli.common import print_record, with_lab
 from core.intake.data_tables import parse_columns
 from core.intake.model_intake import import_model_from_server, parse_shapes, set_static_shapes
 from core.intake.sources import add_data_from_path, image_spec
-from core.tasks.registry import TASKS
+from core.tasks.registry import TASKS, labels_for
 from db import repository as repo
 
 
@@ -68,10 +68,9 @@ def set_shape(args) -> None:
 def add_data(args) -> None:
     spec = image_spec(width=args.width, height=args.height, layout=args.layout, color=args.color,
                       mean=args.mean, scale=args.scale, dtype=args.dtype)
-    labels = (TASKS[args.task].label_kinds or None) if args.task else None  # embeddings take any data
     print_record(asdict(add_data_from_path(args.path, name=args.name, label_column=args.label_column,
                                            columns=parse_columns(args.columns), preprocessing=spec,
-                                           annotations=args.annotations, labels=labels)), args.json)
+                                           annotations=args.annotations, labels=labels_for(args.task))), args.json)
 
 
 @with_lab

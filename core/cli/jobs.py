@@ -71,6 +71,8 @@ def register(sub) -> dict:
                                              "ranking in float (several k: a sweep, one child per k)")
     p.add_argument("model_id", type=int, metavar="MODEL_ID")
     p.add_argument("--k", required=True, help="how many layers stay float, e.g. 2 or 1,2,3,4")
+    p.add_argument("--max-drop", type=float, help="with several k: stop at the first k whose drop in the ranking's "
+                                                   "metric is at most this (0.01 = 1 point of a %% metric)")
     p.add_argument("--validate", type=int, help="validation dataset id (accuracy of parent and children)")
     p.add_argument("--seconds", type=float, default=3.0, help="duration of each benchmark run")
     p.add_argument("--remeasure-parent", action="store_true")
@@ -181,8 +183,8 @@ def ignore_worst(args) -> int:
         ks = [int(k) for k in args.k.split(",")]
     except ValueError as error:
         raise AppError(f"--k takes whole numbers separated by commas, e.g. 1,2,3 ({error}).") from error
-    return _submitted(lab.submit_ignoring_worst(rankings[-1].id, args.model_id, ks, measure=_measure_options(args)),
-                      args)
+    return _submitted(lab.submit_ignoring_worst(rankings[-1].id, args.model_id, ks, measure=_measure_options(args),
+                                                max_drop=args.max_drop), args)
 
 
 @with_lab

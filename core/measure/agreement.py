@@ -18,7 +18,7 @@ from core.storage import resolve
 from core.tasks.base import Task, TaskSettings
 from core.tasks.metrics import RAW_AGREEMENT
 from core.tasks.registry import model_task
-from core.tasks.run import infer, output_names
+from core.tasks.run import Runner, chunks, output_names
 from db import repository as repo
 from db.records import AccuracyRecord, DatasetRecord, ModelRecord
 
@@ -71,10 +71,14 @@ def agreement_metrics(reference_path: Path, model_path: Path, inputs: Iterable[A
     names = output_names(reference)
     sums = {name: {"agree": 0.0, "cosine": 0.0, "sq": 0.0, "count": 0, "max": 0.0} for name in names}
     scorer = task.scorer(settings, classes=0, vs_parent=True) if task else None
-    ref_request, request = reference.create_infer_request(), model.create_infer_request()
+    ref_runner, runner = Runner(reference), Runner(model)
+
+    def outputs():  # (inputs, the reference's outputs, the model's), batched where both allow it
+        for chunk in chunks(inputs, min(ref_runner.size, runner.size)):
+            yield from zip(chunk, ref_runner.outputs(chunk), runner.outputs(chunk))
+
     samples = 0
-    for tensor in inputs:
-        expected, actual = infer(ref_request, names, tensor), infer(request, names, tensor)
+    for tensor, expected, actual in outputs():
         for name in names:
             x = np.asarray(expected[name], dtype=np.float64)
             y = np.asarray(actual[name], dtype=np.float64)

@@ -261,14 +261,23 @@ class SweepOptions(_Options):
         algorithm: The job kind every point runs (quantize, compress_weights, ...).
         base: Options shared by all points.
         grid: Option name -> the values to try; the points are the cartesian product.
+        stop_metric: Stop at the first point (in grid order) whose drop in this metric from the parent
+            is at most stop_max_drop (the rest are cancelled); empty: run every point.
+        stop_max_drop: That drop, in the metric's units (0.01 = 1 point of a % metric).
     """
 
     algorithm: JobKind
     base: dict[str, Any] = dataclasses.field(default_factory=dict)
     grid: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
+    stop_metric: str | None = None
+    stop_max_drop: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "algorithm", JobKind(self.algorithm))
+        if (self.stop_metric is None) != (self.stop_max_drop is None):
+            raise BadInputError("Stopping a sweep early needs both a metric and a max drop.")
+        if self.stop_metric is not None and self.stop_metric not in METRICS:
+            raise BadInputError(f"'{self.stop_metric}' is not a metric the lab knows.")
         if self.algorithm not in ALGORITHM_OPTIONS:
             raise BadInputError(f"A sweep runs one of {sorted(ALGORITHM_OPTIONS)}, not {self.algorithm}.")
         if not self.grid or any(not values for values in self.grid.values()):

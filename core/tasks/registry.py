@@ -29,6 +29,12 @@ def get_task(name: str | None) -> Task:
     return TASKS[name]
 
 
+def labels_for(task: str | None) -> tuple[str, ...] | None:
+    """The dataset label kinds a task scores against, for refusing data that cannot serve it; None
+    for no task, or one that takes any data (embeddings)."""
+    return (get_task(task).label_kinds or None) if task else None
+
+
 def propose_task(inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], *, charset: bool = False) -> str:
     """The task a model most likely has, from its ports ({'name', 'shape'} dicts) and metadata.
 

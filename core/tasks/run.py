@@ -1,9 +1,11 @@
-"""Running a compiled OpenVINO model over samples for a task: outputs by name, one scoring loop,
-and the validation function accuracy control calls (nncf.quantize_with_accuracy_control)."""
+"""Running a compiled OpenVINO model over samples for a task: outputs by name, batched where the
+model allows, one scoring loop, and the validation function accuracy control calls
+(nncf.quantize_with_accuracy_control)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -25,14 +27,57 @@ def infer(request, names: list[str], inputs: Any) -> dict[str, np.ndarray]:
     return {name: results[port] for name, port in zip(names, request.model_outputs)}
 
 
+BATCH = 16  # samples stacked per inference where the model allows it
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """items in lists of size (the last may be shorter)."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _dynamic_first(port) -> bool:
+    shape = port.get_partial_shape()
+    return shape.rank.is_static and shape.rank.get_length() > 0 and shape[0].is_dynamic
+
+
+class Runner:
+    """Runs a compiled model over samples (batch-1 arrays, or dicts of them), up to size samples in
+    one inference when every input and output has a dynamic first (batch) dimension and the samples
+    have the same shapes; else one inference per sample. Outputs come back per sample, batch axis 1."""
+
+    def __init__(self, compiled, size: int = BATCH) -> None:
+        self.request, self.names = compiled.create_infer_request(), output_names(compiled)
+        self.size = size if all(_dynamic_first(p) for p in [*compiled.inputs, *compiled.outputs]) else 1
+
+    def outputs(self, feeds: list[Any]) -> list[dict[str, np.ndarray]]:
+        """The outputs of each of feeds, in order."""
+        arrays = [f if isinstance(f, dict) else {"": f} for f in feeds]
+        shapes = {tuple((k, np.shape(v)) for k, v in a.items()) for a in arrays}
+        if len(feeds) == 1 or len(shapes) > 1:
+            return [infer(self.request, self.names, f) for f in feeds]
+        stacked = {k: np.concatenate([a[k] for a in arrays]) for k in arrays[0]}
+        found = infer(self.request, self.names, stacked if isinstance(feeds[0], dict) else stacked[""])
+        if any(np.shape(value)[:1] != (len(feeds),) for value in found.values()):
+            self.size = 1  # a dynamic first output axis that is not the batch (e.g. a box count)
+            return [infer(self.request, self.names, f) for f in feeds]
+        return [{name: value[i:i + 1] for name, value in found.items()} for i in range(len(feeds))]
+
+    def over(self, items: Iterable[tuple[Any, Any]]) -> Iterator[tuple[Any, Any, dict[str, np.ndarray]]]:
+        """(inputs, target, outputs) for each (inputs, target) of items, in order."""
+        for chunk in chunks(items, self.size):
+            yield from ((inputs, target, outputs) for (inputs, target), outputs
+                        in zip(chunk, self.outputs([inputs for inputs, _ in chunk])))
+
+
 def score(compiled, items: Iterable[tuple[Any, Any]], task: Task, settings: TaskSettings, scorer: Scorer,
           on_progress: Callable[[int], None] | None = None) -> int:
     """Feeds scorer each item's decoded prediction and its target ((inputs, target) pairs, targets
     already decoded); returns how many items there were."""
-    request, names = compiled.create_infer_request(), output_names(compiled)
     count = 0
-    for inputs, target in items:
-        scorer.add(task.decode(infer(request, names, inputs), inputs, settings), target)
+    for inputs, target, outputs in Runner(compiled).over(items):
+        scorer.add(task.decode(outputs, inputs, settings), target)
         count += 1
         if on_progress:
             on_progress(count)
@@ -59,16 +104,15 @@ class Validation:
         self.asked, self.metric = metric, metric
 
     def __call__(self, compiled, items) -> float | tuple[float, list[float]]:
-        items = list(items)
         scorer = self.task.scorer(self.settings, classes=self.classes, vs_parent=self.vs_parent)
-        score(compiled, items, self.task, self.settings, scorer)
+        hits = []  # per-sample top-1 hits of a classifier: NNCF ranks the quantizers by the samples they flip
+        for inputs, target, outputs in Runner(compiled).over(items):
+            prediction = self.task.decode(outputs, inputs, self.settings)
+            scorer.add(prediction, target)
+            if isinstance(self.task, Classification):
+                hits.append(float(int(np.argmax(prediction)) == target))
         results = scorer.result()
         self.metric = stored_name(self.asked, results) if self.asked else next(iter(results))
-        sign = 1.0 if METRICS[self.metric].higher_is_better else -1.0
-        if isinstance(self.task, Classification) and self.metric in ("top1", "top1_agreement"):
-            # per-sample hits let NNCF rank the quantizers by the samples they flip
-            request, names = compiled.create_infer_request(), output_names(compiled)
-            hits = [float(int(np.argmax(self.task.decode(infer(request, names, x), x, self.settings))) == target)
-                    for x, target in items]
+        if hits and self.metric in ("top1", "top1_agreement"):
             return results[self.metric], hits
-        return sign * results[self.metric]
+        return (1.0 if METRICS[self.metric].higher_is_better else -1.0) * results[self.metric]

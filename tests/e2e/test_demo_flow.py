@@ -41,6 +41,25 @@ def wait_idle(page: Page) -> None:
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=APP_TIMEOUT_MS)
 
 
+def choose(page: Page, box, option: str) -> None:
+    """Picks option in a selectbox (box: its name, or a locator). A click that lands while the page
+    reruns opens no list; it is tried again (up to three times)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    combo = page.get_by_role("combobox", name=box, exact=True) if isinstance(box, str) else box
+    for attempt in range(3):
+        combo.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            wait_idle(page)
+    wait_idle(page)
+
+
 def nav(page: Page, title: str, path: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
     expect(page).to_have_url(re.compile(rf"/{path}$"), timeout=APP_TIMEOUT_MS)

@@ -9,7 +9,7 @@ import re
 from playwright.sync_api import expect
 
 from core import lab
-from tests.e2e.test_demo_flow import APP_TIMEOUT_MS, JOB_TIMEOUT_MS, wait_idle
+from tests.e2e.test_demo_flow import APP_TIMEOUT_MS, JOB_TIMEOUT_MS, choose, wait_idle
 from tests.models_in_code import make_outlier_classifier
 
 
@@ -51,15 +51,11 @@ def test_typo_run_again_and_fallback_warning(app_server, browser_page, tmp_path)
     wait_idle(page)
     for box, choice in (("Model", f"#{model.id} mlp"), ("Calibration data", "none"),
                         ("Validation data (accuracy)", "none")):  # the demo's images do not fit it
-        page.get_by_role("combobox", name=box).click()
-        page.get_by_role("option", name=choice, exact=True).click()
-        wait_idle(page)
+        choose(page, page.get_by_role("combobox", name=box), choice)
     page.get_by_text("weight compression", exact=True).click()
     wait_idle(page)
     for label, value in (("mode", "int4_asym"), ("group size fallback", "ignore")):
-        page.get_by_role("combobox", name=label, exact=True).click()
-        page.get_by_role("option", name=value, exact=True).click()
-        wait_idle(page)
+        choose(page, label, value)
     group = page.get_by_role("textbox", name="group size", exact=True)
     group.fill("128")
     group.press("Enter")
@@ -71,9 +67,7 @@ def test_typo_run_again_and_fallback_warning(app_server, browser_page, tmp_path)
 
 def _compare_rows(page) -> dict[str, dict[str, str]]:
     """The Compare table as the browser shows it (its accessible grid): model name -> column -> text."""
-    page.get_by_role("combobox", name=re.compile("Model family")).click()
-    page.get_by_role("option", name="all families", exact=True).click()
-    wait_idle(page)
+    choose(page, page.get_by_role("combobox", name=re.compile("Model family")), "all families")
     grid = page.locator('[data-testid="stDataFrame"] table[role="grid"]').first
     expect(grid.locator("tbody tr")).to_have_count(2, timeout=APP_TIMEOUT_MS)
     header = [c.text_content() for c in grid.locator("thead th").all()]
@@ -128,9 +122,7 @@ def test_a_headline_measured_under_load_is_flagged_noisy_then_replaced_by_interl
 
     for box, label in (("A", f"busy @ {precision}"), ("B", f"quiet @ {precision}")):
         if page.get_by_role("combobox", name=box, exact=True).input_value() != label:
-            page.get_by_role("combobox", name=box, exact=True).click()
-            page.get_by_role("option", name=label, exact=True).click()
-            wait_idle(page)
+            choose(page, box, label)
     page.get_by_text("Run interleaved A/B", exact=True).first.click()  # the expander
     for label, value in (("Rounds (A B pairs)", "2"), ("seconds", "0.5")):
         field = page.get_by_label(label, exact=True)

@@ -28,10 +28,13 @@ def run_import_data(job: JobRecord, reporter) -> None:
         raise DatasetError(f"The upload of '{file_name}' is gone (an import removes it when it ends); "
                            "upload the file again.")
     try:
+        beside = resolve(options["annotations"]) if options.get("annotations") else None
         with upload.open("rb") as handle:
             dataset = add_data((file_name, handle), name=options.get("name"), label_column=options.get("label_column"),
                                columns=options.get("columns"),
-                               preprocessing=ImagePreprocessing.from_dict(options.get("preprocessing") or {}))
+                               preprocessing=ImagePreprocessing.from_dict(options.get("preprocessing") or {}),
+                               annotations=(beside.name, beside.read_bytes()) if beside else None,
+                               labels=tuple(options["labels"]) if options.get("labels") else None)
     finally:
         remove_tree(upload.parent, within=get_settings().data_dir / UPLOADS)
     repo.set_job_dataset(job.id, dataset.id)

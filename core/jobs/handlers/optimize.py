@@ -32,7 +32,7 @@ from core.optimize.sensitivity import layer_sensitivity
 from core.options import BenchmarkOptions, EvaluateOptions, JobKind, MeasureOptions, PerformanceHint, Precision
 from core.storage import new_folder, relative, resolve
 from core.tasks.registry import model_task
-from core.tasks.run import Validation, infer, output_names
+from core.tasks.run import Runner, Validation
 from db import repository as repo
 from db.records import DatasetRecord, JobRecord, ModelRecord
 
@@ -126,9 +126,8 @@ def _targets(parent: ModelRecord, dataset: DatasetRecord, samples: list[tuple[An
     task, settings = model_task(parent)
     vs_parent = label_kind(dataset) not in task.label_kinds
     if vs_parent:
-        compiled = compile_model(resolve(parent.path), precision=Precision.F32)
-        request, names = compiled.create_infer_request(), output_names(compiled)
-        targets = [(x, task.reference_target(task.decode(infer(request, names, x), x, settings))) for x, _ in samples]
+        runner = Runner(compile_model(resolve(parent.path), precision=Precision.F32))
+        targets = [(x, task.reference_target(task.decode(outputs, x, settings))) for x, _, outputs in runner.over(samples)]
     else:
         targets = [(x, task.label_target(label, settings)) for x, label in samples]
     return targets, Validation(task, settings, metric=metric, vs_parent=vs_parent, classes=_class_count(parent))

@@ -11,6 +11,7 @@ from core.errors import AppError
 from core.jobs.handlers.optimize import measure, parent_measured, parent_precisions
 from core.optimize.recipes import SweepOptions
 from core.options import JobStatus, MeasureOptions
+from core.tasks.metrics import METRICS, is_agreement
 from db import repository as repo
 from db.records import JobRecord
 
@@ -31,6 +32,28 @@ def create_points(sweep_job: JobRecord, sweep: SweepOptions, measure_options: Me
     return points
 
 
+def _within(parent, point: JobRecord, sweep: SweepOptions) -> bool:
+    """Whether a finished point's child lost at most sweep.stop_max_drop of sweep.stop_metric from
+    the parent (at the precision the child ran at; an agreement metric against its perfect value)."""
+    child_id = repo.get_job(point.id).result_model_id
+    if child_id is None:
+        return False
+    rows = [r for r in repo.list_accuracy(child_id) if r.metric == sweep.stop_metric]
+    if not rows:
+        return False
+    child = rows[-1]
+    better = METRICS[sweep.stop_metric].higher_is_better
+    if is_agreement(sweep.stop_metric):
+        reference = 1.0 if better else 0.0
+    else:
+        same = [r.value for r in repo.list_accuracy(parent.id) if r.metric == sweep.stop_metric
+                and r.precision == child.precision and r.reference_model_id is None]
+        if not same:
+            return False
+        reference = same[-1]
+    return (reference - child.value if better else child.value - reference) <= sweep.stop_max_drop + 1e-12
+
+
 def run_sweep(job: JobRecord, reporter) -> None:
     """Measures the parent once, then runs every unfinished point in order.
 
@@ -48,6 +71,10 @@ def run_sweep(job: JobRecord, reporter) -> None:
         measure(parent, parent_precisions(measure_options.device), measure_options, reporter, job.id, 0.0, share)
     failed = 0
     for index, point in enumerate(points, 1):
+        if sweep.stop_metric and any(_within(parent, done, sweep) for done in points[:index - 1]):
+            if repo.get_job(point.id).status == JobStatus.PENDING:
+                repo.request_cancel(point.id)  # an earlier point met the max drop: this one is not needed
+            continue
         if point.status == JobStatus.SUCCEEDED:
             continue
         if point.status != JobStatus.PENDING:
