@@ -10,7 +10,7 @@ from core.errors import DatasetError
 from core.intake.models import PortInfo
 from db.records import ModelRecord
 
-Sample = tuple[Any, int | None]
+Sample = tuple[Any, Any]  # (inputs, label or None)
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class SampleSource:
     Attributes:
         name: The dataset's name, for messages.
         count: How many samples there are.
-        has_labels: Whether every sample carries a class label.
+        has_labels: Whether every sample carries a label (a class, boxes, a mask, a text or values).
         load: Returns sample i as (inputs, label).
     """
 
