@@ -17,9 +17,10 @@ from core.intake.datasets import add_image_dataset, add_image_dataset_from_path
 from core.intake.files import save_upload
 from core.intake.model_intake import add_model, add_model_from_path, delete_model
 from core.intake.models import operations_by_type
-from core.intake.sources import check_data_file, open_dataset
+from core.intake.llm import is_llm
+from core.intake.sources import add_data, check_data_file, open_dataset, texts
 from core.jobs import runner as jobs
-from core.measure.options import BatchSweepOptions, InterleavedOptions, ProfileOptions
+from core.measure.options import BatchSweepOptions, GenerationBenchOptions, InterleavedOptions, ProfileOptions
 from core.optimize.recipes import QuantizeOptions, SensitivityOptions, SweepOptions
 from core.options import BenchmarkOptions, EvaluateOptions, ImagePreprocessing, JobKind, MeasureOptions
 from core.storage import claim_folder, new_folder, relative, resolve
@@ -29,11 +30,14 @@ from db.records import DatasetRecord, JobRecord, ModelRecord
 
 # The intake operations the pages call, named here so that pages and the CLI need only this module.
 __all__ = ["add_image_dataset", "add_image_dataset_from_path", "add_model", "add_model_from_path", "delete_model",
-           "ensure_demo", "model_operations", "model_task", "set_task", "submit_evaluate", "submit_sensitivity", "submit_ignoring_worst", "submit_optimization", "submit_sweep", "submit_batch_sweep",
+           "ensure_demo", "ensure_llm_demo", "submit_generate_bench", "model_operations", "model_task", "set_task", "submit_evaluate", "submit_sensitivity", "submit_ignoring_worst", "submit_optimization", "submit_sweep", "submit_batch_sweep",
            "submit_profile", "submit_interleaved", "submit_missing_profiles", "submit_import"]
 DEMO_MODEL = "fashion-cnn (demo)"
 DEMO_CALIBRATION = "fashion-mnist calibration (demo)"
 DEMO_VALIDATION = "fashion-mnist validation (demo)"
+LLM_DEMO_MODEL = "fortune-llama (LLM demo)"
+LLM_DEMO_TEXTS = "fortunes texts (LLM demo)"
+LLM_DEMO_PROMPTS = "fortunes prompts (LLM demo)"
 
 
 def ensure_demo() -> tuple[ModelRecord, DatasetRecord, DatasetRecord]:
@@ -47,10 +51,24 @@ def ensure_demo() -> tuple[ModelRecord, DatasetRecord, DatasetRecord]:
     return model, calibration, validation
 
 
+def ensure_llm_demo() -> tuple[ModelRecord, DatasetRecord, DatasetRecord]:
+    """Registers the bundled LLM demo once (assets/llm: a small Llama trained on Debian's fortunes);
+    returns (model, texts for perplexity and calibration, prompts for similarity and generation)."""
+    demo = ASSETS_DIR / "llm"
+    model = repo.find_model(LLM_DEMO_MODEL) or add_model_from_path(demo / "fortune-llama", name=LLM_DEMO_MODEL)
+    found = []
+    for name, file in ((LLM_DEMO_TEXTS, "fortunes_texts.jsonl"), (LLM_DEMO_PROMPTS, "fortunes_prompts.jsonl")):
+        if (dataset := repo.find_dataset(name)) is None:
+            with (demo / file).open("rb") as handle:
+                dataset = add_data((file, handle), name=name, text_column="text")
+        found.append(dataset)
+    return model, found[0], found[1]
+
+
 def submit_import(upload: tuple, *, name: str | None = None, label_column: str | None = None,
                   columns: dict[str, list[str]] | None = None,
                   preprocessing: ImagePreprocessing | None = None, annotations: tuple | None = None,
-                  task: str | None = None) -> JobRecord:
+                  task: str | None = None, text_column: str | None = None) -> JobRecord:
     """Saves an upload (file name, bytes or stream) and queues the job that imports it as a dataset.
 
     The arguments are core.intake.sources.add_data's, which the job calls (annotations: a file
@@ -69,7 +87,8 @@ def submit_import(upload: tuple, *, name: str | None = None, label_column: str |
         job = jobs.submit(JobKind.IMPORT_DATA, {
             "upload": relative(saved), "file_name": file_name, "name": name, "label_column": label_column,
             "columns": columns, "preprocessing": (preprocessing or ImagePreprocessing()).to_dict(),
-            "annotations": relative(beside) if beside else None, "labels": list(labels) if labels else None})
+            "annotations": relative(beside) if beside else None, "labels": list(labels) if labels else None,
+            "text_column": text_column})
         try:
             claim_folder(folder, job.id)  # the worker's recovery round removes it should the job be killed
         except FileNotFoundError:
@@ -110,15 +129,57 @@ def submit_optimization(*, kind: JobKind, model_id: int, dataset_id: int | None,
                         measure: MeasureOptions, idempotency_key: str | None = None) -> JobRecord:
     """Checks the inputs fit together, then queues one optimization job (quantize, compress, ...)."""
     model = repo.get_model(model_id)
-    _check_fits(model, [dataset_id, measure.dataset_id, getattr(options, "validation_dataset_id", None)])
+    if is_llm(resolve(model.path)):
+        _check_llm_optimization(model, kind, options, measure)
+    else:
+        _check_fits(model, [dataset_id, measure.dataset_id, getattr(options, "validation_dataset_id", None)])
     return jobs.submit(kind, {"recipe": options.to_dict(), "measure": measure.to_dict()},
                        model_id=model_id, dataset_id=dataset_id, idempotency_key=idempotency_key)
 
 
+def _check_llm(model: ModelRecord, dataset_id: int | None = None) -> None:
+    """Refuses a model that is no language model folder, or a dataset that holds no texts."""
+    if not is_llm(resolve(model.path)):
+        raise BadInputError(f"Model #{model.id} '{model.name}' is not a language model (an openvino.genai folder with "
+                            "its tokenizer IRs); add a Hugging Face checkpoint or an exported folder.")
+    if dataset_id is not None:
+        texts(repo.get_dataset(dataset_id))  # raises for data that is not texts
+
+
+def _check_llm_optimization(model: ModelRecord, kind: JobKind, options, measure: MeasureOptions) -> None:
+    """A language model takes weight compression (data-free) and FP16; its measurement data are texts."""
+    if kind not in (JobKind.COMPRESS_WEIGHTS, JobKind.FP16):
+        raise BadInputError(f"'{model.name}' is a language model: compress its weights (INT8 / INT4 / NF4 ...) or "
+                            "store FP16 weights; full INT8 quantization and accuracy control take tensor data.")
+    if getattr(options, "use_data", False):
+        raise BadInputError("Data-aware weight compression (AWQ, scale estimation, GPTQ, LoRA correction) of "
+                            "language models is not in the lab yet; compress without data (use_data off).")
+    for dataset_id in filter(None, (measure.dataset_id, measure.prompts_id)):
+        texts(repo.get_dataset(dataset_id))
+
+
+def submit_generate_bench(*, model_id: int, options: GenerationBenchOptions,
+                          idempotency_key: str | None = None) -> JobRecord:
+    """Queues a generation benchmark (prompt tokens x new tokens grid) of a language model."""
+    _check_llm(repo.get_model(model_id))
+    return jobs.submit(JobKind.GENERATE_BENCH, options.to_dict(), model_id=model_id, idempotency_key=idempotency_key)
+
+
 def submit_evaluate(*, model_id: int, options: EvaluateOptions, idempotency_key: str | None = None) -> JobRecord:
     """Queues an evaluation of a model on its task: against the dataset's labels, or against
-    options.reference_model_id's outputs (checked to fit first)."""
+    options.reference_model_id's outputs (checked to fit first). A language model is scored by
+    word perplexity on texts, or by the similarity of its answers to a prompt set with its parent's."""
     model = repo.get_model(model_id)
+    if is_llm(resolve(model.path)) or options.metric:
+        _check_llm(model, options.dataset_id)
+        if (options.metric == "similarity" or options.reference_model_id) and not (
+                options.reference_model_id or model.parent_id):
+            raise BadInputError(f"'{model.name}' has no parent; similarity compares its answers with a reference "
+                                "model's: give one (--reference).")
+        if options.reference_model_id:
+            _check_llm(repo.get_model(options.reference_model_id))
+        return jobs.submit(JobKind.EVALUATE, options.to_dict(), model_id=model_id, dataset_id=options.dataset_id,
+                           idempotency_key=idempotency_key)
     _check_fits(model, [options.dataset_id])
     if options.reference_model_id is not None:
         reference = repo.get_model(options.reference_model_id)

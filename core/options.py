@@ -29,6 +29,7 @@ class JobKind(StrEnum):
     INTERLEAVED = "interleaved"  # A B A B ... benchmark of two models (B / A with spread)
     IMPORT_DATA = "import_data"  # an uploaded dataset read in a job process, not in the app server
     SENSITIVITY = "sensitivity"  # INT8 layers ranked by the task metric each recovers in float
+    GENERATE_BENCH = "generate_bench"  # a language model's generation speed through openvino.genai (issue 14)
 
 
 class JobStatus(StrEnum):
@@ -133,6 +134,9 @@ class BenchmarkOptions(_Options):
             raise BadInputError(f"warmup must be 0 or more, got {self.warmup}.")
 
 
+LLM_METRICS = ("word_perplexity", "similarity")
+
+
 @dataclass(frozen=True, kw_only=True)
 class EvaluateOptions(_Options):
     """A model's task metrics on a dataset: against its labels, or against a reference model.
@@ -143,6 +147,10 @@ class EvaluateOptions(_Options):
         precision: Inference precision asked.
         max_samples: Evaluate on the first N samples only (the rows say how many were used).
         reference_model_id: Compare with this model's outputs instead of the labels.
+        metric: Language models: word_perplexity on a text dataset, or similarity of the answers to a
+            prompt set with the reference's (default: the parent); None picks word_perplexity, or
+            similarity when a reference is given.
+        new_tokens: Language models, similarity: the most tokens of each greedy answer.
     """
 
     dataset_id: int
@@ -150,10 +158,16 @@ class EvaluateOptions(_Options):
     precision: Precision = Precision.F32
     max_samples: int | None = None
     reference_model_id: int | None = None
+    metric: str | None = None
+    new_tokens: int = 64
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "precision", Precision(self.precision))
         _positive("max_samples", self.max_samples, allow_none=True)
+        _positive("new_tokens", self.new_tokens)
+        if self.metric not in (None, *LLM_METRICS):
+            raise BadInputError(f"metric is one of {', '.join(LLM_METRICS)} (language models); got {self.metric!r}. "
+                                "Other models are scored on their task's metrics.")
 
 
 class Layout(StrEnum):
@@ -222,6 +236,9 @@ class MeasureOptions(_Options):
     # False: the parent's stored quiet runs of the same settings (and its accuracy on the dataset)
     # are reused instead of measuring it again, which took most of a short job (issue 12).
     remeasure_parent: bool = False
+    # Language models (issue 14): dataset_id is a text dataset (word perplexity); prompts_id a prompt
+    # set whose answers are compared with the parent's (similarity).
+    prompts_id: int | None = None
 
     def __post_init__(self) -> None:
         _positive("seconds", self.seconds)

@@ -165,3 +165,31 @@ class AccuracyResult(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Added in 0004: 'validation' (the validation part of a split dataset) or 'all'; None before.
     split: Mapped[str | None] = mapped_column(String(20))
+    # Added in 0008: what a metric keeps beside its value (the similarity metric's worst answers).
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class GenerationResult(Base):
+    """One (prompt tokens, new tokens) point of a generation benchmark (core.measure.generation):
+    the means as columns, every statistic (mean, std, p50, p90) in stats."""
+
+    __tablename__ = "generation_results"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    device: Mapped[str] = mapped_column(String(40))
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    input_tokens: Mapped[int] = mapped_column(Integer)
+    new_tokens: Mapped[int] = mapped_column(Integer)
+    generated_tokens: Mapped[int] = mapped_column(Integer)
+    repeats: Mapped[int] = mapped_column(Integer)
+    ttft_ms: Mapped[float] = mapped_column(Float)
+    tpot_ms: Mapped[float] = mapped_column(Float)
+    tokens_per_s: Mapped[float] = mapped_column(Float)
+    generate_ms: Mapped[float] = mapped_column(Float)
+    peak_memory_mb: Mapped[float | None] = mapped_column(Float)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON)
+    environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

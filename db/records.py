@@ -139,3 +139,27 @@ class AccuracyRecord:
     reference_model_id: int | None
     created_at: datetime
     split: str | None = None  # 'validation' or 'all'; None for rows stored before 0004
+    details: dict[str, Any] | None = None  # e.g. the similarity metric's worst answers (0008)
+
+
+@dataclass(frozen=True)
+class GenerationRecord:
+    """One point of a generation benchmark; stats holds each quantity's mean, std, p50 and p90."""
+
+    id: int
+    model_id: int
+    job_id: int | None
+    device: str
+    prompt_tokens: int
+    input_tokens: int
+    new_tokens: int
+    generated_tokens: int
+    repeats: int
+    ttft_ms: float
+    tpot_ms: float
+    tokens_per_s: float
+    generate_ms: float
+    peak_memory_mb: float | None
+    stats: dict[str, Any]
+    environment: dict[str, Any]
+    created_at: datetime

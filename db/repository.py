@@ -262,11 +262,11 @@ def has_unfinished_jobs(queue: str) -> bool:
 
 @retry_transient
 def delete_measurements(job_id: int, model_id: int) -> int:
-    """Removes the benchmark and accuracy rows job_id stored for model_id (an earlier attempt's,
+    """Removes the benchmark, accuracy and generation rows job_id stored for model_id (an earlier attempt's,
     before a re-run measures again); returns how many went."""
     with session_scope() as s:
         return sum(s.execute(delete(table).where(table.job_id == job_id, table.model_id == model_id)).rowcount
-                   for table in (orm.BenchmarkResult, orm.AccuracyResult))
+                   for table in (orm.BenchmarkResult, orm.AccuracyResult, orm.GenerationResult))
 
 
 @retry_transient
@@ -333,11 +333,11 @@ def add_benchmark(model_id: int, result: dict[str, Any], job_id: int | None = No
 @retry_transient
 def add_accuracy(*, model_id: int, dataset_id: int | None, metric: str, value: float, samples: int,
                  precision: str, job_id: int | None = None, reference_model_id: int | None = None,
-                 split: str | None = None) -> AccuracyRecord:
+                 split: str | None = None, details: dict[str, Any] | None = None) -> AccuracyRecord:
     with session_scope() as s:
         row = orm.AccuracyResult(model_id=model_id, dataset_id=dataset_id, metric=metric, value=value,
                                  samples=samples, precision=precision, job_id=job_id,
-                                 reference_model_id=reference_model_id, split=split)
+                                 reference_model_id=reference_model_id, split=split, details=details)
         s.add(row)
         s.flush()
         return to_record(AccuracyRecord, row)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv with the pinned packages (idempotent). Usage: scripts/setup.sh [requirements file]
+# A requirements file that includes requirements-llm.txt also gets requirements-llm-nodeps.txt,
+# installed with --no-deps (see that file for why).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requirements="${1:-requirements.txt}"
@@ -8,5 +10,8 @@ stamp=".venv/.installed-$(basename "$requirements")-$(sha256sum requirements*.tx
 if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -r "$requirements"
+  if [ "$requirements" = requirements-llm.txt ] || grep -q -- "-r requirements-llm.txt" "$requirements"; then
+    .venv/bin/pip install -q --no-deps -r requirements-llm-nodeps.txt
+  fi
   touch "$stamp"
 fi

@@ -134,3 +134,32 @@ def make_resnet18_like(path: Path, *, size: int = 224, classes: int = 1000, seed
     path.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(model, str(path), compress_to_fp16=False)
     return path
+
+
+TEXT = ("the quick brown fox jumps over the lazy dog. a model is measured before and after each change. "
+        "weights in four bits take an eighth of the bytes of weights in thirty-two bits. ") * 8
+
+
+def make_causal_lm_checkpoint(folder: Path, *, hidden: int = 128, layers: int = 2, seed: int = 0) -> Path:
+    """A Hugging Face checkpoint folder (config.json, model.safetensors, tokenizer files) of a small
+    random Llama with a byte-level BPE tokenizer trained on TEXT, FP32 weights (needs torch and
+    transformers: requirements-llm.txt)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    torch.manual_seed(seed)
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.train_from_iterator([TEXT], trainers.BpeTrainer(
+        vocab_size=320, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                                   pad_token="<|endoftext|>")
+    config = LlamaConfig(vocab_size=len(fast), hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=256, bos_token_id=fast.eos_token_id, eos_token_id=fast.eos_token_id,
+                         tie_word_embeddings=True)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder

@@ -15,7 +15,8 @@ from db import repository as repo
 
 
 def register(sub) -> dict:
-    p = sub.add_parser("add-model", help="import a model file (.onnx, .xml with its .bin, .tflite, .zip)")
+    p = sub.add_parser("add-model", help="import a model file (.onnx, .xml with its .bin, .tflite, .zip), or a "
+                                         "language model folder or zip (Hugging Face checkpoint, or exported)")
     p.add_argument("path", type=Path)
     p.add_argument("--name")
     p.add_argument("--from-server", action="store_true",
@@ -32,6 +33,8 @@ def register(sub) -> dict:
     p.add_argument("path", type=Path)
     p.add_argument("--name")
     p.add_argument("--label-column", help="tables: the column with the labels (classes, texts or numbers)")
+    p.add_argument("--text-column", help="texts for language models: the table's text column (a .txt is one "
+                                         "text per line)")
     p.add_argument("--task", choices=list(TASKS), help="refuse the data unless its labels fit this task "
                                                        "(boxes for detection, masks for segmentation, ...)")
     p.add_argument("--annotations", type=Path, metavar="FILE", help="image zips: an annotation file beside "
@@ -44,7 +47,9 @@ def register(sub) -> dict:
     p.add_argument("--mean", default="0", help="images: per-channel mean subtracted, e.g. 123.7,116.3,103.5")
     p.add_argument("--scale", default="1", help="images: per-channel divisor after the mean, e.g. 58.4,57.1,57.4")
     p.add_argument("--dtype", default="float32", help="images: tensor type (float32, float16, uint8, int8)")
-    sub.add_parser("demo", help="register the bundled demo model and data")
+    p = sub.add_parser("demo", help="register the bundled demo model and data")
+    p.add_argument("--llm", action="store_true", help="the LLM demo: a small Llama trained on Debian's fortunes, "
+                                                      "with a text set and a prompt set")
     sub.add_parser("models", help="list models")
     sub.add_parser("datasets", help="list datasets")
     return {"add-model": add_model, "set-shape": set_shape, "add-data": add_data, "demo": demo, "models": list_rows,
@@ -70,11 +75,16 @@ def add_data(args) -> None:
                       mean=args.mean, scale=args.scale, dtype=args.dtype)
     print_record(asdict(add_data_from_path(args.path, name=args.name, label_column=args.label_column,
                                            columns=parse_columns(args.columns), preprocessing=spec,
-                                           annotations=args.annotations, labels=labels_for(args.task))), args.json)
+                                           annotations=args.annotations, labels=labels_for(args.task),
+                                           text_column=args.text_column)), args.json)
 
 
 @with_lab
 def demo(args) -> None:
+    if args.llm:
+        model, texts, prompts = lab.ensure_llm_demo()
+        print_record({"model_id": model.id, "texts_id": texts.id, "prompts_id": prompts.id}, args.json)
+        return
     model, calibration, validation = lab.ensure_demo()
     print_record({"model_id": model.id, "calibration_id": calibration.id, "validation_id": validation.id}, args.json)
 

@@ -32,6 +32,8 @@ def _job_arguments(p: argparse.ArgumentParser, model_type=int) -> None:
     p.add_argument("--seconds", type=float, default=3.0, help="duration of each benchmark run")
     p.add_argument("--remeasure-parent", action="store_true",
                    help="measure the parent again even when it has comparable quiet measurements")
+    p.add_argument("--prompts", type=int, metavar="DATASET_ID", help="language models: a prompt set; the child's "
+                                                                     "answers are compared with the parent's")
     p.add_argument("--task", choices=list(TASKS), help="set the model's task first: the metrics its measurements "
                                                        "and accuracy control use (kept for its later jobs)")
     p.add_argument("--wait", action="store_true", help="follow the job until it ends")
@@ -109,7 +111,8 @@ def _submitted(job, args) -> int:
 
 
 def _measure_options(args) -> MeasureOptions:
-    return MeasureOptions(dataset_id=args.validate, seconds=args.seconds, remeasure_parent=args.remeasure_parent)
+    return MeasureOptions(dataset_id=args.validate, seconds=args.seconds, remeasure_parent=args.remeasure_parent,
+                          prompts_id=getattr(args, "prompts", None))
 
 
 @with_lab

@@ -14,11 +14,14 @@ from core.compare.ab import interleaved_summary
 from core.errors import AppError
 from core.intake.model_intake import parse_shapes
 from core.measure.benchmark import run_benchmark
-from core.measure.options import BatchSweepOptions, ProfileOptions
+from core.intake.llm import is_llm
+from core.measure.options import BatchSweepOptions, GenerationBenchOptions, ProfileOptions
 from core.measure.profile import by_layer_type, profile_model
 from core.measure.sweeps import interleaved_ratio, run_batch_sweep
-from core.options import BenchmarkOptions, EvaluateOptions, PerformanceHint, Precision
+from core.options import LLM_METRICS, BenchmarkOptions, EvaluateOptions, PerformanceHint, Precision
+from core.storage import resolve
 from core.tasks.registry import TASKS
+from db import generations
 from db import repository as repo
 
 
@@ -82,7 +85,20 @@ def register(sub) -> dict:
     p.add_argument("--precision", choices=[x.value for x in Precision], default="f32")
     p.add_argument("--max-samples", type=int)
     p.add_argument("--device", default="CPU")
-    return {"benchmark": benchmark, "ab": ab, "batch-sweep": batch_sweep, "profile": profile, "evaluate": evaluate}
+    p.add_argument("--metric", choices=list(LLM_METRICS), help="language models: word_perplexity on a text dataset "
+                                                               "(default), or similarity of the answers to a prompt "
+                                                               "set with --reference's (default: the parent)")
+    p.add_argument("--new-tokens", type=int, default=64, help="similarity: the most tokens of each answer")
+    p = sub.add_parser("generate-bench", help="a stored language model's generation speed through openvino.genai "
+                                              "(TTFT, TPOT, tokens/s, peak memory) per prompt x output length")
+    p.add_argument("model_id", type=int, metavar="MODEL_ID")
+    p.add_argument("--prompt-tokens", default="32,256", help="prompt lengths in tokens, e.g. 32,256")
+    p.add_argument("--new-tokens", default="64", help="tokens generated per run (EOS ignored), e.g. 64,128")
+    p.add_argument("--repeats", type=int, default=3, help="timed generations per point")
+    p.add_argument("--warmup", type=int, default=1, help="untimed generations before each point")
+    p.add_argument("--device", default="CPU")
+    return {"benchmark": benchmark, "ab": ab, "batch-sweep": batch_sweep, "profile": profile, "evaluate": evaluate,
+            "generate-bench": generate_bench}
 
 
 def benchmark(args) -> int:
@@ -147,14 +163,36 @@ def evaluate(args) -> int:
             lab.set_task(model.id, args.task or lab.model_task(model)[0].name, charset=charset)
         job = lab.submit_evaluate(model_id=model.id, options=EvaluateOptions(
             dataset_id=args.data, device=args.device, precision=args.precision, max_samples=args.max_samples,
-            reference_model_id=args.reference))
+            reference_model_id=args.reference, metric=args.metric, new_tokens=args.new_tokens))
     except (AppError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     code = wait_for(job.id)
-    task = lab.model_task(repo.get_model(model.id))[0].name
+    task = "text-generation" if args.metric or is_llm(resolve(model.path)) else lab.model_task(repo.get_model(model.id))[0].name
     for row in repo.list_accuracy(model.id):
         if row.job_id == job.id:
             print_record({"metric": row.metric, "value": row.value, "samples": row.samples, "task": task,
-                          "precision": row.precision, "reference_model_id": row.reference_model_id}, args.json)
+                          "precision": row.precision, "reference_model_id": row.reference_model_id,
+                          **(row.details or {})}, args.json)
+    return code
+
+
+@with_lab
+def generate_bench(args) -> int:
+    try:
+        options = GenerationBenchOptions(prompt_tokens=args.prompt_tokens.split(","),
+                                         new_tokens=args.new_tokens.split(","), repeats=args.repeats,
+                                         warmup=args.warmup, device=args.device)
+        job = lab.submit_generate_bench(model_id=args.model_id, options=options)
+    except AppError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    code = wait_for(job.id)
+    for row in generations.list_generations(job_id=job.id):
+        print_record({"prompt_tokens": row.prompt_tokens, "input_tokens": row.input_tokens,
+                      "new_tokens": row.new_tokens, "generated_tokens": row.generated_tokens,
+                      "ttft_ms": row.ttft_ms, "ttft_std_ms": row.stats["ttft_ms"]["std"], "tpot_ms": row.tpot_ms,
+                      "tpot_std_ms": row.stats["tpot_ms"]["std"], "tokens_per_s": row.tokens_per_s,
+                      "tokens_per_s_std": row.stats["tokens_per_s"]["std"], "generate_ms": row.generate_ms,
+                      "peak_memory_mb": row.peak_memory_mb, "repeats": row.repeats, "device": row.device}, args.json)
     return code

@@ -19,10 +19,13 @@ import numpy as np
 from core.errors import BadInputError, DatasetError
 from core.intake.data_arrays import store_arrays
 from core.intake.files import save_all
-from core.storage import new_folder
+from core.storage import new_folder, relative
+from db import repository as repo
 from db.records import DatasetRecord
 
 FORMAT = "table"
+TEXT_FORMAT = "text"  # one text per row (prompts, or texts to score a language model on)
+TEXT_COLUMNS = ("text", "prompt", "content", "question", "instruction")
 # Suffix -> the `datasets` builder that reads it.
 TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".jsonl": "json", ".json": "json"}
 DEFAULT_INPUT = "input"
@@ -109,6 +112,11 @@ def _columns_to_arrays(table, columns: dict[str, list[str]] | None,
                            "pick columns that exist.")
     if not columns:
         columns = {DEFAULT_INPUT: [c for c in names if c != label_column]}
+    text = next((c for cols in columns.values() for c in cols if _is_text(table, c)), None)
+    if text:
+        raise DatasetError(f"Column '{text}' holds text, not numeric data. Texts for a language model: import them as "
+                           f"a text dataset (`add-data FILE --text-column {text}`, or 'texts' on the Data page); "
+                           "labels of a text recognizer: name the column as the label column.")
     data = table.with_format("numpy")[:]
     arrays = {}
     for input_name, cols in columns.items():
@@ -144,6 +152,8 @@ def add_table_dataset(upload: tuple, *, name: str | None = None, label_column: s
     with new_folder("datasets", stem) as folder:
         (path,) = save_all([upload], folder / "upload")
         table = _read_table(path, folder / "cache")
+        if not (columns or label_column) and table.column_names and all(_is_text(table, c) for c in table.column_names):
+            return _store_texts(folder, path, stem, table, _text_column(table, None))  # nothing but text: texts
         arrays = _columns_to_arrays(table, columns, label_column)
         target = folder / "arrays.npz"
         np.savez(target, allow_pickle=False, **arrays)
@@ -162,3 +172,63 @@ def parse_columns(text: str) -> dict[str, list[str]] | None:
                                 "input, separated by ';'.")
         mapping[input_name.strip()] = [c.strip() for c in cols.split(",") if c.strip()]
     return mapping or None
+
+
+def _is_text(table, column: str) -> bool:
+    return getattr(table.features[column], "dtype", "") in ("string", "large_string")
+
+
+def _text_column(table, text_column: str | None) -> str:
+    """The column holding the texts: the one given, else a column named text / prompt / ..., else the
+    only column of strings."""
+    names = list(table.column_names)
+    if text_column:
+        if text_column not in names:
+            raise DatasetError(f"Column '{text_column}' is not in the table (columns: {', '.join(names)}); "
+                               "pick the column that holds the texts.")
+        return text_column
+    strings = [n for n in names if _is_text(table, n)]
+    named = [n for n in TEXT_COLUMNS if n in strings]
+    if named or len(strings) == 1:
+        return (named or strings)[0]
+    raise DatasetError(f"Which column holds the texts? The table has {', '.join(names) or 'no columns'}; name it "
+                       "(--text-column, or the text column box on the Data page).")
+
+
+def add_text_dataset(upload: tuple, *, name: str | None = None, text_column: str | None = None) -> DatasetRecord:
+    """Imports texts for language models: a .txt (one text per line), a table's text column, or a
+    zipped save_to_disk folder's. Empty texts are skipped (and counted)."""
+    file_name, _ = upload
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in (*TABLE_SUFFIXES, ".zip", ".txt"):
+        raise BadInputError(f"'{file_name}' is not text data; upload a .txt (one text per line), a .csv / .parquet / "
+                            ".jsonl with a text column, or a zip of a Hugging Face save_to_disk folder.")
+    stem = name or Path(file_name).stem
+    with new_folder("datasets", stem) as folder:
+        (path,) = save_all([upload], folder / "upload")
+        if suffix == ".txt":
+            return _store_texts(folder, path, stem, None, None)
+        table = _read_table(path, folder / "cache")
+        return _store_texts(folder, path, stem, table, _text_column(table, text_column))
+
+
+def _store_texts(folder: Path, path: Path, name: str, table, column: str | None) -> DatasetRecord:
+    """Stores the non-empty texts of a table's column (or of a .txt's lines) as a text dataset."""
+    if table is None:
+        rows = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    else:
+        rows = [str(v) if v is not None else "" for v in table[column]]
+    texts = [row.strip() for row in rows if row and row.strip()]
+    if not texts:
+        raise DatasetError(f"'{path.name}' holds no text; give one text per line or row.")
+    target = folder / "texts.npz"
+    np.savez(target, allow_pickle=False, text=np.asarray(texts, dtype=str))
+    return repo.add_dataset(name=name, format=TEXT_FORMAT, path=relative(target), samples=len(texts), has_labels=False,
+                            classes=[], skipped=len(rows) - len(texts),
+                            preprocessing={"text_column": column, "source_file": path.name})
+
+
+def read_texts(path: Path) -> list[str]:
+    """The texts of a text dataset's stored file (add_text_dataset)."""
+    with np.load(path, allow_pickle=False) as data:
+        return [str(v) for v in data["text"]]

@@ -16,6 +16,7 @@ from core.config import get_settings
 from core.errors import BadInputError, UnsafeArchiveError, UnsafePathError
 from core.intake.data_tables import parse_columns
 from core.intake.files import save_all
+from core.intake import llm
 from core.intake.models import (
     MODEL_SUFFIXES,
     class_labels,
@@ -38,13 +39,38 @@ Upload = tuple[str, bytes | BinaryIO]
 def add_model(files: list[Upload], *, name: str | None = None) -> ModelRecord:
     """Imports a model from uploaded files (one model file, an .xml + .bin pair, or a zip).
 
-    The original is kept under original/; the lab works on an FP32 IR converted once.
+    The original is kept under original/; the lab works on an FP32 IR converted once. A language
+    model folder (core.intake.llm) is stored as an openvino.genai folder instead.
     """
     stem = name or (Path(files[0][0]).stem if files else "model")
     with new_folder("models", stem) as folder:
         save_all(files, folder / "original")
+        found = llm.find_llm_folder(folder / "original")
+        if found:
+            record = register_llm(*found, folder, name=name or (stem if found[0] == folder / "original" else None))
+            if found[1] == "exported":  # the folder itself is the original: not kept twice
+                remove_tree(folder / "original", within=folder)
+            return record
         source, fmt = find_model_file(folder / "original")
         return register_model(source, fmt, folder, name=name)
+
+
+def register_llm(root: Path, kind: str, folder: Path, *, name: str | None, recipe: dict | None = None) -> ModelRecord:
+    """Stores a language model folder (exported, or a checkpoint converted here) in folder and its row."""
+    if kind == "exported":
+        llm.check_exported(root)
+        llm.copy_exported(root, folder)
+    else:
+        llm.convert_checkpoint(root, folder)
+    xml = folder / llm.MODEL_XML
+    info = inspect_model(read_model(xml))
+    config = llm.read_config(root)
+    return repo.add_model(
+        name=name or root.name, format="openvino-genai" if kind == "exported" else "hf-checkpoint",
+        path=relative(xml), size_bytes=ir_size(xml), inputs=port_dicts(info.inputs), outputs=port_dicts(info.outputs),
+        recipe={"algorithm": "original", "source_file": root.name, "labels": [], **(recipe or {}),
+                "llm": {"architectures": config.get("architectures") or [], "model_type": config.get("model_type"),
+                        "causal": llm.is_causal(config) or "beam_idx" in {p.name for p in info.inputs}}})
 
 
 def register_model(source: Path, fmt: str, folder: Path, *, name: str | None,
@@ -61,10 +87,16 @@ def register_model(source: Path, fmt: str, folder: Path, *, name: str | None,
 
 
 def add_model_from_path(path: Path, *, name: str | None = None) -> ModelRecord:
-    """Imports a model file from disk (an .xml brings its .bin along)."""
+    """Imports a model file from disk (an .xml brings its .bin along), or a language model folder
+    (a Hugging Face checkpoint, converted, or an exported openvino.genai folder, copied)."""
     path = Path(path)
+    found = llm.find_llm_folder(path) if path.is_dir() else None
+    if found:
+        with new_folder("models", name or found[0].name) as folder:
+            return register_llm(*found, folder, name=name)
     if not path.is_file():
-        raise BadInputError(f"'{path}' is not a file; give the path of a model file.")
+        raise BadInputError(f"'{path}' is not a model file or a language model folder; give the path of a model "
+                            "file, or of a folder with config.json, safetensors and tokenizer files.")
     paths = [path] + ([path.with_suffix(".bin")] if path.suffix.lower() == ".xml"
                       and path.with_suffix(".bin").exists() else [])
     handles = [p.open("rb") for p in paths]
@@ -107,6 +139,11 @@ def import_model_from_server(below_root: str, *, name: str | None = None) -> Mod
     if not source.is_relative_to(root):
         raise UnsafeArchiveError(f"'{below_root}' is outside the import folder {root}; only models below "
                                  "it can be imported. Move the model there.")
+    found = llm.find_llm_folder(source) if source.is_dir() else None
+    if found:
+        with new_folder("models", name or found[0].name) as folder:
+            return register_llm(*found, folder, name=name,
+                                recipe={"imported_from": source.relative_to(root).as_posix()})
     if source.is_dir():
         source, fmt = find_model_file(source)
         if not source.resolve().is_relative_to(root):

@@ -29,7 +29,7 @@ from core.intake.datasets import (
     resolve_preprocessing,
     tensor_to_image,
 )
-from core.intake.samples import SampleSource, model_inputs
+from core.intake.samples import SampleSource, check_label_kind, model_inputs
 from core.options import ImagePreprocessing
 from core.storage import new_folder, resolve
 from db import repository as repo
@@ -72,9 +72,23 @@ def add_synthetic_dataset(model_id: int, *, samples: int = 16, seed: int = 0) ->
                             source="synthetic", fmt=SYNTHETIC, extra={"model_id": model.id, "seed": seed})
 
 
+def _refuse_texts(dataset: DatasetRecord, model: ModelRecord) -> SampleSource:
+    raise DatasetError(f"'{dataset.name}' is a text dataset: it feeds language models (generation, perplexity, "
+                       f"similarity), not the tensors of '{model.name}'; choose tensor data, or a language model.")
+
+
+def texts(dataset: DatasetRecord) -> list[str]:
+    """The texts of a text dataset (DatasetError for any other kind)."""
+    if dataset.format != data_tables.TEXT_FORMAT:
+        raise DatasetError(f"'{dataset.name}' holds {dataset.format} data, not texts; import texts as a .txt (one "
+                           "per line) or a table with a text column (--text-column).")
+    return data_tables.read_texts(resolve(dataset.path))
+
+
 def _opener(fmt: str) -> Callable[[DatasetRecord, ModelRecord], SampleSource]:
     openers = {"image-folder": _image_source, data_arrays.FORMAT: data_arrays.open_array_dataset,
-               data_tables.FORMAT: data_arrays.open_array_dataset, SYNTHETIC: _refuse_synthetic}
+               data_tables.FORMAT: data_arrays.open_array_dataset, SYNTHETIC: _refuse_synthetic,
+               data_tables.TEXT_FORMAT: _refuse_texts}
     if fmt not in openers:
         raise DatasetError(f"Datasets of format '{fmt}' cannot be read by this version of the lab; "
                            "upload the data again as an image zip or a .npz file.")
@@ -120,21 +134,27 @@ def open_dataset(dataset: DatasetRecord, model: ModelRecord) -> SampleSource:
 def check_data_file(file_name: str) -> None:
     """Refuses a file that no dataset kind reads (before it is queued for import)."""
     suffix = Path(file_name).suffix.lower()
-    if suffix not in (".npy", ".npz", ".zip", *TABLE_SUFFIXES):
+    if suffix not in (".npy", ".npz", ".zip", ".txt", *TABLE_SUFFIXES):
         raise BadInputError(f"'{file_name}' is not data the lab reads; upload a zip of images, a .npy / .npz, "
-                            "a table (.csv, .parquet, .jsonl) or a zipped save_to_disk folder.")
+                            "a table (.csv, .parquet, .jsonl), a zipped save_to_disk folder or a .txt of texts.")
 
 
 def add_data(upload: tuple, *, name: str | None = None, label_column: str | None = None,
              columns: dict[str, list[str]] | None = None, preprocessing=None, annotations: tuple | None = None,
-             labels: tuple[str, ...] | None = None) -> DatasetRecord:
-    """Imports an upload by its kind: a zip of images, a .npy / .npz of arrays, or a table.
+             labels: tuple[str, ...] | None = None, text_column: str | None = None) -> DatasetRecord:
+    """Imports an upload by its kind: a zip of images, a .npy / .npz of arrays, a table, or texts.
+
+    A .txt, or a table with text_column given, is a text dataset for language models
+    (core.intake.data_tables.add_text_dataset).
 
     label_column and columns apply to tables (see core.intake.data_tables.add_table_dataset),
     preprocessing (an ImagePreprocessing) and annotations (a file beside the zip) to image zips;
     labels (the label kinds a task wants) to all: other data is refused before it is stored.
     """
     suffix = "." + str(upload[0]).lower().rsplit(".", 1)[-1]
+    if suffix == ".txt" or text_column:
+        check_label_kind(str(upload[0]), None, labels)
+        return data_tables.add_text_dataset(upload, name=name, text_column=text_column)
     if annotations and suffix != ".zip":
         raise BadInputError("An annotation file goes with a zip of images; arrays and tables carry their labels.")
     if suffix in (".npy", ".npz"):

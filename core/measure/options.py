@@ -10,6 +10,17 @@ from core.errors import BadInputError
 from core.options import BenchmarkOptions, PerformanceHint, Precision, _Options, _positive
 
 
+def _whole_numbers(name: str, values, example: str) -> tuple[int, ...]:
+    """A tuple of positive whole numbers, or a BadInputError naming the option."""
+    try:
+        numbers = tuple(int(v) for v in values)
+    except (TypeError, ValueError) as error:
+        raise BadInputError(f"{name} takes whole numbers separated by commas, e.g. {example}; got {values!r}.") from error
+    for number in numbers:
+        _positive(name, number)
+    return numbers
+
+
 @dataclass(frozen=True, kw_only=True)
 class BatchSweepOptions(_Options):
     """A batch-size sweep, optionally × streams and × automatic batching (off / on), K repeats each.
@@ -37,14 +48,7 @@ class BatchSweepOptions(_Options):
         object.__setattr__(self, "hint", PerformanceHint(self.hint))
         object.__setattr__(self, "precision", Precision(self.precision))
         for name in ("batches", "streams"):
-            try:
-                values = tuple(int(v) for v in getattr(self, name))
-            except (TypeError, ValueError) as error:
-                raise BadInputError(f"{name} takes whole numbers separated by commas, e.g. 1,2,4,8; "
-                                    f"got {getattr(self, name)!r}.") from error
-            for value in values:
-                _positive(name, value)
-            object.__setattr__(self, name, values)
+            object.__setattr__(self, name, _whole_numbers(name, getattr(self, name), "1,2,4,8"))
         object.__setattr__(self, "auto_batch", tuple(bool(v) for v in self.auto_batch) or (False,))
         if not self.batches:
             raise BadInputError("Give at least one batch size, e.g. 1,2,4,8.")
@@ -106,3 +110,34 @@ class InterleavedOptions(_Options):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "benchmark": self.benchmark.to_dict()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationBenchOptions(_Options):
+    """A generation benchmark of a language model (core.measure.generation), like llm_bench.
+
+    Attributes:
+        prompt_tokens: Prompt lengths in tokens, one point each (x new_tokens).
+        new_tokens: Tokens generated per run (greedy, EOS ignored), one point each.
+        repeats: Timed generations per point; their mean, spread and percentiles are stored.
+        warmup: Generations before the timed ones at each point, not kept.
+        device: OpenVINO device.
+    """
+
+    prompt_tokens: tuple[int, ...] = (32, 256)
+    new_tokens: tuple[int, ...] = (64,)
+    repeats: int = 3
+    warmup: int = 1
+    device: str = "CPU"
+
+    def __post_init__(self) -> None:
+        for name in ("prompt_tokens", "new_tokens"):
+            object.__setattr__(self, name, _whole_numbers(name, getattr(self, name), "32,256"))
+            if not getattr(self, name):
+                raise BadInputError(f"Give at least one {name.replace('_', ' ')} count, e.g. 64.")
+        _positive("repeats", self.repeats)
+        if self.warmup < 0:
+            raise BadInputError(f"warmup must be 0 or more, got {self.warmup}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "prompt_tokens": list(self.prompt_tokens), "new_tokens": list(self.new_tokens)}

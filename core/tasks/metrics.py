@@ -45,7 +45,10 @@ METRICS: dict[str, Metric] = {
         Metric("cosine", "cosine similarity with parent", percent=False),
         Metric("knn_overlap", "nearest-neighbour overlap with parent"),
         Metric("mse", "MSE vs parent", percent=False, higher_is_better=False),
-        Metric("max_abs_error", "max abs error vs parent", percent=False, higher_is_better=False))},
+        Metric("max_abs_error", "max abs error vs parent", percent=False, higher_is_better=False),
+        # Language models (core.measure.llm_quality): on a text dataset; answers against the parent's.
+        Metric("word_perplexity", "word perplexity", percent=False, higher_is_better=False),
+        Metric("similarity", "answer similarity with parent", percent=False))},
     **_with_parent_variants(
         Metric("exact_match", "exact match"), Metric("cer", "character error rate", higher_is_better=False),
         Metric("mae", "MAE", percent=False, higher_is_better=False),

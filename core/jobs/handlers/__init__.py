@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.jobs.handlers import data, measure, optimize, sweep
+from core.jobs.handlers import data, llm, measure, optimize, sweep
 from core.options import JobKind
 
 HANDLERS: dict[str, Callable] = {
@@ -19,5 +19,5 @@ HANDLERS: dict[str, Callable] = {
     JobKind.SWEEP: sweep.run_sweep,
     JobKind.BATCH_SWEEP: measure.run_batch_sweep_job, JobKind.PROFILE: measure.run_profile_job,
     JobKind.INTERLEAVED: measure.run_interleaved_job, JobKind.IMPORT_DATA: data.run_import_data,
-    JobKind.SENSITIVITY: optimize.run_sensitivity,
+    JobKind.SENSITIVITY: optimize.run_sensitivity, JobKind.GENERATE_BENCH: llm.run_generate_bench,
 }

@@ -34,7 +34,8 @@ def run_import_data(job: JobRecord, reporter) -> None:
                                columns=options.get("columns"),
                                preprocessing=ImagePreprocessing.from_dict(options.get("preprocessing") or {}),
                                annotations=(beside.name, beside.read_bytes()) if beside else None,
-                               labels=tuple(options["labels"]) if options.get("labels") else None)
+                               labels=tuple(options["labels"]) if options.get("labels") else None,
+                               text_column=options.get("text_column"))
     finally:
         remove_tree(upload.parent, within=get_settings().data_dir / UPLOADS)
     repo.set_job_dataset(job.id, dataset.id)

@@ -7,11 +7,14 @@ sweep handler.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from typing import Any
 
 from core.errors import DatasetError
 from core.intake.datasets import calibration_indices
+from core.intake.llm import MODEL_XML, companion_files, is_llm
+from core.jobs.handlers.llm import measure_llm, run_llm_evaluate
 from core.intake.model_intake import delete_model
 from core.intake.models import inspect_model, port_dicts
 from core.intake.sources import label_kind, open_part, part_read
@@ -180,9 +183,14 @@ def run_optimize(job: JobRecord, reporter) -> int:
         delete_model(job.result_model_id)
     label = job.options.get("sweep_label")
     name = f"{parent.name} {_suffix(kind, options)}" + (f" [{label}]" if label else "")
+    language_model = is_llm(resolve(parent.path))
     with new_folder("models", f"{parent.name}-{SUFFIX[kind]}") as folder:
         started = time.time()
-        result, used = _optimize(kind, options, parent, job, folder / "model.xml", reporter)
+        if language_model:  # the child is an openvino.genai folder too: the tokenizer IRs and configs come along
+            for companion in companion_files(resolve(parent.path)):
+                shutil.copy2(companion, folder / companion.name)
+        result, used = _optimize(kind, options, parent, job, folder / (MODEL_XML if language_model else "model.xml"),
+                                 reporter)
         if used and getattr(options, "subset_size", 0) > used:  # the recipe says what was used
             options = dataclasses.replace(options, subset_size=used)
         found = obtained.warnings(kind, options, result.details, parent_bytes=parent.size_bytes,
@@ -202,6 +210,11 @@ def run_optimize(job: JobRecord, reporter) -> int:
     if parent_too:
         repo.delete_measurements(job.id, parent.id)  # an interrupted attempt's: measured again below
         parent_too = measure_options.remeasure_parent or not parent_measured(parent, measure_options)
+    if language_model:
+        if parent_too:
+            measure_llm(parent, measure_options, reporter, job.id, 0.45, 0.7)
+        measure_llm(child, measure_options, reporter, job.id, 0.7 if parent_too else 0.45, 1.0)
+        return child.id
     if parent_too:
         measure(parent, parent_precisions(measure_options.device), measure_options, reporter, job.id, 0.45, 0.8)
     elif measure_options.measure_parent:
@@ -242,6 +255,8 @@ def run_evaluate(job: JobRecord, reporter) -> None:
     """A model's task metrics against the dataset's labels, or against a reference model's outputs."""
     options = EvaluateOptions.from_dict(job.options)
     model = repo.get_model(job.model_id)
+    if is_llm(resolve(model.path)):
+        return run_llm_evaluate(job.id, reporter, model, options)
     dataset = repo.get_dataset(options.dataset_id)
     task, settings = model_task(model)
     reporter.stage(f"evaluating {model.name} ({task.title})", 0.0, 1.0)

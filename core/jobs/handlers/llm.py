@@ -1,0 +1,108 @@
+"""Job handlers of language models: the generation benchmark, and quality (word perplexity on texts,
+similarity of answers to a reference model's)."""
+
+from __future__ import annotations
+
+from core.config import get_settings
+from core.errors import BadInputError
+from core.intake.sources import texts
+from core.measure.generation import generation_benchmark
+from core.measure.llm_quality import answers, encoder_folder, similarity, word_perplexity
+from core.measure.options import GenerationBenchOptions
+from core.options import EvaluateOptions, MeasureOptions, Precision
+from core.storage import resolve
+from db import generations
+from db import repository as repo
+from db.records import JobRecord, ModelRecord
+
+# What an optimization job measures of each language model (a short llm_bench point, bounded sets).
+MEASURE_POINT = {"prompt_tokens": (32,), "new_tokens": (64,), "repeats": 3, "warmup": 1}
+MEASURE_SAMPLES = {"word_perplexity": 300, "similarity": 48}
+
+
+def run_generate_bench(job: JobRecord, reporter) -> None:
+    """Measures every (prompt tokens, new tokens) point and stores one row per point."""
+    options = GenerationBenchOptions.from_dict(job.options)
+    model = repo.get_model(job.model_id)
+    repo.delete_measurements(job.id, model.id)  # an interrupted attempt's points: measured again
+    points = len(options.prompt_tokens) * len(options.new_tokens)
+    reporter.stage(f"loading {model.name} into openvino.genai", 0.0, 1 / (points + 1))
+
+    def on_point(done: int, total: int) -> None:
+        if done < total:
+            prompt, new = options.prompt_tokens[done // len(options.new_tokens)], options.new_tokens[
+                done % len(options.new_tokens)]
+            reporter.stage(f"point {done + 1}/{total}: {prompt} prompt tokens, {new} new tokens",
+                           (done + 1) / (total + 1), (done + 2) / (total + 1))
+
+    for result in generation_benchmark(resolve(model.path), prompt_tokens=options.prompt_tokens,
+                                       new_tokens=options.new_tokens, repeats=options.repeats,
+                                       warmup=options.warmup, device=options.device, on_point=on_point,
+                                       should_stop=lambda: repo.is_cancel_requested(job.id)):
+        generations.add_generation(model.id, result.to_dict(), job_id=job.id)
+
+
+def measure_llm(model: ModelRecord, options: MeasureOptions, reporter, job_id: int, start: float, end: float) -> None:
+    """What an optimization job measures of a language model: the generation benchmark at
+    MEASURE_POINT, word perplexity on options.dataset_id and, for a child, the similarity of its
+    answers to options.prompts_id with its parent's."""
+    steps = [("generation", None)] + ([("word_perplexity", options.dataset_id)] if options.dataset_id else []) + (
+        [("similarity", options.prompts_id)] if options.prompts_id and model.parent_id else [])
+    for number, (what, dataset_id) in enumerate(steps):
+        low, high = start + (end - start) * number / len(steps), start + (end - start) * (number + 1) / len(steps)
+        if what == "generation":
+            reporter.stage(f"generation benchmark of {model.name}", low, high)
+            for result in generation_benchmark(resolve(model.path), device=options.device, **MEASURE_POINT):
+                generations.add_generation(model.id, result.to_dict(), job_id=job_id)
+            continue
+        evaluate = EvaluateOptions(dataset_id=dataset_id, device=options.device, metric=what,
+                                   max_samples=MEASURE_SAMPLES[what])
+        run_llm_evaluate(job_id, _Scaled(reporter, low, high), model, evaluate)
+
+
+class _Scaled:
+    """A reporter whose stages land inside [low, high] of the job's progress."""
+
+    def __init__(self, reporter, low: float, high: float) -> None:
+        self.reporter, self.low, self.high = reporter, low, high
+
+    def stage(self, name: str, start: float, end: float) -> None:
+        span = self.high - self.low
+        self.reporter.stage(name, self.low + span * start, self.low + span * end)
+
+    def fraction(self, *args, **kwargs) -> None:
+        self.reporter.fraction(*args, **kwargs)
+
+
+def run_llm_evaluate(job_id: int, reporter, model: ModelRecord, options: EvaluateOptions) -> None:
+    """Word perplexity of the model on a text dataset, or similarity of its answers to a prompt set
+    with the reference model's (options.reference_model_id, else the parent)."""
+    dataset = repo.get_dataset(options.dataset_id)
+    rows = texts(dataset)[:options.max_samples or None]
+    metric = options.metric or ("similarity" if options.reference_model_id else "word_perplexity")
+    if metric == "word_perplexity":
+        reporter.stage(f"word perplexity of {model.name} on {len(rows)} texts", 0.0, 1.0)
+        found = word_perplexity(resolve(model.path), rows, device=options.device, precision=options.precision,
+                                on_progress=lambda n: reporter.fraction(n / len(rows), f"{n}/{len(rows)} texts"))
+        repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=metric, value=found.word_perplexity,
+                          samples=found.samples, precision=str(options.precision), job_id=job_id, split="all",
+                          details={"token_perplexity": found.token_perplexity, "words": found.words,
+                                   "tokens": found.tokens})
+        return
+    reference_id = options.reference_model_id or model.parent_id
+    if reference_id is None:
+        raise BadInputError(f"'{model.name}' has no parent; similarity compares its answers with a reference "
+                            "model's: give one (--reference).")
+    reference = repo.get_model(reference_id)
+    reporter.stage(f"answers of {reference.name} (the reference) to {len(rows)} prompts", 0.0, 0.45)
+    expected = answers(resolve(reference.path), rows, new_tokens=options.new_tokens, device=options.device,
+                       on_progress=lambda n: reporter.fraction(n / len(rows), f"{n}/{len(rows)} prompts"))
+    reporter.stage(f"answers of {model.name} to {len(rows)} prompts", 0.45, 0.9)
+    found = answers(resolve(model.path), rows, new_tokens=options.new_tokens, device=options.device,
+                    on_progress=lambda n: reporter.fraction(n / len(rows), f"{n}/{len(rows)} prompts"))
+    reporter.stage("embedding the answers", 0.9, 1.0)
+    scored = similarity(encoder_folder(get_settings().data_dir / "encoders"), rows, expected, found)
+    repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=metric, value=scored.similarity,
+                      samples=scored.samples, precision=Precision.DEFAULT.value, job_id=job_id,
+                      reference_model_id=reference.id, split="all",
+                      details={"worst": scored.worst, "new_tokens": options.new_tokens})

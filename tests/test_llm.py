@@ -1,0 +1,183 @@
+"""Language models (issue 14): intake of a Hugging Face checkpoint and of an exported folder, text
+datasets, the openvino.genai generation benchmark, word perplexity, answer similarity, and INT4
+weight compression of an LLM measured like every child."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.config import ASSETS_DIR
+
+DEMO = ASSETS_DIR / "llm" / "fortune-llama"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from tests.models_in_code import make_causal_lm_checkpoint
+
+    return make_causal_lm_checkpoint(tmp_path_factory.mktemp("hf") / "tiny-llama")
+
+
+def _zip(folder: Path, *, skip: tuple[str, ...] = ()) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.name not in skip:
+                archive.write(path, f"{folder.name}/{path.name}")
+    return buffer.getvalue()
+
+
+def _texts(tmp_path: Path, name: str, rows: list[str], *, ids: bool = False) -> Path:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps({**({"id": i} if ids else {}), "text": row}) + "\n" for i, row in enumerate(rows)))
+    return path
+
+
+def test_a_checkpoint_folder_is_converted_for_openvino_genai(lab_env, checkpoint):
+    import openvino_genai
+
+    from core import lab
+    from core.storage import resolve
+
+    model = lab.add_model_from_path(checkpoint)
+    folder = resolve(model.path).parent
+    assert model.format == "hf-checkpoint" and model.recipe["llm"]["causal"]
+    assert model.recipe["llm"]["architectures"] == ["LlamaForCausalLM"]
+    assert {"openvino_model.xml", "openvino_tokenizer.xml", "openvino_detokenizer.xml"} <= {p.name for p in folder.iterdir()}
+    assert "beam_idx" in {p["name"] for p in model.inputs}  # stateful: the KV cache lives in the model
+    config = openvino_genai.GenerationConfig()
+    config.max_new_tokens, config.min_new_tokens, config.ignore_eos = 5, 5, True
+    result = openvino_genai.LLMPipeline(str(folder), "CPU").generate(["the quick brown fox"], config)
+    assert result.perf_metrics.get_num_generated_tokens() == 5
+    # The weights stay FP32 as converted (optimum's own INT8 of big models is off): 4 bytes a parameter.
+    assert model.size_bytes > 4 * 300_000
+
+
+def test_an_exported_zip_is_taken_as_is_and_a_folder_without_tokenizer_is_refused(lab_env):
+    from core import lab
+    from core.errors import ModelFormatError
+    from core.storage import resolve
+    from db import repository as repo
+
+    model = lab.add_model([("fortune-llama.zip", _zip(DEMO))])
+    folder = resolve(model.path).parent
+    assert model.format == "openvino-genai" and model.name == "fortune-llama"
+    assert (folder / "openvino_model.bin").read_bytes() == (DEMO / "openvino_model.bin").read_bytes()
+    assert not (folder / "original").exists()  # the exported folder is the original: not kept twice
+    with pytest.raises(ModelFormatError, match="openvino_tokenizer.xml"):
+        lab.add_model([("broken.zip", _zip(DEMO, skip=("openvino_tokenizer.xml", "openvino_tokenizer.bin")))])
+    assert [m.id for m in repo.list_models()] == [model.id]  # nothing of the refused upload was stored
+
+
+def test_text_datasets_from_txt_and_tables_and_refused_for_tensor_models(lab_env, tmp_path, classifier_ir):
+    from core import lab
+    from core.errors import DatasetError
+    from core.intake.sources import add_data_from_path, texts
+    from core.options import EvaluateOptions
+
+    txt = tmp_path / "prompts.txt"
+    txt.write_text("first prompt\n\n  second prompt  \n")
+    prompts = add_data_from_path(txt)
+    assert prompts.format == "text" and texts(prompts) == ["first prompt", "second prompt"] and prompts.skipped == 1
+    table = add_data_from_path(_texts(tmp_path, "rows.jsonl", ["a b c", "d e"]))  # nothing but text: texts
+    assert texts(table) == ["a b c", "d e"] and table.preprocessing["text_column"] == "text"
+    with_ids = _texts(tmp_path, "ids.jsonl", ["a", "b"], ids=True)
+    with pytest.raises(DatasetError, match="--text-column text"):  # a number column too: which is meant?
+        add_data_from_path(with_ids)
+    assert texts(add_data_from_path(with_ids, text_column="text")) == ["a", "b"]
+    classifier = lab.add_model_from_path(classifier_ir)
+    with pytest.raises(DatasetError, match="text dataset"):
+        lab.submit_evaluate(model_id=classifier.id, options=EvaluateOptions(dataset_id=prompts.id))
+
+
+def test_generation_benchmark_counts_tokens_and_times_consistently(lab_env):
+    from core import lab
+    from core.jobs.queue import supervise_job
+    from core.measure.options import GenerationBenchOptions
+    from db import generations, repository as repo
+
+    model = lab.add_model_from_path(DEMO)
+    job = lab.submit_generate_bench(model_id=model.id, options=GenerationBenchOptions(
+        prompt_tokens=(8, 48), new_tokens=(12,), repeats=2, warmup=1))
+    supervise_job(job.id)
+    assert repo.get_job(job.id).status == "succeeded", repo.get_job(job.id).message
+    rows = generations.list_generations(job_id=job.id)
+    assert [(r.prompt_tokens, r.new_tokens) for r in rows] == [(8, 12), (48, 12)]
+    for row in rows:
+        assert row.input_tokens == row.prompt_tokens and row.generated_tokens == 12 and row.repeats == 2
+        assert 0 < row.ttft_ms <= row.generate_ms  # the first token is part of the whole generation
+        # genai's throughput is tokens per second of the decoding steps, about 1000 / TPOT (means of repeats)
+        assert row.tokens_per_s == pytest.approx(1000 / row.tpot_ms, rel=0.15)
+        assert row.peak_memory_mb and row.peak_memory_mb > 50
+        assert set(row.stats["ttft_ms"]) == {"mean", "std", "p50", "p90"}
+
+
+def test_word_perplexity_is_repeatable_and_prefers_text_like_the_training_text(lab_env):
+    from core.measure.llm_quality import word_perplexity
+
+    xml = DEMO / "openvino_model.xml"
+    held_out = [json.loads(line)["text"] for line in (ASSETS_DIR / "llm" / "fortunes_texts.jsonl").open()][:40]
+    rng = np.random.default_rng(0)
+    shuffled = [" ".join(rng.permutation(text.split())) for text in held_out]
+    first, again = word_perplexity(xml, held_out), word_perplexity(xml, held_out)
+    assert first == again and first.samples == 40 and first.words == sum(len(t.split()) for t in held_out)
+    assert first.tokens > first.words  # a 1536-token BPE splits some words
+    # Word order matters to a language model: the same words shuffled are less likely.
+    assert word_perplexity(xml, shuffled).word_perplexity > 1.5 * first.word_perplexity
+
+
+def test_int4_weight_compression_of_an_llm_shrinks_it_and_is_measured(lab_env, tmp_path, checkpoint):
+    from core import lab
+    from core.jobs.queue import supervise_job
+    from core.optimize.recipes import CompressWeightsOptions
+    from core.options import EvaluateOptions, JobKind, MeasureOptions
+    from core.intake.sources import add_data_from_path
+    from core.storage import resolve
+    from db import generations, repository as repo
+    from tests.models_in_code import TEXT
+
+    parent = lab.add_model_from_path(checkpoint)
+    sentences = [s.strip() + "." for s in TEXT.split(".") if s.strip()][:12]
+    texts = add_data_from_path(_texts(tmp_path, "texts.jsonl", sentences))
+    prompts = add_data_from_path(_texts(tmp_path, "prompts.jsonl", [" ".join(s.split()[:3]) for s in sentences[:6]]))
+    job = lab.submit_optimization(kind=JobKind.COMPRESS_WEIGHTS, model_id=parent.id, dataset_id=None,
+                                  options=CompressWeightsOptions(mode="int4_sym", group_size=64, ratio=1.0),
+                                  measure=MeasureOptions(dataset_id=texts.id, prompts_id=prompts.id))
+    supervise_job(job.id)
+    job = repo.get_job(job.id)
+    assert job.status == "succeeded", job.message
+    child = repo.get_model(job.result_model_id)
+    bins = [resolve(m.path).with_suffix(".bin").stat().st_size for m in (parent, child)]
+    assert bins[0] >= 3 * bins[1], bins
+    assert child.recipe["obtained"]["i4"] > 0 and not child.recipe["warnings"]
+    assert (resolve(child.path).parent / "openvino_tokenizer.xml").is_file()  # genai opens the child folder
+    for model in (parent, child):
+        assert generations.list_generations(model_id=model.id, job_id=job.id)
+        assert {"word_perplexity"} <= {a.metric for a in repo.list_accuracy(model.id) if a.job_id == job.id}
+    similarity = next(a for a in repo.list_accuracy(child.id) if a.metric == "similarity")
+    assert similarity.reference_model_id == parent.id and 0 < similarity.value <= 1.0001
+    assert len(similarity.details["worst"]) == 5 and {"prompt", "reference", "answer"} <= set(similarity.details["worst"][0])
+    # The same model against itself answers the same: similarity 1.
+    itself = lab.submit_evaluate(model_id=child.id, options=EvaluateOptions(
+        dataset_id=prompts.id, reference_model_id=child.id, new_tokens=16))
+    supervise_job(itself.id)
+    row = next(a for a in repo.list_accuracy(child.id) if a.job_id == itself.id)
+    assert row.metric == "similarity" and row.value == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(Exception, match="language model"):
+        lab.submit_optimization(kind=JobKind.QUANTIZE, model_id=parent.id, dataset_id=texts.id,
+                                options=__import__("core.optimize.recipes", fromlist=["QuantizeOptions"]).QuantizeOptions(),
+                                measure=MeasureOptions())
+    # The encoder ranks meaning: a paraphrase is closer to the reference than an unrelated answer.
+    from core.measure.llm_quality import encoder_folder, similarity as score
+
+    encoder = encoder_folder(lab_env / "encoders")  # converted once by the job above, then reused
+    pairs = score(encoder, ["q", "q"], ["The cat sleeps on the warm sofa."] * 2,
+                  ["A cat is asleep on the cosy couch.", "Quarterly revenue rose by four percent."], worst=2)
+    assert pairs.worst[0]["answer"].startswith("Quarterly") and pairs.worst[0]["similarity"] < 0.3
+    assert pairs.worst[1]["similarity"] > 0.6
