@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     lab_pipeline, _ = open_pipeline(args.model / "openvino_model.xml")
     bare_pipeline, _ = open_pipeline(args.model / "openvino_model.xml")
-    prompt = prompt_of(lab_pipeline, args.prompt_tokens)
+    prompt = prompt_of(lab_pipeline.get_tokenizer(), args.prompt_tokens)
     ttft_ratios, tps_ratios = [], []
     for round_number in range(args.rounds):
         sides = {}

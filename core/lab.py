@@ -16,12 +16,13 @@ from core.intake.cleanup import UPLOADS
 from core.intake.datasets import add_image_dataset, add_image_dataset_from_path
 from core.intake.files import save_upload
 from core.intake.model_intake import add_model, add_model_from_path, delete_model
-from core.intake.models import operations_by_type
 from core.intake.llm import is_llm
+from core.intake.models import operations_by_type
+from core.intake.data_tables import TEXT_FORMAT
 from core.intake.sources import add_data, check_data_file, open_dataset, texts
 from core.jobs import runner as jobs
 from core.measure.options import BatchSweepOptions, GenerationBenchOptions, InterleavedOptions, ProfileOptions
-from core.optimize.recipes import QuantizeOptions, SensitivityOptions, SweepOptions
+from core.optimize.recipes import ALGORITHM_OPTIONS, QuantizeOptions, SensitivityOptions, SweepOptions
 from core.options import BenchmarkOptions, EvaluateOptions, ImagePreprocessing, JobKind, MeasureOptions
 from core.storage import claim_folder, new_folder, relative, resolve
 from core.tasks.registry import labels_for, model_task, set_task
@@ -30,7 +31,7 @@ from db.records import DatasetRecord, JobRecord, ModelRecord
 
 # The intake operations the pages call, named here so that pages and the CLI need only this module.
 __all__ = ["add_image_dataset", "add_image_dataset_from_path", "add_model", "add_model_from_path", "delete_model",
-           "ensure_demo", "ensure_llm_demo", "submit_generate_bench", "model_operations", "model_task", "set_task", "submit_evaluate", "submit_sensitivity", "submit_ignoring_worst", "submit_optimization", "submit_sweep", "submit_batch_sweep",
+           "ensure_demo", "ensure_llm_demo", "is_language_model", "is_text", "submit_generate_bench", "model_operations", "model_task", "set_task", "submit_evaluate", "submit_sensitivity", "submit_ignoring_worst", "submit_optimization", "submit_sweep", "submit_batch_sweep",
            "submit_profile", "submit_interleaved", "submit_missing_profiles", "submit_import"]
 DEMO_MODEL = "fashion-cnn (demo)"
 DEMO_CALIBRATION = "fashion-mnist calibration (demo)"
@@ -96,6 +97,16 @@ def submit_import(upload: tuple, *, name: str | None = None, label_column: str |
     return job
 
 
+def is_language_model(model: ModelRecord) -> bool:
+    """Whether the model is an openvino.genai folder (judged by generation, perplexity and similarity)."""
+    return is_llm(resolve(model.path))
+
+
+def is_text(dataset: DatasetRecord) -> bool:
+    """Whether the dataset holds texts or prompts (for language models) rather than tensors."""
+    return dataset.format == TEXT_FORMAT
+
+
 def model_operations(model_id: int) -> dict[str, list[str]]:
     """The model's compute operations by type, for picking an ignored scope."""
     return operations_by_type(resolve(repo.get_model(model_id).path))
@@ -130,7 +141,7 @@ def submit_optimization(*, kind: JobKind, model_id: int, dataset_id: int | None,
     """Checks the inputs fit together, then queues one optimization job (quantize, compress, ...)."""
     model = repo.get_model(model_id)
     if is_llm(resolve(model.path)):
-        _check_llm_optimization(model, kind, options, measure)
+        _check_llm_optimization(model, kind, options, measure, dataset_id)
     else:
         _check_fits(model, [dataset_id, measure.dataset_id, getattr(options, "validation_dataset_id", None)])
     return jobs.submit(kind, {"recipe": options.to_dict(), "measure": measure.to_dict()},
@@ -142,26 +153,40 @@ def _check_llm(model: ModelRecord, dataset_id: int | None = None) -> None:
     if not is_llm(resolve(model.path)):
         raise BadInputError(f"Model #{model.id} '{model.name}' is not a language model (an openvino.genai folder with "
                             "its tokenizer IRs); add a Hugging Face checkpoint or an exported folder.")
+    if not model.recipe.get("llm", {}).get("causal", True):
+        raise BadInputError(f"'{model.name}' is a text encoder ({', '.join(model.recipe['llm'].get('architectures') or [])}"
+                            "): the lab measures language models by generation, perplexity and answer similarity, "
+                            "which an encoder has none of; measuring encoders (cosine with the parent) is not in "
+                            "the lab yet.")
     if dataset_id is not None:
         texts(repo.get_dataset(dataset_id))  # raises for data that is not texts
 
 
-def _check_llm_optimization(model: ModelRecord, kind: JobKind, options, measure: MeasureOptions) -> None:
-    """A language model takes weight compression (data-free) and FP16; its measurement data are texts."""
+def _check_llm_optimization(model: ModelRecord, kind: JobKind, options, measure: MeasureOptions,
+                            dataset_id: int | None) -> None:
+    """A language model takes weight compression (data-aware on calibration texts, or data-free) and
+    FP16; its calibration and measurement data are texts."""
+    _check_llm(model)
     if kind not in (JobKind.COMPRESS_WEIGHTS, JobKind.FP16):
         raise BadInputError(f"'{model.name}' is a language model: compress its weights (INT8 / INT4 / NF4 ...) or "
                             "store FP16 weights; full INT8 quantization and accuracy control take tensor data.")
-    if getattr(options, "use_data", False):
-        raise BadInputError("Data-aware weight compression (AWQ, scale estimation, GPTQ, LoRA correction) of "
-                            "language models is not in the lab yet; compress without data (use_data off).")
-    for dataset_id in filter(None, (measure.dataset_id, measure.prompts_id)):
-        texts(repo.get_dataset(dataset_id))
+    if getattr(options, "use_data", False) and dataset_id is None:
+        raise BadInputError("Data-aware weight compression (AWQ, scale estimation, GPTQ, LoRA correction, "
+                            "activation sensitivity) calibrates on texts: choose a text dataset (--data).")
+    for used in filter(None, (dataset_id if getattr(options, "use_data", False) else None, measure.dataset_id,
+                              measure.prompts_id)):
+        texts(repo.get_dataset(used))
 
 
 def submit_generate_bench(*, model_id: int, options: GenerationBenchOptions,
                           idempotency_key: str | None = None) -> JobRecord:
-    """Queues a generation benchmark (prompt tokens x new tokens grid) of a language model."""
+    """Queues a generation benchmark (prompt tokens x new tokens grid) of a language model, or an
+    interleaved A/B of two (options.versus_model_id)."""
     _check_llm(repo.get_model(model_id))
+    if options.versus_model_id is not None:
+        if options.versus_model_id == model_id:
+            raise BadInputError("An A/B compares two models; pick another model as B.")
+        _check_llm(repo.get_model(options.versus_model_id))
     return jobs.submit(JobKind.GENERATE_BENCH, options.to_dict(), model_id=model_id, idempotency_key=idempotency_key)
 
 
@@ -228,7 +253,12 @@ def submit_sweep(*, sweep: SweepOptions, model_id: int, dataset_id: int | None, 
     """Queues one sweep job; it runs every point of sweep as a child job of its own."""
     model = repo.get_model(model_id)
     validation_ids = {p.get("validation_dataset_id") for p in sweep.points()}
-    _check_fits(model, [dataset_id, measure.dataset_id, *validation_ids])
+    if is_llm(resolve(model.path)):
+        for point in sweep.points():
+            _check_llm_optimization(model, sweep.algorithm, ALGORITHM_OPTIONS[sweep.algorithm].from_dict(point),
+                                    measure, dataset_id)
+    else:
+        _check_fits(model, [dataset_id, measure.dataset_id, *validation_ids])
     return jobs.submit(JobKind.SWEEP, {"sweep": sweep.to_dict(), "measure": measure.to_dict()},
                        model_id=model_id, dataset_id=dataset_id, idempotency_key=idempotency_key)
 

@@ -340,18 +340,22 @@ class ExportFormat(StrEnum):
     DLSTREAMER = "dlstreamer"
     BENCHMARK_APP = "benchmark-app"
     SCRIPT = "script"
+    LLM_BENCH = "llm-bench"  # language models: the llm_bench run that repeats a generation point
 
 
 class CompareAxis(StrEnum):
-    """What accuracy is plotted against on the Compare page."""
+    """What accuracy is plotted against on the Compare page (the last three: language models)."""
 
     LATENCY = "latency"
     THROUGHPUT = "throughput"
     SIZE = "size"
+    TOKENS_PER_S = "tokens/s"
+    TTFT = "time to first token"
+    PEAK_MEMORY = "peak memory"
 
     @property
     def lower_is_better(self) -> bool:
-        return self != CompareAxis.THROUGHPUT
+        return self not in (CompareAxis.THROUGHPUT, CompareAxis.TOKENS_PER_S)
 
 
 @dataclass(frozen=True, kw_only=True)

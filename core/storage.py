@@ -65,6 +65,13 @@ def remove_tree(folder: Path, within: Path) -> bool:
     return True
 
 
+def statistics_folder(model_id: int, digest: str | None = None) -> Path:
+    """Where NNCF's activation statistics of a model on one set of samples are kept (digest: of the
+    samples' content), or with no digest the folder of all of them."""
+    root = get_settings().data_dir / "statistics"
+    return root / f"model{model_id}-{digest}" if digest else root
+
+
 def relative(path: Path) -> str:
     """The form of a path under the data dir that rows store (the inverse of resolve)."""
     return path.relative_to(get_settings().data_dir).as_posix()

@@ -4,24 +4,33 @@ table with CSV / JSON downloads, throughput and latency against batch size, "pic
 import streamlit as st
 
 from core import lab
+from core.compare import generation
 from core.compare import table as compare
 from core.compare.figures import accuracy_figure, batch_figure
 from core.compare.pick import pick_for_me
 from core.errors import AppError
 from core.measure.accuracy_tables import higher_is_better, is_percent, metric_title, stored_value
-from core.options import BenchmarkOptions, CompareAxis, CompareFilters
+from core.options import BenchmarkOptions, CompareFilters
 from pages import route_through_app
 from pages.ab_view import ab_view
+from pages.llm_compare import llm_compare
 from pages.tables import table
 from pages.widgets import current_job_panel, plain, press_key
 
 route_through_app()
 
 st.title("Compare")
-rows = compare.results_rows()
-if not rows:
+rows, language = compare.results_rows(), generation.points()
+if not rows and not language:
     st.info("Nothing measured yet. Run a quantization job on the Optimize page; its parent and child "
             "models are evaluated and benchmarked automatically.")
+    st.stop()
+# Language models are judged by other numbers (tokens/s, perplexity, similarity): a view of their own.
+newest_kind = "language models" if language and (not rows or generation.newest_measured() > max(
+    r["measured_at"] for r in rows)) else "tensor models"  # by default what the user measured last
+if language and (not rows or st.segmented_control(
+        "Models", ["tensor models", "language models"], default=newest_kind, key="compare-kind") == "language models"):
+    llm_compare()
     st.stop()
 with st.expander("Filters"):
     columns = st.columns(len(compare.FILTER_COLUMNS))
@@ -45,7 +54,7 @@ shown = families.get(family, shown)
 
 metric_column, axis_column = st.columns([1, 2])
 metric = metric_column.selectbox("Accuracy metric", compare.accuracy_metrics(shown), format_func=metric_title)
-axis = axis_column.radio("Accuracy against", [a.value for a in CompareAxis], horizontal=True)
+axis = axis_column.radio("Accuracy against", [a.value for a in compare.TENSOR_AXES], horizontal=True)
 event = st.plotly_chart(accuracy_figure(shown, axis, metric), key="accuracy-figure", on_select="rerun",
                         selection_mode="points")
 selected = {p["customdata"][0] for p in event.selection.points if p.get("customdata")}

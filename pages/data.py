@@ -11,6 +11,7 @@ from core.options import TensorType
 from core.tasks.registry import TASKS
 from db import repository as repo
 from pages import route_through_app
+from pages.tables import table
 from pages.widgets import job_panel, plain
 
 route_through_app()
@@ -21,18 +22,22 @@ with st.form("add-data", clear_on_submit=True):
         "A zip of images (one subfolder per class = labelled; boxes as COCO JSON, YOLO labels/ or VOC "
         "Annotations/; masks/ PNGs for segmentation; a flat folder = unlabelled), or NumPy "
         "arrays: a .npy for one input, a .npz with one array per model input (named after it) and an "
-        "optional 'labels' array; or a table: .csv, .parquet, .jsonl, a zipped save_to_disk folder",
-        type=["zip", "npy", "npz", "csv", "parquet", "jsonl"])
+        "optional 'labels' array; or a table: .csv, .parquet, .jsonl, a zipped save_to_disk folder; or "
+        "texts / prompts: a .txt, one per line",
+        type=["zip", "npy", "npz", "csv", "parquet", "jsonl", "txt"])
     left, right = st.columns(2)
     annotations = left.file_uploader("Images: an annotation file beside the zip (optional, e.g. COCO "
                                      "instances.json)", type=["json"])
     task = right.selectbox("Refuse it unless its labels fit this task (optional)", ["", *TASKS],
                            format_func=lambda n: TASKS[n].title if n else "any data")
     name = st.text_input("Name (optional)")
-    left, right = st.columns(2)
+    left, middle, right = st.columns(3)
     label_column = left.text_input("Tables: label column (optional)")
-    mapping = right.text_input("Tables: columns per model input (optional)",
-                               placeholder="image=pixels; features=a,b,c")
+    mapping = middle.text_input("Tables: columns per model input (optional)",
+                                placeholder="image=pixels; features=a,b,c")
+    text_column = right.text_input("Texts for language models: the text column (optional)",
+                                   help="one text or prompt per row; a .txt (one per line) or a table whose columns "
+                                        "are all text is taken as texts without it")
     with st.expander("Images: preprocessing (empty = taken from the model's input)"):
         a, b, c, d, e, f, g = st.columns(7)
         spec = dict(width=a.number_input("Width", 0, 8192, 0), height=b.number_input("Height", 0, 8192, 0),
@@ -48,7 +53,7 @@ with st.form("add-data", clear_on_submit=True):
                                     label_column=label_column.strip() or None,
                                     columns=parse_columns(mapping), preprocessing=sources.image_spec(**spec),
                                     annotations=(annotations.name, annotations) if annotations else None,
-                                    task=task or None)
+                                    task=task or None, text_column=text_column.strip() or None)
             st.session_state["data-import-job"] = job.id
         except AppError as error:
             st.error(plain(error))
@@ -67,6 +72,21 @@ def _imported(job) -> None:
 
 if "data-import-job" in st.session_state:  # read in a job process: a big table never stalls this page
     job_panel(st.session_state["data-import-job"], outcome=_imported)
+
+
+def text_preview(dataset, model) -> None:
+    """The first texts of a text dataset, and whether it can feed the model (texts feed language models)."""
+    try:
+        texts = sources.texts(dataset)
+        table([{"text": t} for t in texts[:10]])
+        if not lab.is_language_model(model):
+            st.error(f"'{plain(dataset.name)}' holds texts: they score and prompt language models, not "
+                     f"'{plain(model.name)}', whose inputs are tensors.")
+        else:
+            st.success(f"'{plain(dataset.name)}' ({len(texts)} texts) can score '{plain(model.name)}' (word perplexity) "
+                       "or prompt it (answer similarity, generation).")
+    except AppError as error:
+        st.error(plain(error))
 
 
 def _split_text(dataset) -> str:
@@ -111,21 +131,24 @@ if models:
     model = {m.id: m for m in models}[right.selectbox(
         "Model", [m.id for m in models], index=len(models) - 1,
         format_func=lambda i: f"#{i} {repo.get_model(i).name}")]
-    if right.button("Make synthetic data for this model (benchmark only)"):
+    if not lab.is_language_model(model) and right.button("Make synthetic data for this model (benchmark only)"):
         try:
             made = sources.add_synthetic_dataset(model.id)
             st.success(f"Added dataset #{made.id} '{plain(made.name)}'. It is random numbers: use it for "
                        "benchmarks only; accuracy and calibration on it are refused.")
         except AppError as error:
             st.error(plain(error))
-    try:
-        images = sources.preview_images(dataset, model)
-        for column, (image, caption) in zip(st.columns(len(images)) if images else [], images):
-            column.image(image, caption=caption, width="stretch")
-        rows = sources.preview(dataset, model)
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
-        st.success(f"'{plain(dataset.name)}' fits every input of '{plain(model.name)}'.")
-        for warning in sources.fit_warnings(dataset, model, rows):
-            st.warning(plain(warning))
-    except AppError as error:
-        st.error(plain(error))
+    if lab.is_text(dataset) or lab.is_language_model(model):
+        text_preview(dataset, model)
+    else:
+        try:
+            images = sources.preview_images(dataset, model)
+            for column, (image, caption) in zip(st.columns(len(images)) if images else [], images):
+                column.image(image, caption=caption, width="stretch")
+            rows = sources.preview(dataset, model)
+            st.dataframe(pd.DataFrame(rows), hide_index=True)
+            st.success(f"'{plain(dataset.name)}' fits every input of '{plain(model.name)}'.")
+            for warning in sources.fit_warnings(dataset, model, rows):
+                st.warning(plain(warning))
+        except AppError as error:
+            st.error(plain(error))

@@ -22,9 +22,12 @@ for column, (label, value) in zip(columns, counts.items()):
     column.metric(label.capitalize(), value)
 
 st.subheader("Start here")
-st.write("The demo registers a small Fashion-MNIST classifier with calibration and validation images, "
-         "then takes you to the Optimize page.")
-if st.button("Try the demo", type="primary"):
+vision, language = st.columns(2)
+vision.write("The demo registers a small Fashion-MNIST classifier with calibration and validation images, "
+             "then takes you to the Optimize page.")
+language.write("The LLM demo registers fortune-llama (a 2.75 M-parameter Llama trained on Debian's fortunes), its "
+               "held-out texts (word perplexity) and prompts (answer similarity), then takes you to Optimize.")
+if vision.button("Try the demo", type="primary"):
     try:
         model, calibration, validation = lab.ensure_demo()
     except AppError as error:
@@ -32,6 +35,15 @@ if st.button("Try the demo", type="primary"):
     else:
         st.session_state.update(model_id=model.id, calibration_id=calibration.id,
                                 validation_id=validation.id)
+        st.switch_page("pages/optimize.py")
+if language.button("Try the LLM demo", type="primary"):
+    try:
+        model, texts, prompts = lab.ensure_llm_demo()
+    except AppError as error:
+        st.error(plain(error))
+    else:
+        st.session_state.update(model_id=model.id, texts_id=texts.id, prompts_id=prompts.id,
+                                algorithm="compress_weights", _kept_algorithm="compress_weights")
         st.switch_page("pages/optimize.py")
 
 

@@ -12,6 +12,7 @@ from core.measure.sweeps import estimate_seconds, sweep_points
 from core.options import PerformanceHint, Precision
 from db import repository as repo
 from pages import route_through_app
+from pages.llm_measure import llm_measure
 from pages.tables import table
 from pages.widgets import current_job_panel, plain, press_key
 
@@ -24,6 +25,9 @@ if not models:
     st.stop()
 names = {m.id: f"#{m.id} {m.name}" for m in models}
 model_id = st.selectbox("Model", list(names), format_func=names.get)
+if lab.is_language_model(repo.get_model(model_id)):
+    llm_measure(model_id, {m.id: names[m.id] for m in models if lab.is_language_model(m)})
+    st.stop()
 
 sweep_tab, profile_tab = st.tabs(["Batch sweep", "Per-layer profile"])
 with sweep_tab:

@@ -17,10 +17,35 @@ from pages.widgets import plain
 
 route_through_app()
 
+
+def task_form(chosen) -> None:
+    """The task the model is judged as, and the form that changes it."""
+    task, settings = lab.model_task(chosen)
+    origin = "set for it" if chosen.task else "as its parent" if chosen.parent_id else "proposed from its outputs"
+    with st.form("task"):
+        st.write(f"Judged as **{task.title}** ({origin}): its accuracy and agreement metrics are this task's.")
+        left, middle, right = st.columns(3)
+        names = list(TASKS)
+        picked = left.selectbox("Task", names, index=names.index(task.name), format_func=lambda n: TASKS[n].title)
+        charset = middle.file_uploader("Charset (text recognition): one character per line, in class order",
+                                       type=["txt"], help=f"{len(settings.charset)} characters known now")
+        confidence = right.number_input("Detection: lowest box score", 0.0, 1.0, settings.confidence, 0.05)
+        iou = right.number_input("Detection: NMS IoU", 0.0, 1.0, settings.iou, 0.05)
+        if st.form_submit_button("Set task"):
+            try:
+                lab.set_task(chosen.id, picked, charset=charset.getvalue().decode("utf-8") if charset else None,
+                             confidence=confidence, iou=iou)
+                st.success(f"'{plain(chosen.name)}' is judged as {TASKS[picked].title} from now on.")
+            except (AppError, UnicodeDecodeError) as error:
+                st.error(plain(error))
+
+
 st.title("Models")
 with st.form("add-model", clear_on_submit=True):
     files = st.file_uploader("Model file(s): .onnx, .tflite, an IR .xml with its .bin, a .pdmodel with its "
-                             ".pdiparams, a .pt2, or a .zip (also of a TensorFlow SavedModel folder)",
+                             ".pdiparams, a .pt2, or a .zip (also of a TensorFlow SavedModel folder, of a Hugging "
+                             "Face checkpoint folder — converted for openvino.genai — or of an exported "
+                             "openvino_model.xml folder with its tokenizer IRs)",
                              type=["onnx", "xml", "bin", "tflite", "zip", "pdmodel", "pdiparams", "pt2", "pb"],
                              accept_multiple_files=True)
     name = st.text_input("Name (optional)")
@@ -64,24 +89,14 @@ with left:  # a layout the model does not state is the lab's guess, and says so
 right.write("Outputs")
 with right:
     table(chosen.outputs)
-task, settings = lab.model_task(chosen)
-origin = "set for it" if chosen.task else "as its parent" if chosen.parent_id else "proposed from its outputs"
-with st.form("task"):
-    st.write(f"Judged as **{task.title}** ({origin}): its accuracy and agreement metrics are this task's.")
-    left, middle, right = st.columns(3)
-    names = list(TASKS)
-    picked = left.selectbox("Task", names, index=names.index(task.name), format_func=lambda n: TASKS[n].title)
-    charset = middle.file_uploader("Charset (text recognition): one character per line, in class order",
-                                   type=["txt"], help=f"{len(settings.charset)} characters known now")
-    confidence = right.number_input("Detection: lowest box score", 0.0, 1.0, settings.confidence, 0.05)
-    iou = right.number_input("Detection: NMS IoU", 0.0, 1.0, settings.iou, 0.05)
-    if st.form_submit_button("Set task"):
-        try:
-            lab.set_task(chosen.id, picked, charset=charset.getvalue().decode("utf-8") if charset else None,
-                         confidence=confidence, iou=iou)
-            st.success(f"'{plain(chosen.name)}' is judged as {TASKS[picked].title} from now on.")
-        except (AppError, UnicodeDecodeError) as error:
-            st.error(plain(error))
+language = lab.is_language_model(chosen)
+if language:
+    found = chosen.recipe.get("llm", {})
+    kind = ", ".join(found.get("architectures") or []) or found.get("model_type") or "an openvino.genai folder"
+    st.info(f"Language model ({plain(kind)}): judged by openvino.genai generation (tokens/s, time to first token), "
+            "word perplexity on texts and the similarity of its answers with its parent's — on the Measure page.")
+else:
+    task_form(chosen)
 try:
     details = model_intake.describe_model(chosen.id)
     a, b, c = st.columns(3)
@@ -112,7 +127,7 @@ if accuracy:
 else:
     st.caption("No accuracy stored yet: optimization jobs with validation data measure it.")
 sensitivity_view(chosen)
-if any(d < 0 for p in chosen.inputs for d in p["shape"]):
+if not language and any(d < 0 for p in chosen.inputs for d in p["shape"]):
     with st.form("reshape"):
         text = st.text_input("Dynamic dimensions (?): set the shape used for calibration and benchmarks "
                              "(stored as a child model)", placeholder="input=1,3,224,224")
@@ -122,7 +137,7 @@ if any(d < 0 for p in chosen.inputs for d in p["shape"]):
                 st.success(f"Added model #{reshaped.id} '{plain(reshaped.name)}'.")
             except AppError as error:
                 st.error(plain(error))
-images = [d for d in repo.list_datasets() if d.format == "image-folder"]
+images = [] if language else [d for d in repo.list_datasets() if d.format == "image-folder"]
 if images:
     left, right = st.columns([3, 1])
     source = left.selectbox("Bake an image dataset's preprocessing into a copy of this model (raw uint8 "

@@ -38,24 +38,46 @@ def pick(label, items, state_key, fmt, optional=False, avoid=None):
 
 
 model_id = pick("Model", models, "model_id", lambda m: f"#{m.id} {m.name}")
-calibration_id = pick("Calibration data", datasets, "calibration_id", lambda d: f"#{d.id} {d.name} ({d.samples})",
-                      optional=True)
-validation_id = pick("Validation data (accuracy)", [d for d in datasets if d.has_labels], "validation_id",
-                     lambda d: f"#{d.id} {d.name} ({d.samples})", optional=True, avoid=calibration_id)
-if calibration_id is not None and calibration_id == validation_id and not sources.dataset_split(
+language = lab.is_language_model(repo.get_model(model_id))
+texts = [d for d in datasets if lab.is_text(d)]
+if language:  # judged by generation speed, perplexity on texts and the similarity of answers to prompts
+    left, middle, right = st.columns(3)
+    with left:
+        validation_id = pick("Texts (word perplexity)", texts, "texts_id", lambda d: f"#{d.id} {d.name} ({d.samples})",
+                             optional=True)
+    with middle:
+        prompts_id = pick("Prompts (answer similarity with the parent)", texts, "prompts_id",
+                          lambda d: f"#{d.id} {d.name} ({d.samples})", optional=True, avoid=validation_id)
+    with right:  # by default not the texts perplexity is measured on
+        calibration_id = pick("Calibration texts (data-aware compression)", texts, "calibration_texts_id",
+                              lambda d: f"#{d.id} {d.name} ({d.samples})", optional=True, avoid=validation_id)
+    choices, skip = [JobKind.COMPRESS_WEIGHTS, JobKind.FP16], ()
+    st.caption("A language model is measured by openvino.genai (32 prompt × 64 new tokens, greedy), by word perplexity "
+               "on the texts and, for the child, by the similarity of its answers to the prompts with the parent's.")
+else:
+    prompts_id = None
+    tensors = [d for d in datasets if not lab.is_text(d)]
+    calibration_id = pick("Calibration data", tensors, "calibration_id", lambda d: f"#{d.id} {d.name} ({d.samples})",
+                          optional=True)
+    validation_id = pick("Validation data (accuracy)", [d for d in tensors if d.has_labels], "validation_id",
+                         lambda d: f"#{d.id} {d.name} ({d.samples})", optional=True, avoid=calibration_id)
+    choices, skip = list(LABELS), ("validation_dataset_id",)
+if language and calibration_id is not None and calibration_id == validation_id:
+    st.warning("Calibration and perplexity texts are the same: data-aware compression would be judged on the texts "
+               "it calibrated on. Pick other calibration texts, or leave 'use data' off.")
+elif calibration_id is not None and calibration_id == validation_id and not sources.dataset_split(
         repo.get_dataset(calibration_id)):
     st.warning("Calibration and validation are the same samples: the accuracy will be measured on the data NNCF "
                "calibrated on. Split the dataset on the Data page (then each job reads its own part), or pick "
                "other validation data.")
-kind = JobKind(kept(st.radio, "Algorithm", key="algorithm", default=JobKind.QUANTIZE, options=list(LABELS),
+kind = JobKind(kept(st.radio, "Algorithm", key="algorithm", default=choices[0], options=choices,
                     format_func=LABELS.get, horizontal=True))
 sweep = kept(st.toggle, "Sweep: several values per option, one job per combination", key="sweep", default=False)
-seconds = st.number_input("Seconds per benchmark run", 1.0, 120.0, 3.0)
+seconds = 3.0 if language else st.number_input("Seconds per benchmark run", 1.0, 120.0, 3.0)
 remeasure = st.checkbox("Measure the parent again", help="by default its stored quiet runs of the same settings "
                         "(and its accuracy on the validation data) are reused")
-skip = ("validation_dataset_id",)
 with st.expander("Options", expanded=sweep or kind != JobKind.QUANTIZE):
-    operations = st.cache_data(lab.model_operations)(model_id)
+    operations = {} if language else st.cache_data(lab.model_operations)(model_id)
     graph_choices = {"ignored_types": list(operations), "ignored_names": sum(operations.values(), [])}
     base, grid = sweep_form(ALGORITHM_OPTIONS[kind], skip=skip) if sweep else (
         options_form(ALGORITHM_OPTIONS[kind], skip=skip, choices=graph_choices), {})
@@ -67,9 +89,10 @@ try:
     label = f"Run sweep ({len(plan.points())} points)" if plan else f"Run {LABELS[kind]}"
     if st.button(label, type="primary", disabled=invalid(base, grid),
                  help="fix the option marked in red first" if invalid(base, grid) else None):
-        measure = MeasureOptions(dataset_id=validation_id, seconds=seconds, remeasure_parent=remeasure)
-        key = press_key("optimize", "current_job", [kind, model_id, calibration_id, validation_id, seconds,
-                                                    remeasure, base, grid])
+        measure = MeasureOptions(dataset_id=validation_id, seconds=seconds, remeasure_parent=remeasure,
+                                 prompts_id=prompts_id)
+        key = press_key("optimize", "current_job", [kind, model_id, calibration_id, validation_id, prompts_id,
+                                                    seconds, remeasure, base, grid])
         job = (lab.submit_sweep(sweep=plan, model_id=model_id, dataset_id=calibration_id, measure=measure,
                                 idempotency_key=key) if plan else
                lab.submit_optimization(kind=kind, model_id=model_id, dataset_id=calibration_id,

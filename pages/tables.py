@@ -20,6 +20,17 @@ COLUMNS = {
     "time_delta_ms": ("B − A (ms)", "%.4f"), "precisions_a": ("precisions A", None),
     "precisions_b": ("precisions B", None), "precision_changed": ("precision changed", "check"),
     "float_in_b": ("still float in B", "check"), "size_share": ("share of weights", "percent"),
+    "tokens_per_s": ("tokens/s", "%.1f"), "tokens_per_s_low": ("lowest run (tokens/s)", "%.1f"),
+    "tokens_per_s_high": ("highest run (tokens/s)", "%.1f"), "ttft_ms": ("time to first token (ms)", "%.3f"),
+    "ttft_ms_low": ("lowest run TTFT (ms)", "%.3f"), "ttft_ms_high": ("highest run TTFT (ms)", "%.3f"),
+    "tpot_ms": ("time per output token (ms)", "%.3f"), "word_perplexity": ("word perplexity", "%.4g"),
+    "similarity": ("answer similarity with parent", "%.4f"), "prompts": ("prompt set", None), "runs": ("runs", "%d"),
+    "prompt_tokens": ("prompt tokens", "%d"), "input_tokens": ("tokens in the prompt", "%d"),
+    "new_tokens": ("new tokens", "%d"), "generated_tokens": ("tokens generated", "%d"), "repeats": ("repeats", "%d"),
+    "ttft_std_ms": ("TTFT std (ms)", "%.3f"), "ttft_p90_ms": ("TTFT p90 (ms)", "%.3f"),
+    "tpot_std_ms": ("TPOT std (ms)", "%.4f"), "tokens_per_s_std": ("tokens/s std", "%.1f"),
+    "generate_ms": ("generate (ms)", "%.2f"), "tokenize_ms": ("tokenize (ms)", "%.3f"),
+    "detokenize_ms": ("detokenize (ms)", "%.3f"),
 }
 
 

@@ -32,11 +32,15 @@ def kept(widget, label: str, *, key: str, default, **kwargs):
     """widget(label, key=key, **kwargs) whose value survives leaving the page and coming back.
 
     Streamlit drops a widget's state when a run of another page does not draw it; the value is
-    kept under a second key and given back to the widget when it is drawn again.
+    kept under a second key and given back to the widget when it is drawn again, unless the
+    widget's options no longer include it.
     """
     copy = f"_kept_{key}"
-    if key not in st.session_state:
-        st.session_state[key] = st.session_state.get(copy, default)
+    options = kwargs.get("options")
+    if key not in st.session_state or (options is not None and st.session_state[key] not in options):
+        value = st.session_state.get(copy, default)
+        # A kept choice the widget no longer offers (another model's algorithms): the default.
+        st.session_state[key] = default if options is not None and value not in options else value
     value = widget(label, key=key, **kwargs)
     st.session_state[copy] = value
     return value
@@ -93,9 +97,10 @@ def _optimization_outcome(job) -> None:
     """A finished job's result where the user is: speed-up with its interval, accuracy change and
     size against the parent, what it obtained, and the way on to Compare and Export."""
     from core.compare.overview import job_outcome
-    from core.optimize.obtained import layers_text
 
     found = job_outcome(job)
+    if found is None and _language_outcome(job):
+        return
     st.success(f"Job #{job.id} finished" + (f": {plain(found['model'])} @ {found['precision']} against its parent "
                                             f"@ {found['parent_precision']}." if found else "."))
     if found:
@@ -107,16 +112,50 @@ def _optimization_outcome(job) -> None:
         accuracy.metric("Top-1 change", "—" if found["top1_delta_points"] is None
                         else f"{found['top1_delta_points']:+.2f} points")
         size.metric("Size", "—" if found["size_ratio"] is None else f"{found['size_ratio']:.2f}× the parent")
-        recipe = repo.get_model(job.result_model_id).recipe
-        if "weight_layers" in recipe:
-            st.caption(f"Obtained: {plain(layers_text(recipe['weight_layers']))}; FakeQuantize "
-                       f"{recipe.get('obtained', {}).get('fake_quantize', 0)}")
+        _obtained(job)
+    _links()
+
+
+def _obtained(job) -> None:
+    """What the optimization obtained, layer by layer (core.optimize.obtained), under its outcome."""
+    from core.optimize.obtained import layers_text
+
+    recipe = repo.get_model(job.result_model_id).recipe
+    if "weight_layers" in recipe:
+        st.caption(f"Obtained: {plain(layers_text(recipe['weight_layers']))}; FakeQuantize "
+                   f"{recipe.get('obtained', {}).get('fake_quantize', 0)}")
+
+
+def _links() -> None:
+    """Links on to the Compare and Export pages."""
     for column, (page, label, icon) in zip(st.columns([1, 1, 4]), (
             ("pages/compare.py", "Compare", ":material/monitoring:"), ("pages/export.py", "Export", ":material/download:"))):
         try:
             column.page_link(page, label=label, icon=icon)
         except StreamlitAPIException:  # a page run outside app.py's navigation (AppTest) has no pages to link
             column.caption(f"{label} page")
+
+
+def _language_outcome(job) -> bool:
+    """The outcome of a language model's compression (tokens/s, perplexity, similarity, size); False
+    when the job made none."""
+    from core.compare.generation import llm_outcome
+
+    found = llm_outcome(job)
+    if found is None:
+        return False
+    st.success(f"Job #{job.id} finished: {plain(found['model'])} against its parent at {found['point']} tokens.")
+    speed, perplexity, similar, size = st.columns(4)
+    speed.metric("Tokens/s", f"{found['speedup']:.2f}× the parent", help="medians of the stored runs")
+    speed.caption(f"{found['speedup_low']:.2f}–{found['speedup_high']:.2f}× (lowest–highest runs)")
+    perplexity.metric("Word perplexity", "—" if found["perplexity_change"] is None
+                      else f"{found['perplexity_change']:+.2%}")
+    similar.metric("Answer similarity", "—" if found["similarity"] is None else f"{found['similarity']:.3f}",
+                   help="1 = the parent's answers")
+    size.metric("Size", "—" if found["size_ratio"] is None else f"{found['size_ratio']:.2f}× the parent")
+    _obtained(job)
+    _links()
+    return True
 
 
 def job_toasts() -> None:

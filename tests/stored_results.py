@@ -22,3 +22,19 @@ def benchmark_row(*, hint: str = "latency", batch: int = 1, fps: float = 100.0, 
 def store_benchmark(model_id: int, **values: Any) -> BenchmarkRecord:
     """Stores one benchmark row of benchmark_row(**values) for model_id."""
     return repo.add_benchmark(model_id, benchmark_row(**values))
+
+
+def store_generation(model_id: int, *, tokens_per_s: float = 100.0, ttft_ms: float = 5.0, prompt_tokens: int = 32,
+                     new_tokens: int = 64, peak_memory_mb: float = 300.0):
+    """Stores one generation point (GenerationResult.to_dict()-shaped, TPOT = 1000 / tokens_per_s)."""
+    from db import generations
+
+    def stats(mean: float) -> dict[str, float]:
+        return {"mean": mean, "std": mean * 0.05, "p50": mean, "p90": mean * 1.1}
+
+    return generations.add_generation(model_id, {
+        "device": "CPU", "prompt_tokens": prompt_tokens, "input_tokens": prompt_tokens, "new_tokens": new_tokens,
+        "generated_tokens": new_tokens, "repeats": 3, "ttft_ms": stats(ttft_ms), "tpot_ms": stats(1000 / tokens_per_s),
+        "tokens_per_s": stats(tokens_per_s), "generate_ms": stats(ttft_ms + new_tokens * 1000 / tokens_per_s),
+        "tokenize_ms": 0.1, "detokenize_ms": 0.1, "load_ms": 50.0, "peak_memory_mb": peak_memory_mb,
+        "environment": {"load_average": [0.5, 0.4, 0.3]}})

@@ -13,8 +13,9 @@ from core.cli.common import model_file, print_record, wait_for, with_lab
 from core.compare.ab import interleaved_summary
 from core.errors import AppError
 from core.intake.model_intake import parse_shapes
-from core.measure.benchmark import run_benchmark
 from core.intake.llm import is_llm
+from core.measure.benchmark import run_benchmark
+from core.measure.generation import interleaved_ratios
 from core.measure.options import BatchSweepOptions, GenerationBenchOptions, ProfileOptions
 from core.measure.profile import by_layer_type, profile_model
 from core.measure.sweeps import interleaved_ratio, run_batch_sweep
@@ -97,6 +98,9 @@ def register(sub) -> dict:
     p.add_argument("--repeats", type=int, default=3, help="timed generations per point")
     p.add_argument("--warmup", type=int, default=1, help="untimed generations before each point")
     p.add_argument("--device", default="CPU")
+    p.add_argument("--versus", type=int, metavar="MODEL_ID_B", help="interleaved A/B with this stored language "
+                   "model: both measured at every point in turn (A B, then B A ...), B / A ratios printed last")
+    p.add_argument("--rounds", type=int, default=1, help="with --versus: A/B rounds (one ratio each)")
     return {"benchmark": benchmark, "ab": ab, "batch-sweep": batch_sweep, "profile": profile, "evaluate": evaluate,
             "generate-bench": generate_bench}
 
@@ -182,17 +186,22 @@ def generate_bench(args) -> int:
     try:
         options = GenerationBenchOptions(prompt_tokens=args.prompt_tokens.split(","),
                                          new_tokens=args.new_tokens.split(","), repeats=args.repeats,
-                                         warmup=args.warmup, device=args.device)
+                                         warmup=args.warmup, device=args.device, versus_model_id=args.versus,
+                                         rounds=args.rounds)
         job = lab.submit_generate_bench(model_id=args.model_id, options=options)
     except AppError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     code = wait_for(job.id)
-    for row in generations.list_generations(job_id=job.id):
-        print_record({"prompt_tokens": row.prompt_tokens, "input_tokens": row.input_tokens,
+    rows = generations.list_generations(job_id=job.id)
+    for row in rows:
+        print_record({"model_id": row.model_id, "prompt_tokens": row.prompt_tokens, "input_tokens": row.input_tokens,
                       "new_tokens": row.new_tokens, "generated_tokens": row.generated_tokens,
                       "ttft_ms": row.ttft_ms, "ttft_std_ms": row.stats["ttft_ms"]["std"], "tpot_ms": row.tpot_ms,
                       "tpot_std_ms": row.stats["tpot_ms"]["std"], "tokens_per_s": row.tokens_per_s,
                       "tokens_per_s_std": row.stats["tokens_per_s"]["std"], "generate_ms": row.generate_ms,
-                      "peak_memory_mb": row.peak_memory_mb, "repeats": row.repeats, "device": row.device}, args.json)
+                      "peak_memory_mb": row.peak_memory_mb, "repeats": row.repeats, "device": row.device,
+                      **{k: row.environment[k] for k in ("ab_side", "ab_round") if k in row.environment}}, args.json)
+    for ratio in interleaved_ratios(rows):
+        print_record(ratio, args.json)
     return code

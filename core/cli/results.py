@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from core.cli.common import print_record, with_lab
+from core.cli.common import option_pairs, print_record, with_lab
+from core.compare.generation import generation_rows
 from core.compare.pick import pick_for_me
 from core.compare.table import results_rows, table_csv, table_json
 from core.deploy.backup import restore, write_backup
 from core.deploy.export import export_model
-from core.errors import AppError
+from core.deploy.llm import OvmsLlmOptions
+from core.errors import AppError, BadInputError
 from core.measure.accuracy_tables import shown_value, stored_value
-from core.options import ExportFormat
+from core.options import ExportFormat, option_fields
 
 METRIC_HELP = ("quality metric: top1 (default), top5, or against the parent top1_agreement, cosine, mse, "
                "max_abs_error (suffix :OUTPUT for one output of a multi-output model)")
@@ -22,6 +24,9 @@ def register(sub) -> dict:
     p = sub.add_parser("results", help="the comparison table: accuracy, latency, throughput, size per model")
     p.add_argument("--out", type=Path, help="write the table to FILE.csv or FILE.json instead")
     p.add_argument("--metric", default="top1", help=METRIC_HELP)
+    p.add_argument("--llm", action="store_true", help="the language models' table instead: tokens/s, time to first "
+                                                      "token, peak memory, word perplexity, answer similarity, size")
+    p.add_argument("--point", help="with --llm: the generation point PROMPTxNEW (default: the one most models have)")
     p = sub.add_parser("pick", help="the best model on the metric-vs-latency front for a constraint")
     constraint = p.add_mutually_exclusive_group(required=True)
     constraint.add_argument("--latency-budget", type=float, metavar="MS", help="the best on --metric within MS")
@@ -33,8 +38,12 @@ def register(sub) -> dict:
                                       "benchmark_app command or NNCF script")
     p.add_argument("model_id", type=int)
     p.add_argument("--format", choices=[f.value for f in ExportFormat], default="ir")
-    p.add_argument("--benchmark", type=int, help="measurement id for --format benchmark-app (default: newest)")
+    p.add_argument("--benchmark", type=int, help="measurement id for --format benchmark-app, or generation point id "
+                                                 "for llm-bench (default: newest)")
     p.add_argument("--out", type=Path, help="file to write (text formats print to stdout without it)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="language models, --format ovms: a continuous-batching setting of graph.pbtxt ("
+                        + ", ".join(f.name for f in option_fields(OvmsLlmOptions)) + "); repeatable")
     p = sub.add_parser("backup", help="write the whole lab (database + artifacts) to a zip")
     p.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("restore", help="replace the lab with a backup zip (the current state is kept)")
@@ -42,8 +51,38 @@ def register(sub) -> dict:
     return {"results": results, "pick": pick, "export": export, "backup": backup, "restore": restore_backup}
 
 
+def _point(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        prompt, new = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise BadInputError(f"--point is PROMPTxNEW, e.g. 32x64; got {text!r}.") from None
+    return prompt, new
+
+
+def _llm_results(args) -> None:
+    rows = generation_rows(_point(args.point))
+    if args.out is not None:
+        args.out.write_bytes((table_json if args.out.suffix.lower() == ".json" else table_csv)(rows))
+        print_record({"path": str(args.out)}, args.json)
+        return
+    def shown(value, spec: str) -> str:
+        return "n/a" if value is None else format(value, spec)
+
+    for row in rows:
+        print_record(row, True) if args.json else print(
+            f"#{row['model_id']} {row['model']:<36} word perplexity {shown(row['word_perplexity'], '.5g')}  "
+            f"similarity {shown(row['similarity'], '.4f')}  {shown(row['tokens_per_s'], '.1f')} tokens/s "
+            f"({shown(row.get('tokens_per_s_low'), '.1f')}-{shown(row.get('tokens_per_s_high'), '.1f')}, "
+            f"{row['runs']} run(s))  TTFT {shown(row['ttft_ms'], '.3f')} ms  peak {shown(row['peak_memory_mb'], '.0f')} MB"
+            f"  size {row['size_mb']:.3f} MB")
+
+
 @with_lab
 def results(args) -> None:
+    if args.llm:
+        return _llm_results(args)
     if args.out is not None:
         as_json = args.out.suffix.lower() == ".json"
         args.out.write_bytes((table_json if as_json else table_csv)(results_rows()))
@@ -69,7 +108,12 @@ def pick(args) -> None:
 
 @with_lab
 def export(args) -> None:
-    content = export_model(args.model_id, format=args.format, benchmark_id=args.benchmark)
+    fields = {f.name: f for f in option_fields(OvmsLlmOptions)}
+    for name, _ in option_pairs(args.set):
+        if name not in fields:
+            raise AppError(f"--set {name}: graph.pbtxt has no such setting; it has {', '.join(fields)}.")
+    content = export_model(args.model_id, format=args.format, benchmark_id=args.benchmark,
+                           ovms={n: fields[n].parse(v) for n, v in option_pairs(args.set)})
     if args.out is None and isinstance(content, str):
         print(content, end="")
         return

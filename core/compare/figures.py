@@ -71,20 +71,36 @@ def _evidence(row: dict[str, Any]) -> str:
 
 def batch_figure(curves: list[dict[str, Any]]):
     """Throughput (left) and median latency (right) against batch size, one line per model."""
+    return lines_figure(curves, x="batch", x_title="batch size", log2_x=True,
+                        panels=(("throughput_fps", "throughput (FPS)"), ("latency_ms", "median latency (ms)")))
+
+
+def generation_figure(curves: list[dict[str, Any]]):
+    """Tokens/s (left) and time to first token (right) against the prompt length, one line per model
+    and new-token count (curves: core.measure.charts.generation_curves)."""
+    return lines_figure(curves, x="prompt_tokens", x_title="prompt tokens", log2_x=True,
+                        panels=(("tokens_per_s", "tokens/s"), ("ttft_ms", "time to first token (ms)")))
+
+
+def lines_figure(curves: list[dict[str, Any]], *, x: str, x_title: str, panels: tuple[tuple[str, str], ...],
+                 log2_x: bool = False):
+    """One panel per (column, title) of panels, each curve ("line") a line against x in every panel."""
     import plotly.colors
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("throughput (FPS)", "median latency (ms)"))
+    figure = make_subplots(rows=1, cols=len(panels), subplot_titles=[title for _, title in panels])
     palette = plotly.colors.qualitative.Plotly
     for index, line in enumerate(dict.fromkeys(c["line"] for c in curves)):
-        points = sorted((c for c in curves if c["line"] == line), key=lambda c: c["batch"])
-        batches = [c["batch"] for c in points]
-        style = dict(mode="lines+markers", name=escape(line), legendgroup=line,  # one colour per model, both panels
+        points = sorted((c for c in curves if c["line"] == line), key=lambda c: c[x])
+        style = dict(mode="lines+markers", name=escape(line), legendgroup=line,  # one colour per line, all panels
                      line={"color": palette[index % len(palette)]})
-        figure.add_trace(go.Scatter(x=batches, y=[c["throughput_fps"] for c in points], **style), row=1, col=1)
-        figure.add_trace(go.Scatter(x=batches, y=[c["latency_ms"] for c in points], showlegend=False, **style),
-                         row=1, col=2)
-    figure.update_xaxes(title_text="batch size", type="log", dtick=0.30103)  # ticks at powers of 2
+        for column, (value, _) in enumerate(panels, 1):
+            figure.add_trace(go.Scatter(x=[c[x] for c in points], y=[c[value] for c in points],
+                                        showlegend=column == 1, **style), row=1, col=column)
+    if log2_x:
+        figure.update_xaxes(title_text=x_title, type="log", dtick=0.30103)  # ticks at powers of 2
+    else:
+        figure.update_xaxes(title_text=x_title)
     figure.update_layout(margin={"t": 40})
     return figure

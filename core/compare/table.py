@@ -27,9 +27,16 @@ from db.records import ModelRecord
 FILTER_COLUMNS = {"source": "sources", "dataset": "datasets", "device": "devices", "precision": "precisions",
                   "algorithm": "algorithms"}
 AXIS_COLUMN = {CompareAxis.LATENCY: "latency_ms", CompareAxis.THROUGHPUT: "throughput_fps",
-               CompareAxis.SIZE: "size_mb"}
+               CompareAxis.SIZE: "size_mb", CompareAxis.TOKENS_PER_S: "tokens_per_s",
+               CompareAxis.TTFT: "ttft_ms", CompareAxis.PEAK_MEMORY: "peak_memory_mb"}
 AXIS_TITLE = {CompareAxis.LATENCY: "median latency, batch 1 (ms)",
-              CompareAxis.THROUGHPUT: "throughput (FPS)", CompareAxis.SIZE: "size (MB)"}
+              CompareAxis.THROUGHPUT: "throughput (FPS)", CompareAxis.SIZE: "size (MB)",
+              CompareAxis.TOKENS_PER_S: "tokens/s (median of runs)",
+              CompareAxis.TTFT: "time to first token (ms, median of runs)",
+              CompareAxis.PEAK_MEMORY: "peak memory (MB)"}
+# The axes of tensor models' rows and of language models' rows (core.compare.generation).
+TENSOR_AXES = (CompareAxis.LATENCY, CompareAxis.THROUGHPUT, CompareAxis.SIZE)
+LLM_AXES = (CompareAxis.TOKENS_PER_S, CompareAxis.TTFT, CompareAxis.SIZE, CompareAxis.PEAK_MEMORY)
 
 
 def recipe_text(recipe: dict[str, Any]) -> str:

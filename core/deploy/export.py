@@ -13,11 +13,13 @@ import shlex
 import zipfile
 from pathlib import Path
 
+from core.deploy import llm
 from core.deploy.script import nncf_script, safe_name
 from core.errors import BadInputError, NotFoundError
 from core.measure.batching import best_batch
 from core.measure.accuracy_tables import is_percent, metric_title
 from core.measure.benchmark import AUTO_BATCH_TIMEOUT_MS
+from core.intake.llm import is_llm
 from core.optimize.obtained import layers_text
 from core.options import ExportFormat
 from core.storage import resolve
@@ -255,9 +257,26 @@ def model_benchmark(model_id: int, benchmark_id: int | None = None) -> Benchmark
                         f"pick one of {', '.join(f'#{r.id}' for r in rows)}.")
 
 
-def export_model(model_id: int, *, format: ExportFormat, benchmark_id: int | None = None) -> bytes | str:
-    """One export of a model by format (the CLI's `export --format`): zip bytes or text."""
+def export_model(model_id: int, *, format: ExportFormat, benchmark_id: int | None = None,
+                 ovms: dict | None = None) -> bytes | str:
+    """One export of a model by format (the CLI's `export --format`): zip bytes or text.
+
+    A language model's IR is its openvino.genai folder, its OVMS repository an LLM graph (ovms: the
+    OvmsLlmOptions values), its measurement command llm_bench's (benchmark_id: a generation point).
+    """
     model = repo.get_model(model_id)
+    if is_llm(resolve(model.path)):
+        wrong = {ExportFormat.DLSTREAMER: "DL Streamer runs vision models", ExportFormat.BENCHMARK_APP:
+                 "benchmark_app times one forward pass; use --format llm-bench for generation"}
+        if format in wrong:
+            raise BadInputError(f"'{model.name}' is a language model: {wrong[ExportFormat(format)]}.")
+        makers = {ExportFormat.IR: llm.genai_zip, ExportFormat.OVMS: lambda m: llm.ovms_llm_zip(
+                      m, llm.OvmsLlmOptions.from_dict(ovms or {})), ExportFormat.SCRIPT: nncf_script,
+                  ExportFormat.LLM_BENCH: lambda m: llm.llm_bench_command(m, benchmark_id)}
+        return makers[ExportFormat(format)](model)
+    if format == ExportFormat.LLM_BENCH:
+        raise BadInputError(f"'{model.name}' is not a language model; its measurement command is --format "
+                            "benchmark-app.")
     makers = {ExportFormat.IR: ir_zip, ExportFormat.OVMS: ovms_zip, ExportFormat.DLSTREAMER: dlstreamer_snippet,
               ExportFormat.SCRIPT: nncf_script,
               ExportFormat.BENCHMARK_APP: lambda m: benchmark_app_command(model_benchmark(m.id, benchmark_id)) + "\n"}

@@ -16,6 +16,7 @@ import numpy as np
 
 from core.errors import BadInputError
 from core.intake.datasets import load_index, resolve_preprocessing
+from core.intake.llm import is_llm
 from core.intake.models import NUMPY_DTYPES, PortInfo
 from core.intake.sources import SYNTHETIC, dataset_split
 from core.options import ImagePreprocessing, JobKind
@@ -186,31 +187,72 @@ def optimize(model, data, part):
         kwargs["advanced_parameters"] = nncf.AdvancedCompressionParameters(
             group_size_fallback_mode=GroupSizeFallbackMode[OPTIONS["group_size_fallback"].upper()])
     if OPTIONS["use_data"]:
-        inputs = [x for x, _ in samples(data, OPTIONS["subset_size"], part=part)]
+        inputs = calibration(data, part)
         kwargs.update(dataset=nncf.Dataset(inputs), subset_size=min(OPTIONS["subset_size"], len(inputs)),
-                      awq=OPTIONS["awq"] or None, scale_estimation=OPTIONS["scale_estimation"] or None)
+                      awq=OPTIONS["awq"] or None, scale_estimation=OPTIONS["scale_estimation"] or None,
+                      gptq=OPTIONS.get("gptq") or None, lora_correction=OPTIONS.get("lora_correction") or None)
     return nncf.compress_weights(model, **kwargs)
-''',
+{calibration}''',
 }
 
 _MAIN = '''
 
 def main():
+    global MODEL
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=MODEL, help="the parent model (.xml, .onnx)")
     parser.add_argument("--data", default=DATA, help="calibration data: an image folder, or a .npz / .npy")
     parser.add_argument("--out", default=OUTPUT, help="where the optimized model.xml goes")
     args = parser.parse_args()
+    MODEL = args.model  # what the helpers read (a language model's tokenizer sits beside it)
     model = ov.Core().read_model(args.model)
     {call}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    ov.save_model(optimized, args.out, compress_to_fp16={fp16})
+    ov.save_model(optimized, args.out, compress_to_fp16={fp16}){companions}
     print(f"saved {{args.out}}")
 
 
 if __name__ == "__main__":
     main()
 '''
+
+
+# A language model's folder: openvino.genai opens the IR beside its tokenizer IRs and configs.
+_COMPANIONS = """
+    import shutil
+
+    for path in Path(args.model).parent.iterdir():  # the tokenizer IRs and configs come along
+        if path.is_file() and path.name not in ("openvino_model.xml", "openvino_model.bin"):
+            shutil.copy2(path, Path(args.out).parent / path.name)"""
+
+
+# How data-aware weight compression gets its samples: the dataset's, or a language model's texts
+# (one forward pass over each seeded text's first 128 tokens from BOS, the KV cache reset before it).
+_CALIBRATION = {False: """
+
+def calibration(data, part):
+    return [x for x, _ in samples(data, OPTIONS["subset_size"], part=part)]
+""", True: """
+
+def calibration(data, part):
+    import openvino_genai
+
+    texts = [str(t) for t in np.load(data, allow_pickle=False)["text"]]
+    count = min(OPTIONS["subset_size"], len(texts))
+    chosen = range(len(texts)) if count >= len(texts) else sorted(
+        np.random.default_rng(0).choice(len(texts), count, replace=False).tolist())
+    tokenizer = openvino_genai.Tokenizer(str(Path(MODEL).parent))
+    bos = tokenizer.get_bos_token_id()
+    names = {port.any_name for port in ov.Core().read_model(MODEL).inputs}
+    feeds = []
+    for i in chosen:
+        ids = [int(t) for t in tokenizer.encode(texts[i], add_special_tokens=False).input_ids.data[0]][:127]
+        ids = np.asarray(([bos] if bos >= 0 else []) + ids, dtype=np.int64)[None]
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "position_ids": np.arange(ids.shape[1])[None],
+                "beam_idx": np.zeros(1, np.int32)}
+        feeds.append({name: value for name, value in feed.items() if name in names})
+    return feeds
+"""}
 
 
 def _data(dataset_id: int | None, part: str) -> tuple[str | None, list[int] | None]:
@@ -251,6 +293,7 @@ def nncf_script(model: ModelRecord) -> str:
         raise BadInputError(f"Model #{model.id} '{model.name}' was not made by an optimization job, so "
                             "there is no run to reproduce; pick an optimized model.")
     parent = repo.get_model(model.parent_id)
+    language = is_llm(resolve(parent.path))
     options = _plain(model.recipe.get("options", {}))
     dataset_id = model.recipe.get("dataset_id")
     data, part = _data(dataset_id, "calibration")
@@ -258,7 +301,8 @@ def nncf_script(model: ModelRecord) -> str:
               for port in parent.inputs}
     fields = dict(model_id=model.id, name=model.name, algorithm=algorithm, file_name=script_name(model),
                   model=str(resolve(parent.path)), data=data, part=part, inputs=inputs,
-                  output=f"{script_name(model).removesuffix('.py')}/model.xml", options=options,
+                  output=f"{script_name(model).removesuffix('.py')}/{'openvino_model' if language else 'model'}.xml",
+                  options=options,
                   preprocessing=_preprocessing(parent, dataset_id))
     text = _HEADER.format(**fields) + "".join(f"# Warning (the lab's run): {w}\n" for w in model.recipe.get("warnings", []))
     if model.recipe.get("metric") not in (None, "top1", "top1_agreement"):
@@ -268,9 +312,10 @@ def nncf_script(model: ModelRecord) -> str:
         call = "optimized = model  # FP16 is a storage format: the weights are saved as FP16"
     else:
         validation, validation_part = _data(options.get("validation_dataset_id"), "validation")
-        text += _BODIES[JobKind(algorithm)].format(validation=validation, validation_part=validation_part)
+        text += _BODIES[JobKind(algorithm)].format(validation=validation, validation_part=validation_part,
+                                                   calibration=_CALIBRATION[language])
         call = "optimized = optimize(model, args.data, PART if args.data == DATA else None)"
-    return text + _MAIN.format(call=call, fp16=algorithm == JobKind.FP16)
+    return text + _MAIN.format(call=call, fp16=algorithm == JobKind.FP16, companions=_COMPANIONS if language else "")
 
 
 def safe_name(model: ModelRecord) -> str:

@@ -122,6 +122,36 @@ def companion_files(model_xml: Path) -> list[Path]:
                   if p.is_file() and p.name not in (MODEL_XML, MODEL_XML.replace(".xml", ".bin")))
 
 
+def token_feed(ids, names: set[str]) -> dict:
+    """The inputs of one forward pass of a stateful causal LM over token ids [1, L] from position 0
+    (the KV cache reset first): input_ids, attention_mask, position_ids, beam_idx — those in names."""
+    import numpy as np
+
+    ids = np.asarray(ids, dtype=np.int64).reshape(1, -1)
+    feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "position_ids": np.arange(ids.shape[1])[None],
+            "beam_idx": np.zeros(1, np.int32)}
+    return {name: value for name, value in feed.items() if name in names}
+
+
+def calibration_feeds(model_xml: Path, texts: list[str], *, max_tokens: int = 128) -> list[dict]:
+    """One forward-pass feed per text (its first max_tokens tokens, from BOS) for NNCF's data-aware
+    weight compression of a language model; texts without a token are skipped."""
+    import openvino as ov
+    import openvino_genai
+
+    tokenizer = openvino_genai.Tokenizer(str(model_xml.parent))
+    names = {port.any_name for port in ov.Core().read_model(model_xml).inputs}
+    prefix = tokenizer.get_bos_token_id()
+    feeds = []
+    for text in texts:
+        ids = [int(i) for i in tokenizer.encode(text, add_special_tokens=False).input_ids.data[0]][:max_tokens - 1]
+        if ids:
+            feeds.append(token_feed(([prefix] if prefix >= 0 else []) + ids, names))
+    if not feeds:
+        raise BadInputError("None of the calibration texts has a token; give a text dataset with some text in it.")
+    return feeds
+
+
 def is_llm(model_xml: Path) -> bool:
     """Whether a stored model is an openvino.genai folder (its IR beside the tokenizer IR)."""
     return model_xml.name == MODEL_XML and (model_xml.parent / TOKENIZER_XML).is_file()

@@ -29,7 +29,7 @@ from core.intake.models import (
     save_ir,
     weight_precisions,
 )
-from core.storage import new_folder, relative, remove_tree, resolve
+from core.storage import new_folder, relative, remove_tree, resolve, statistics_folder
 from db import repository as repo
 from db.records import ModelRecord
 
@@ -117,6 +117,8 @@ def delete_model(model_id: int) -> None:
     repo.delete_model(model_id)
     if folder is not None:
         remove_tree(folder, within=get_settings().data_dir / "models")
+    for cached in statistics_folder(model_id).glob(f"model{model_id}-*"):  # its NNCF statistics caches
+        remove_tree(cached, within=statistics_folder(model_id))
 
 
 

@@ -1,5 +1,5 @@
 """Tables and plotly figures of the Measure page (no UI framework): sweep summaries, the
-batch × streams heatmap, automatic batching on / off, and profile tables."""
+batch × streams heatmap, automatic batching on / off, profile tables and generation points."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from core.errors import NotFoundError
 from core.measure.accuracy_tables import metric_text, metric_title, shown_value
 from core.measure.profile import by_layer_type, profile_diff
 from core.measure.sweeps import spread
+from db import generations
 from db import repository as repo
 
 
@@ -40,6 +41,43 @@ def sweep_summary(model_ids: list[int]) -> list[dict[str, Any]]:
     return sorted(summary, key=lambda r: (r["model_id"], r["auto_batch"], r["streams"], r["batch"]))
 
 
+def generation_points(model_ids: list[int]) -> list[dict[str, Any]]:
+    """The newest generation benchmark run of each (model, prompt tokens, new tokens): means with
+    their spread over the repeats (std, p90), as the Measure page's table shows them."""
+    names = {m.id: m.name for m in repo.list_models()}
+    newest = {}
+    for model_id in model_ids:
+        for g in generations.list_generations(model_id):
+            newest[(model_id, g.prompt_tokens, g.new_tokens)] = g
+    return [{"model": names.get(g.model_id, str(g.model_id)), "model_id": g.model_id, "prompt_tokens": g.prompt_tokens,
+             "input_tokens": g.input_tokens, "new_tokens": g.new_tokens, "generated_tokens": g.generated_tokens,
+             "repeats": g.repeats, "ttft_ms": g.ttft_ms, "ttft_std_ms": g.stats["ttft_ms"]["std"],
+             "ttft_p90_ms": g.stats["ttft_ms"]["p90"], "tpot_ms": g.tpot_ms, "tpot_std_ms": g.stats["tpot_ms"]["std"],
+             "tokens_per_s": g.tokens_per_s, "tokens_per_s_std": g.stats["tokens_per_s"]["std"],
+             "generate_ms": g.generate_ms, "tokenize_ms": g.stats.get("tokenize_ms"),
+             "detokenize_ms": g.stats.get("detokenize_ms"), "peak_memory_mb": g.peak_memory_mb, "device": g.device,
+             "measured_at": g.created_at} for _, g in sorted(newest.items())]
+
+
+def latest_interleaved(model_id: int) -> list[dict[str, Any]]:
+    """B / A ratios (core.measure.generation.interleaved_ratios) of the newest interleaved A/B
+    generation job the model took part in, with A and B named; empty when there is none."""
+    from core.measure.generation import interleaved_ratios
+
+    jobs = [g.job_id for g in generations.list_generations(model_id) if "ab_side" in g.environment]
+    if not jobs:
+        return []
+    rows = generations.list_generations(job_id=jobs[-1])
+    names = {m.id: m.name for m in repo.list_models()}
+    sides = {r.environment["ab_side"]: names.get(r.model_id, str(r.model_id)) for r in rows}
+    return [{"A": sides.get("A"), "B": sides.get("B"), **ratio} for ratio in interleaved_ratios(rows)]
+
+
+def generation_curves(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Curves for core.compare.figures.generation_figure: one line per model and new-token count."""
+    return [{**p, "line": f"{p['model']} ({p['new_tokens']} new tokens)"} for p in points]
+
+
 def sweep_curves(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Curves for core.compare.figures.batch_figure: one line per model, precision and streams /
     auto-batching setting."""
@@ -53,16 +91,22 @@ def sweep_curves(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def grid_figure(summary: list[dict[str, Any]], model_id: int):
     """Heatmap of throughput over batch (x) × streams (y) for one model, like DL Workbench's."""
-    import plotly.graph_objects as go
-
     rows = [r for r in summary if r["model_id"] == model_id and not r["auto_batch"]]
     batches = sorted({r["batch"] for r in rows})
     streams = sorted({r["streams"] for r in rows})
     value = {(r["batch"], r["streams"]): r["throughput_fps"] for r in rows}
-    z = [[value.get((b, s)) for b in batches] for s in streams]
-    figure = go.Figure(go.Heatmap(x=[str(b) for b in batches], y=[str(s) for s in streams], z=z,
-                                  colorbar={"title": "FPS"}, texttemplate="%{z:.0f}"))
-    figure.update_layout(xaxis_title="batch size", yaxis_title="streams", margin={"t": 30})
+    return heatmap([str(b) for b in batches], [str(s) for s in streams],
+                   [[value.get((b, s)) for b in batches] for s in streams],
+                   x_title="batch size", y_title="streams", value_title="FPS", text="%{z:.0f}")
+
+
+def heatmap(x: list[str], y: list[str], z: list[list[float | None]], *, x_title: str, y_title: str,
+            value_title: str, text: str = "%{z:.4g}"):
+    """A heatmap of z (rows along y, columns along x; None = not measured) with its values written in."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure(go.Heatmap(x=x, y=y, z=z, colorbar={"title": value_title}, texttemplate=text))
+    figure.update_layout(xaxis_title=x_title, yaxis_title=y_title, margin={"t": 30})
     return figure
 
 

@@ -103,10 +103,9 @@ def open_pipeline(model_xml: Path, device: str = "CPU", **properties: Any):
     return pipeline, (time.perf_counter() - started) * 1000
 
 
-def prompt_of(pipeline, tokens: int) -> str:
-    """A text that tokenizes to about `tokens` tokens with the pipeline's tokenizer (FILLER repeated,
-    cut at that many tokens and decoded; the measured input length is stored beside it)."""
-    tokenizer = pipeline.get_tokenizer()
+def prompt_of(tokenizer, tokens: int) -> str:
+    """A text that tokenizes to about `tokens` tokens with an openvino_genai.Tokenizer (FILLER
+    repeated, cut at that many tokens and decoded; the measured input length is stored beside it)."""
     ids: list[int] = []
     text = FILLER
     while len(ids) < tokens:
@@ -133,7 +132,7 @@ def measure_point(pipeline, *, prompt_tokens: int, new_tokens: int, repeats: int
     """Generates warmup + repeats times at one point and aggregates genai's PerfMetrics of the repeats."""
     if prompt_tokens < 1 or new_tokens < 1 or repeats < 1 or warmup < 0:
         raise BadInputError("Prompt and new token counts and repeats are at least 1, warm-up at least 0.")
-    prompt, config = prompt_of(pipeline, prompt_tokens), greedy_config(new_tokens)
+    prompt, config = prompt_of(pipeline.get_tokenizer(), prompt_tokens), greedy_config(new_tokens)
     for _ in range(warmup):
         pipeline.generate([prompt], config)
     exact = _reset_peak_rss()
@@ -169,3 +168,95 @@ def generation_benchmark(model_xml: Path, *, prompt_tokens: Sequence[int], new_t
                                      device=device, load_ms=load_ms, should_stop=should_stop))
     on_point(len(grid), len(grid))
     return results
+
+
+def interleaved_benchmark(model_a: Path, model_b: Path, *, prompt_tokens: Sequence[int], new_tokens: Sequence[int],
+                          repeats: int = 3, warmup: int = 1, rounds: int = 3, device: str = "CPU",
+                          on_step: Callable[[int, int], None] = lambda done, total: None,
+                          should_stop: Callable[[], bool] = lambda: False) -> list[tuple[str, GenerationResult]]:
+    """Both models loaded, every point measured on A and B in turn, the order flipped each round
+    (A B, B A, ...); returns ("A" | "B", result) pairs whose environment holds ab_round. Peak memory
+    is left out (both models share the process; it is measured by single-model runs)."""
+    import dataclasses
+
+    pipelines = dict(zip("AB", (open_pipeline(path, device) for path in (model_a, model_b))))
+    grid = [(p, n) for p in prompt_tokens for n in new_tokens]
+    found, total = [], rounds * len(grid) * 2
+    for round_ in range(rounds):
+        for prompt, new in grid:
+            for side in ("AB" if round_ % 2 == 0 else "BA"):
+                on_step(len(found), total)
+                pipeline, load_ms = pipelines[side]
+                result = measure_point(pipeline, prompt_tokens=prompt, new_tokens=new, repeats=repeats, warmup=warmup,
+                                       device=device, load_ms=load_ms, should_stop=should_stop)
+                found.append((side, dataclasses.replace(result, peak_memory_mb=None, environment={
+                    **result.environment, "ab_round": round_, "ab_side": side})))
+    on_step(total, total)
+    return found
+
+
+def interleaved_ratios(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """B / A per point and quantity over the rounds of an interleaved run (rows: stored generation
+    records of one job, environment ab_side / ab_round): median, lowest and highest round."""
+    by_key: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        side, round_ = row.environment.get("ab_side"), row.environment.get("ab_round")
+        if side in ("A", "B"):
+            by_key.setdefault((row.prompt_tokens, row.new_tokens, round_), {})[side] = row
+    summary = []
+    for quantity in ("tokens_per_s", "ttft_ms", "tpot_ms"):
+        for prompt, new in sorted({key[:2] for key in by_key}):
+            ratios = [getattr(pair["B"], quantity) / getattr(pair["A"], quantity)
+                      for (p, n, _), pair in sorted(by_key.items(), key=lambda item: item[0][2])
+                      if (p, n) == (prompt, new) and len(pair) == 2 and getattr(pair["A"], quantity)]
+            if ratios:
+                summary.append({"prompt_tokens": prompt, "new_tokens": new, "ratio": f"{quantity} B / A",
+                                "median": float(np.median(ratios)), "min": min(ratios), "max": max(ratios),
+                                "rounds": len(ratios)})
+    return summary
+
+
+def benchmark_apart(model_xml: Path, *, prompt_tokens: Sequence[int], new_tokens: Sequence[int], repeats: int = 3,
+                    warmup: int = 1, device: str = "CPU", timeout_s: float = 1800) -> list[dict[str, Any]]:
+    """generation_benchmark in a Python process of its own (as llm_bench runs each model), so the peak
+    memory of a point is that model's alone, not also the caller's (an optimization job holds the
+    parent it compressed); returns the points as GenerationResult.to_dict()."""
+    import os
+    import subprocess
+    import sys
+
+    from core.config import REPO_ROOT
+
+    command = [sys.executable, "-m", "core.measure.generation", str(model_xml), "--device", device,
+               "--prompt-tokens", ",".join(map(str, prompt_tokens)), "--new-tokens", ",".join(map(str, new_tokens)),
+               "--repeats", str(repeats), "--warmup", str(warmup)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    run = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
+    if run.returncode != 0:
+        raise BadInputError(f"The generation benchmark of {Path(model_xml).parent.name} failed: "
+                            f"{(run.stderr.strip().splitlines() or ['no message'])[-1]}")
+    import json
+
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def _main() -> None:
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="one model's generation benchmark, as JSON (benchmark_apart)")
+    parser.add_argument("model_xml", type=Path)
+    parser.add_argument("--device", default="CPU")
+    parser.add_argument("--prompt-tokens", required=True)
+    parser.add_argument("--new-tokens", required=True)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    args = parser.parse_args()
+    results = generation_benchmark(args.model_xml, prompt_tokens=[int(v) for v in args.prompt_tokens.split(",")],
+                                   new_tokens=[int(v) for v in args.new_tokens.split(",")], repeats=args.repeats,
+                                   warmup=args.warmup, device=args.device)
+    print(json.dumps([r.to_dict() for r in results]))
+
+
+if __name__ == "__main__":
+    _main()

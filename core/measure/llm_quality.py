@@ -84,11 +84,9 @@ def word_perplexity(model_xml: Path, texts: Sequence[str], *, device: str = "CPU
         for start in range(0, len(ids) - 1, window):
             chunk = np.asarray(ids[start:start + window + 1], dtype=np.int64)
             length = len(chunk) - 1
-            feed = {"input_ids": chunk[None, :-1], "attention_mask": np.ones((1, length), np.int64),
-                    "position_ids": np.arange(length, dtype=np.int64)[None], "beam_idx": np.zeros(1, np.int32)}
             if hasattr(request, "reset_state"):
                 request.reset_state()
-            logits = request.infer({k: v for k, v in feed.items() if k in names})[compiled.output(0)][0]
+            logits = request.infer(llm.token_feed(chunk[:-1], names))[compiled.output(0)][0]
             logits = logits.astype(np.float64)
             top = logits.max(axis=-1, keepdims=True)
             log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=-1))

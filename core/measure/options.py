@@ -122,6 +122,9 @@ class GenerationBenchOptions(_Options):
         repeats: Timed generations per point; their mean, spread and percentiles are stored.
         warmup: Generations before the timed ones at each point, not kept.
         device: OpenVINO device.
+        versus_model_id: Interleaved A/B: measure this language model too, alternating with the
+            first at every point (A B, then B A ...), so drift on a busy machine hits both alike.
+        rounds: With versus_model_id, how many A/B rounds (each gives one B / A ratio per point).
     """
 
     prompt_tokens: tuple[int, ...] = (32, 256)
@@ -129,6 +132,8 @@ class GenerationBenchOptions(_Options):
     repeats: int = 3
     warmup: int = 1
     device: str = "CPU"
+    versus_model_id: int | None = None
+    rounds: int = 1
 
     def __post_init__(self) -> None:
         for name in ("prompt_tokens", "new_tokens"):
@@ -136,6 +141,9 @@ class GenerationBenchOptions(_Options):
             if not getattr(self, name):
                 raise BadInputError(f"Give at least one {name.replace('_', ' ')} count, e.g. 64.")
         _positive("repeats", self.repeats)
+        _positive("rounds", self.rounds)
+        if self.rounds > 1 and self.versus_model_id is None:
+            raise BadInputError("rounds apply to an interleaved A/B; give the second model (versus).")
         if self.warmup < 0:
             raise BadInputError(f"warmup must be 0 or more, got {self.warmup}.")
 

@@ -3,8 +3,10 @@ weight compression, and FP16 weights. Each function writes an IR and returns wha
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +34,33 @@ class OptimizeResult:
     seconds: float
     size_bytes: int
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def samples_digest(samples: Sequence[Sample]) -> str:
+    """A short content hash of calibration samples (arrays, or dicts / tuples of arrays): the key of
+    their statistics cache, so a re-split dataset or other texts never reuse stale statistics."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+
+    def add(value) -> None:
+        if isinstance(value, dict):
+            for key in sorted(value):
+                digest.update(str(key).encode())
+                add(value[key])
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                add(item)
+        else:
+            array = np.ascontiguousarray(value)
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(array.tobytes())
+
+    for sample in samples:
+        add(sample)
+    return f"n{len(samples)}-{digest.hexdigest()[:16]}"
 
 
 def _counting(samples: Sequence[Sample], on_sample: Callable[[int], None] | None):
@@ -183,8 +212,14 @@ def quantize_with_accuracy_control_model(
 
 def compress_weights_model(model_path: Path, *, options: CompressWeightsOptions, output_path: Path,
                            samples: Sequence[Sample] | None = None,
-                           on_sample: Callable[[int], None] | None = None) -> OptimizeResult:
-    """Compresses MatMul / embedding weights with nncf.compress_weights and saves the IR."""
+                           on_sample: Callable[[int], None] | None = None,
+                           statistics: Path | None = None) -> OptimizeResult:
+    """Compresses MatMul / embedding weights with nncf.compress_weights and saves the IR.
+
+    statistics: a folder for NNCF's activation statistics of these samples (data-aware runs): read
+    when it exists, else collected into it (written under a temporary name, renamed when complete,
+    so an interrupted run leaves no half cache). details["statistics"] says which happened.
+    """
     import nncf
 
     if options.use_data and not samples:
@@ -194,21 +229,35 @@ def compress_weights_model(model_path: Path, *, options: CompressWeightsOptions,
                                   group_size=options.group_size, all_layers=options.all_layers or None)
     if options.backup_mode is not None:
         kwargs["backup_mode"] = nncf.BackupMode[options.backup_mode.name]
+    advanced: dict[str, Any] = {}
     if options.group_size_fallback is not None:
         from nncf.quantization.advanced_parameters import GroupSizeFallbackMode
 
-        kwargs["advanced_parameters"] = nncf.AdvancedCompressionParameters(
-            group_size_fallback_mode=GroupSizeFallbackMode[options.group_size_fallback.name])
+        advanced["group_size_fallback_mode"] = GroupSizeFallbackMode[options.group_size_fallback.name]
     if options.sensitivity_metric is not None:
         kwargs["sensitivity_metric"] = nncf.SensitivityMetric[options.sensitivity_metric.name]
+    cached = None
     if options.use_data:
         kwargs.update(dataset=_counting(samples, on_sample), subset_size=min(options.subset_size, len(samples)),
-                      awq=options.awq or None, scale_estimation=options.scale_estimation or None)
+                      awq=options.awq or None, scale_estimation=options.scale_estimation or None,
+                      gptq=options.gptq or None, lora_correction=options.lora_correction or None)
+        if statistics is not None:
+            cached = statistics.is_dir()
+            partial = statistics.with_name(statistics.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)  # an interrupted run's
+            advanced["statistics_path"] = str(statistics if cached else partial)
+    if advanced:
+        kwargs["advanced_parameters"] = nncf.AdvancedCompressionParameters(**advanced)
     model = read_model(model_path)
     started = time.perf_counter()
     with _nncf_errors():
         compressed = nncf.compress_weights(model, **kwargs)
-    return _finish(compressed, output_path, started)
+    if cached is False:
+        partial.rename(statistics)
+    result = _finish(compressed, output_path, started)
+    if cached is None:
+        return result
+    return dataclasses.replace(result, details={**result.details, "statistics": "reused" if cached else "collected"})
 
 
 def fp16_model(model_path: Path, *, output_path: Path) -> OptimizeResult:

@@ -17,7 +17,7 @@ from core.options import JobKind
 
 # The element type NNCF stores a layer's weight in, per compression mode.
 PRIMARY = {WeightMode.INT8_SYM: "i8", WeightMode.INT8_ASYM: "u8", WeightMode.INT4_SYM: "i4",
-           WeightMode.INT4_ASYM: "u4", WeightMode.NF4: "nf4", WeightMode.MXFP4: "f4e2m1",
+           WeightMode.INT4_ASYM: "u4", WeightMode.NF4: "nf4", WeightMode.CB4: "f8e4m3", WeightMode.MXFP4: "f4e2m1",
            WeightMode.FP8_E4M3: "f8e4m3"}
 QUANTIZED_AT_LEAST = 0.2  # accuracy control keeping fewer quantizers than this share says so loudly
 

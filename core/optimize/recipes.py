@@ -151,6 +151,7 @@ class WeightMode(StrEnum):
     INT4_SYM = "int4_sym"
     INT4_ASYM = "int4_asym"
     NF4 = "nf4"
+    CB4 = "cb4"  # codebook: 4-bit indices into 16 fixed FP8 (E4M3) values
     MXFP4 = "mxfp4"
     FP8_E4M3 = "fp8_e4m3"
 
@@ -196,9 +197,14 @@ class CompressWeightsOptions(_Options):
         backup_mode: Precision of the layers left out of the 4-bit ratio.
         awq: Activation-aware weight quantization (data-aware; needs use data).
         scale_estimation: Scale estimation for 4-bit weights (data-aware; needs use data).
+        gptq: GPTQ: layer-wise weight updates that minimise the output error (data-aware; needs use data).
+        lora_correction: Low-rank adapters that correct the 4-bit error (data-aware; needs use data).
         sensitivity_metric: How layers are ranked for the ratio (data-aware metrics need data).
-        subset_size: Samples used by data-aware steps (a count).
-        use_data: Use the job's calibration data (required by awq, scale estimation, activation metrics).
+        subset_size: Samples used by data-aware steps (a count; for language models, texts).
+        use_data: Use the job's calibration data (required by awq, scale estimation, GPTQ, LoRA
+            correction, activation metrics).
+        cache_statistics: Keep the activation statistics NNCF collects per (model, data, samples) in the
+            data dir and reuse them, so a sweep over ratio / group size collects them once.
     """
 
     mode: WeightMode = WeightMode.INT8_ASYM
@@ -209,9 +215,12 @@ class CompressWeightsOptions(_Options):
     backup_mode: BackupMode | None = None
     awq: bool = False
     scale_estimation: bool = False
+    gptq: bool = False
+    lora_correction: bool = False
     sensitivity_metric: SensitivityMetric | None = None
     subset_size: int = 128
     use_data: bool = False
+    cache_statistics: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", WeightMode(self.mode))
@@ -231,6 +240,7 @@ class CompressWeightsOptions(_Options):
         if self.group_size is not None and self.group_size != -1 and self.group_size <= 0:
             raise BadInputError(f"group_size must be positive or -1 (per channel), got {self.group_size}.")
         data_only = [name for name, on in (("AWQ", self.awq), ("scale estimation", self.scale_estimation),
+                                           ("GPTQ", self.gptq), ("LoRA correction", self.lora_correction),
                                            ("an activation sensitivity metric",
                                             self.sensitivity_metric not in
                                             (None, SensitivityMetric.WEIGHT_QUANTIZATION_ERROR))) if on]

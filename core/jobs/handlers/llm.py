@@ -6,7 +6,7 @@ from __future__ import annotations
 from core.config import get_settings
 from core.errors import BadInputError
 from core.intake.sources import texts
-from core.measure.generation import generation_benchmark
+from core.measure.generation import benchmark_apart, generation_benchmark, interleaved_benchmark
 from core.measure.llm_quality import answers, encoder_folder, similarity, word_perplexity
 from core.measure.options import GenerationBenchOptions
 from core.options import EvaluateOptions, MeasureOptions, Precision
@@ -25,6 +25,8 @@ def run_generate_bench(job: JobRecord, reporter) -> None:
     options = GenerationBenchOptions.from_dict(job.options)
     model = repo.get_model(job.model_id)
     repo.delete_measurements(job.id, model.id)  # an interrupted attempt's points: measured again
+    if options.versus_model_id is not None:
+        repo.delete_measurements(job.id, options.versus_model_id)
     points = len(options.prompt_tokens) * len(options.new_tokens)
     reporter.stage(f"loading {model.name} into openvino.genai", 0.0, 1 / (points + 1))
 
@@ -35,6 +37,17 @@ def run_generate_bench(job: JobRecord, reporter) -> None:
             reporter.stage(f"point {done + 1}/{total}: {prompt} prompt tokens, {new} new tokens",
                            (done + 1) / (total + 1), (done + 2) / (total + 1))
 
+    if options.versus_model_id is not None:
+        versus = repo.get_model(options.versus_model_id)
+        ids = {"A": model.id, "B": versus.id}
+        for side, result in interleaved_benchmark(
+                resolve(model.path), resolve(versus.path), prompt_tokens=options.prompt_tokens,
+                new_tokens=options.new_tokens, repeats=options.repeats, warmup=options.warmup, rounds=options.rounds,
+                device=options.device, should_stop=lambda: repo.is_cancel_requested(job.id),
+                on_step=lambda done, total: reporter.stage(f"interleaved A/B: {done}/{total} points", done / total,
+                                                           min(1.0, (done + 1) / total))):
+            generations.add_generation(ids[side], result.to_dict(), job_id=job.id)
+        return
     for result in generation_benchmark(resolve(model.path), prompt_tokens=options.prompt_tokens,
                                        new_tokens=options.new_tokens, repeats=options.repeats,
                                        warmup=options.warmup, device=options.device, on_point=on_point,
@@ -44,20 +57,32 @@ def run_generate_bench(job: JobRecord, reporter) -> None:
 
 def measure_llm(model: ModelRecord, options: MeasureOptions, reporter, job_id: int, start: float, end: float) -> None:
     """What an optimization job measures of a language model: the generation benchmark at
-    MEASURE_POINT, word perplexity on options.dataset_id and, for a child, the similarity of its
-    answers to options.prompts_id with its parent's."""
+    MEASURE_POINT (in a process of its own: the peak memory is the model's, not the job's), word
+    perplexity on options.dataset_id and, for a child, the similarity of its answers to
+    options.prompts_id with its parent's."""
     steps = [("generation", None)] + ([("word_perplexity", options.dataset_id)] if options.dataset_id else []) + (
         [("similarity", options.prompts_id)] if options.prompts_id and model.parent_id else [])
     for number, (what, dataset_id) in enumerate(steps):
         low, high = start + (end - start) * number / len(steps), start + (end - start) * (number + 1) / len(steps)
         if what == "generation":
             reporter.stage(f"generation benchmark of {model.name}", low, high)
-            for result in generation_benchmark(resolve(model.path), device=options.device, **MEASURE_POINT):
-                generations.add_generation(model.id, result.to_dict(), job_id=job_id)
+            for result in benchmark_apart(resolve(model.path), device=options.device, **MEASURE_POINT):
+                generations.add_generation(model.id, result, job_id=job_id)
             continue
         evaluate = EvaluateOptions(dataset_id=dataset_id, device=options.device, metric=what,
                                    max_samples=MEASURE_SAMPLES[what])
         run_llm_evaluate(job_id, _Scaled(reporter, low, high), model, evaluate)
+
+
+def llm_parent_measured(parent: ModelRecord, options: MeasureOptions) -> bool:
+    """Whether the parent already has what measure_llm would store: a generation run at MEASURE_POINT
+    on the device and word perplexity on options.dataset_id (its similarity is its children's)."""
+    point = (MEASURE_POINT["prompt_tokens"][0], MEASURE_POINT["new_tokens"][0])
+    generated = any((g.prompt_tokens, g.new_tokens) == point and g.device == options.device
+                    for g in generations.list_generations(parent.id))
+    scored = options.dataset_id is None or any(a.metric == "word_perplexity" and a.dataset_id == options.dataset_id
+                                               for a in repo.list_accuracy(parent.id))
+    return generated and scored
 
 
 class _Scaled:

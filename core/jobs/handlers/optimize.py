@@ -13,8 +13,9 @@ from typing import Any
 
 from core.errors import DatasetError
 from core.intake.datasets import calibration_indices
-from core.intake.llm import MODEL_XML, companion_files, is_llm
-from core.jobs.handlers.llm import measure_llm, run_llm_evaluate
+from core.intake import sources
+from core.intake.llm import MODEL_XML, calibration_feeds, companion_files, is_llm
+from core.jobs.handlers.llm import llm_parent_measured, measure_llm, run_llm_evaluate
 from core.intake.model_intake import delete_model
 from core.intake.models import inspect_model, port_dicts
 from core.intake.sources import label_kind, open_part, part_read
@@ -28,12 +29,13 @@ from core.optimize.algorithms import (
     fp16_model,
     quantize_model,
     quantize_with_accuracy_control_model,
+    samples_digest,
 )
 from core.optimize import obtained
 from core.optimize.recipes import ALGORITHM_OPTIONS, AccuracyControlOptions, SensitivityOptions
 from core.optimize.sensitivity import layer_sensitivity
 from core.options import BenchmarkOptions, EvaluateOptions, JobKind, MeasureOptions, PerformanceHint, Precision
-from core.storage import new_folder, relative, resolve
+from core.storage import new_folder, relative, resolve, statistics_folder
 from core.tasks.registry import model_task
 from core.tasks.run import Runner, Validation
 from db import repository as repo
@@ -147,19 +149,26 @@ def _optimize(kind: JobKind, options, parent: ModelRecord, job: JobRecord, outpu
     needs_data = kind != JobKind.COMPRESS_WEIGHTS or options.use_data
     if needs_data and job.dataset_id is None:
         raise DatasetError(f"{kind} needs calibration data; choose a dataset.")
-    samples = []
+    inputs = []
     if needs_data:
         reporter.stage("loading calibration data", 0.0, 0.05)
-        samples = load_samples(parent, repo.get_dataset(job.dataset_id), options.subset_size, reporter)
-    inputs = [x for x, _ in samples]
+        dataset = repo.get_dataset(job.dataset_id)
+        if is_llm(path):  # texts: one forward pass over each text's first tokens
+            texts = sources.texts(dataset)
+            inputs = calibration_feeds(path, [texts[i] for i in calibration_indices(
+                len(texts), min(options.subset_size, len(texts)), 0)])
+        else:
+            inputs = [x for x, _ in load_samples(parent, dataset, options.subset_size, reporter)]
     on_sample = (lambda n: reporter.fraction(n / len(inputs), f"{n}/{len(inputs)} samples")) if inputs else None
     if kind == JobKind.QUANTIZE:
         reporter.stage("quantizing (collecting statistics)", 0.05, 0.45)
         return quantize_model(path, inputs, options=options, output_path=output, on_sample=on_sample), len(inputs)
     if kind == JobKind.COMPRESS_WEIGHTS:
         reporter.stage(f"compressing weights ({options.mode})", 0.05, 0.45)
+        cache = statistics_folder(parent.id, samples_digest(inputs)) if options.use_data and \
+            options.cache_statistics else None
         return compress_weights_model(path, options=options, output_path=output, samples=inputs,
-                                      on_sample=on_sample), len(inputs)
+                                      on_sample=on_sample, statistics=cache), len(inputs)
     assert isinstance(options, AccuracyControlOptions)
     reporter.stage("loading validation data", 0.05, 0.1)
     dataset = repo.get_dataset(options.validation_dataset_id)
@@ -204,15 +213,19 @@ def run_optimize(job: JobRecord, reporter) -> int:
             parent_id=parent.id,
             recipe={"algorithm": str(kind), "options": options.to_dict(), "dataset_id": job.dataset_id,
                     "job_id": job.id, "seconds": round(result.seconds, 2), "started_at": started,
-                    "labels": parent.recipe.get("labels", []), **result.details, "warnings": found})
+                    "labels": parent.recipe.get("labels", []), **result.details, "warnings": found,
+                    **({"llm": parent.recipe["llm"]} if "llm" in parent.recipe else {})})
     repo.set_result_model(job.id, child.id)
     parent_too = measure_options.measure_parent
     if parent_too:
         repo.delete_measurements(job.id, parent.id)  # an interrupted attempt's: measured again below
-        parent_too = measure_options.remeasure_parent or not parent_measured(parent, measure_options)
+        parent_too = measure_options.remeasure_parent or not (
+            llm_parent_measured if language_model else parent_measured)(parent, measure_options)
     if language_model:
         if parent_too:
             measure_llm(parent, measure_options, reporter, job.id, 0.45, 0.7)
+        elif measure_options.measure_parent:
+            print(f"parent #{parent.id} has a generation run and word perplexity on these texts: reused", flush=True)
         measure_llm(child, measure_options, reporter, job.id, 0.7 if parent_too else 0.45, 1.0)
         return child.id
     if parent_too:

@@ -8,9 +8,12 @@ A re-run of an interrupted sweep resumes: finished points are kept, the others r
 from __future__ import annotations
 
 from core.errors import AppError
+from core.intake.llm import is_llm
+from core.jobs.handlers.llm import llm_parent_measured, measure_llm
 from core.jobs.handlers.optimize import measure, parent_measured, parent_precisions
 from core.optimize.recipes import SweepOptions
 from core.options import JobStatus, MeasureOptions
+from core.storage import resolve
 from core.tasks.metrics import METRICS, is_agreement
 from db import repository as repo
 from db.records import JobRecord
@@ -19,7 +22,8 @@ from db.records import JobRecord
 def create_points(sweep_job: JobRecord, sweep: SweepOptions, measure_options: MeasureOptions) -> list[JobRecord]:
     """Stores one PENDING point job per combination (not queued: the sweep runs them)."""
     point_measure = MeasureOptions(dataset_id=measure_options.dataset_id, seconds=measure_options.seconds,
-                                   device=measure_options.device, measure_parent=False).to_dict()
+                                   device=measure_options.device, measure_parent=False,
+                                   prompts_id=measure_options.prompts_id).to_dict()
     points = []
     for recipe in sweep.points():
         label = ", ".join(f"{name}={recipe[name]}" for name in sweep.grid)
@@ -66,9 +70,13 @@ def run_sweep(job: JobRecord, reporter) -> None:
     share = 1.0 / (len(points) + 1)
     parent = repo.get_model(job.model_id)
     repo.delete_measurements(job.id, parent.id)  # a resumed sweep measures its parent again, once
-    if measure_options.measure_parent and (measure_options.remeasure_parent
-                                           or not parent_measured(parent, measure_options)):
-        measure(parent, parent_precisions(measure_options.device), measure_options, reporter, job.id, 0.0, share)
+    language = is_llm(resolve(parent.path))
+    if measure_options.measure_parent and (measure_options.remeasure_parent or not (
+            llm_parent_measured if language else parent_measured)(parent, measure_options)):
+        if language:
+            measure_llm(parent, measure_options, reporter, job.id, 0.0, share)
+        else:
+            measure(parent, parent_precisions(measure_options.device), measure_options, reporter, job.id, 0.0, share)
     failed = 0
     for index, point in enumerate(points, 1):
         if sweep.stop_metric and any(_within(parent, done, sweep) for done in points[:index - 1]):
@@ -77,6 +85,10 @@ def run_sweep(job: JobRecord, reporter) -> None:
             continue
         if point.status == JobStatus.SUCCEEDED:
             continue
+        if point.status == JobStatus.RUNNING:
+            # Points run only inside their sweep's process: one still RUNNING belongs to an attempt of
+            # this sweep that was killed before the stale-job round marked it.
+            repo.finish_job(point.id, JobStatus.INTERRUPTED, message="its sweep's process ended mid-point")
         if point.status != JobStatus.PENDING:
             repo.reset_for_rerun(point.id)
         start = share * index
