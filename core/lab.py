@@ -31,7 +31,7 @@ from db.records import DatasetRecord, JobRecord, ModelRecord
 
 # The intake operations the pages call, named here so that pages and the CLI need only this module.
 __all__ = ["add_image_dataset", "add_image_dataset_from_path", "add_model", "add_model_from_path", "delete_model",
-           "ensure_demo", "ensure_llm_demo", "is_language_model", "is_text", "submit_generate_bench", "model_operations", "model_task", "set_task", "submit_evaluate", "submit_sensitivity", "submit_ignoring_worst", "submit_optimization", "submit_sweep", "submit_batch_sweep",
+           "ensure_demo", "ensure_llm_demo", "submit_model_import", "is_language_model", "is_text", "is_text_encoder", "submit_generate_bench", "model_operations", "model_task", "set_task", "submit_evaluate", "submit_sensitivity", "submit_ignoring_worst", "submit_optimization", "submit_sweep", "submit_batch_sweep",
            "submit_profile", "submit_interleaved", "submit_missing_profiles", "submit_import"]
 DEMO_MODEL = "fashion-cnn (demo)"
 DEMO_CALIBRATION = "fashion-mnist calibration (demo)"
@@ -97,9 +97,30 @@ def submit_import(upload: tuple, *, name: str | None = None, label_column: str |
     return job
 
 
+def submit_model_import(files: list[tuple], *, name: str | None = None) -> JobRecord:
+    """Saves uploaded model files (name, bytes or stream) and queues the job that imports them with
+    add_model: for zips, which may hold a Hugging Face checkpoint whose conversion takes minutes."""
+    if not files:
+        raise BadInputError("Choose the model file(s) first.")
+    limit = get_settings().max_upload_bytes
+    with new_folder(UPLOADS, str(files[0][0])) as folder:
+        saved = [save_upload(data, folder, str(file_name), max_bytes=limit) for file_name, data in files]
+        job = jobs.submit(JobKind.IMPORT_MODEL, {"uploads": [relative(path) for path in saved], "name": name})
+        try:
+            claim_folder(folder, job.id)  # the worker's recovery round removes it should the job be killed
+        except FileNotFoundError:
+            pass  # the job has already run and removed it
+    return job
+
+
 def is_language_model(model: ModelRecord) -> bool:
     """Whether the model is an openvino.genai folder (judged by generation, perplexity and similarity)."""
     return is_llm(resolve(model.path))
+
+
+def is_text_encoder(model: ModelRecord) -> bool:
+    """Whether the model is a language model that encodes text rather than generating it."""
+    return is_language_model(model) and not model.recipe.get("llm", {}).get("causal", True)
 
 
 def is_text(dataset: DatasetRecord) -> bool:
@@ -155,9 +176,9 @@ def _check_llm(model: ModelRecord, dataset_id: int | None = None) -> None:
                             "its tokenizer IRs); add a Hugging Face checkpoint or an exported folder.")
     if not model.recipe.get("llm", {}).get("causal", True):
         raise BadInputError(f"'{model.name}' is a text encoder ({', '.join(model.recipe['llm'].get('architectures') or [])}"
-                            "): the lab measures language models by generation, perplexity and answer similarity, "
-                            "which an encoder has none of; measuring encoders (cosine with the parent) is not in "
-                            "the lab yet.")
+                            "): it generates nothing, so it has no generation speed, perplexity or answers. Compress "
+                            "it on the Optimize page: the job measures its latency at 128 tokens and the cosine of "
+                            "its embeddings of the texts with its parent's.")
     if dataset_id is not None:
         texts(repo.get_dataset(dataset_id))  # raises for data that is not texts
 
@@ -166,7 +187,6 @@ def _check_llm_optimization(model: ModelRecord, kind: JobKind, options, measure:
                             dataset_id: int | None) -> None:
     """A language model takes weight compression (data-aware on calibration texts, or data-free) and
     FP16; its calibration and measurement data are texts."""
-    _check_llm(model)
     if kind not in (JobKind.COMPRESS_WEIGHTS, JobKind.FP16):
         raise BadInputError(f"'{model.name}' is a language model: compress its weights (INT8 / INT4 / NF4 ...) or "
                             "store FP16 weights; full INT8 quantization and accuracy control take tensor data.")
@@ -182,7 +202,7 @@ def submit_generate_bench(*, model_id: int, options: GenerationBenchOptions,
                           idempotency_key: str | None = None) -> JobRecord:
     """Queues a generation benchmark (prompt tokens x new tokens grid) of a language model, or an
     interleaved A/B of two (options.versus_model_id)."""
-    _check_llm(repo.get_model(model_id))
+    _check_llm(repo.get_model(model_id), options.prompts_id)
     if options.versus_model_id is not None:
         if options.versus_model_id == model_id:
             raise BadInputError("An A/B compares two models; pick another model as B.")

@@ -30,6 +30,7 @@ class JobKind(StrEnum):
     IMPORT_DATA = "import_data"  # an uploaded dataset read in a job process, not in the app server
     SENSITIVITY = "sensitivity"  # INT8 layers ranked by the task metric each recovers in float
     GENERATE_BENCH = "generate_bench"  # a language model's generation speed through openvino.genai (issue 14)
+    IMPORT_MODEL = "import_model"  # an uploaded zip (a Hugging Face checkpoint converts for minutes) read in a job
 
 
 class JobStatus(StrEnum):

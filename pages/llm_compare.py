@@ -29,7 +29,7 @@ def llm_compare() -> None:
     rows = generation.generation_rows(point)
     families = {compare.family_label(f): members for f, members in compare.families(rows).items()}
     family = st.selectbox("Model family (source model × text dataset): one Pareto front each",
-                          ["all families", *families], index=1)
+                          ["all families", *families], index=1 if families else 0)
     shown = families.get(family, rows)
     metrics = [m for m in LLM_METRICS if any(r.get(m) is not None for r in shown)]
     metric_column, axis_column = st.columns([1, 2])
@@ -43,6 +43,9 @@ def llm_compare() -> None:
         if metric == "similarity":
             st.caption("Similarity: the mean cosine of each answer's sentence embedding (all-MiniLM-L6-v2) with the "
                        "parent's greedy answer to the same prompt (who_what_benchmark's method); 1 = the same answers.")
+        else:
+            st.caption("Word perplexity: exp(negative log-likelihood of the texts per word); lower is better, the "
+                       "Pareto front runs along the lowest.")
     st.caption("Speed: openvino.genai greedy generation at the point above, warm-up excluded; the median of every run "
                "stored at that point (each run the mean of its repeats), lowest–highest run beside it.")
     frame = compare.table_frame(shown) if shown else None

@@ -31,10 +31,15 @@ def llm_measure(model_id: int, language_models: dict[int, str]) -> None:
                                 else language_models[i], help="both models measured at every point in turn, the "
                                 "order flipped each round, so a busy machine slows both alike")
         rounds = right.number_input("A/B rounds", 1, 20, 3 if versus else 1, disabled=versus is None)
+        prompt_sets = {d.id: f"#{d.id} {d.name}" for d in repo.list_datasets() if lab.is_text(d)}
+        prompts_id = left.selectbox("Prompt text", [None, *prompt_sets], format_func=lambda i: "the lab's filler text"
+                                    if i is None else f"cut from {prompt_sets[i]}",
+                                    help="each prompt is this text (its rows joined) cut at the prompt length")
         try:
             options = GenerationBenchOptions(prompt_tokens=[p for p in prompts.split(",") if p.strip()],
                                              new_tokens=[n for n in new.split(",") if n.strip()], repeats=repeats,
-                                             warmup=warmup, versus_model_id=versus, rounds=rounds if versus else 1)
+                                             warmup=warmup, versus_model_id=versus, rounds=rounds if versus else 1,
+                                             prompts_id=prompts_id)
             st.caption(f"{len(options.prompt_tokens) * len(options.new_tokens)} points × {repeats} repeats")
             if st.button("Run generation benchmark", type="primary"):
                 st.session_state.measure_job = lab.submit_generate_bench(

@@ -25,6 +25,12 @@ if not models:
     st.stop()
 names = {m.id: f"#{m.id} {m.name}" for m in models}
 model_id = st.selectbox("Model", list(names), format_func=names.get)
+if lab.is_text_encoder(repo.get_model(model_id)):
+    st.info("A text encoder's token inputs are dynamic; its optimization jobs time it at batch 1 × 128 tokens. For "
+            "a batch sweep, store a copy with static shapes first: `python -m core set-shape "
+            f"{model_id} --shape 'input_ids=1,128; attention_mask=1,128'` (and token_type_ids if it has one), or "
+            "'Set shape' on the Models page.")
+    st.stop()
 if lab.is_language_model(repo.get_model(model_id)):
     llm_measure(model_id, {m.id: names[m.id] for m in models if lab.is_language_model(m)})
     st.stop()

@@ -13,7 +13,7 @@ from db import repository as repo
 from pages import route_through_app
 from pages.sensitivity_view import sensitivity_view
 from pages.tables import table
-from pages.widgets import plain
+from pages.widgets import job_panel, plain
 
 route_through_app()
 
@@ -51,10 +51,26 @@ with st.form("add-model", clear_on_submit=True):
     name = st.text_input("Name (optional)")
     if st.form_submit_button("Add model", type="primary"):
         try:
-            model = lab.add_model([(f.name, f) for f in files or []], name=name.strip() or None)
-            st.success(f"Added model #{model.id} '{plain(model.name)}'.")
+            uploads = [(f.name, f) for f in files or []]
+            if any(f.name.lower().endswith(".zip") for f in files or []):  # may be a checkpoint: minutes, in a job
+                st.session_state["model-import-job"] = lab.submit_model_import(uploads, name=name.strip() or None).id
+            else:
+                model = lab.add_model(uploads, name=name.strip() or None)
+                st.success(f"Added model #{model.id} '{plain(model.name)}'.")
         except AppError as error:
             st.error(plain(error))
+
+
+def _imported(job) -> None:
+    if job.result_model_id is None:  # set to NULL when the model is deleted
+        st.info(f"Job #{job.id} imported a model that has since been deleted.")
+        return
+    model = repo.get_model(job.result_model_id)
+    st.success(f"Added model #{model.id} '{plain(model.name)}' ({model.format}).")
+
+
+if "model-import-job" in st.session_state:  # a zip is read (a checkpoint converted) in a job process
+    job_panel(st.session_state["model-import-job"], outcome=_imported)
 
 if model_intake.default_import_root():
     with st.form("import-model", clear_on_submit=True):
@@ -93,8 +109,13 @@ language = lab.is_language_model(chosen)
 if language:
     found = chosen.recipe.get("llm", {})
     kind = ", ".join(found.get("architectures") or []) or found.get("model_type") or "an openvino.genai folder"
-    st.info(f"Language model ({plain(kind)}): judged by openvino.genai generation (tokens/s, time to first token), "
-            "word perplexity on texts and the similarity of its answers with its parent's — on the Measure page.")
+    if lab.is_text_encoder(chosen):
+        st.info(f"Text encoder ({plain(kind)}): its optimization jobs time it at batch 1 × 128 tokens and judge the "
+                "child by the cosine of its embeddings of the texts with its parent's.")
+    else:
+        st.info(f"Language model ({plain(kind)}): judged by openvino.genai generation (tokens/s, time to first "
+                "token), word perplexity on texts and the similarity of its answers with its parent's — on the "
+                "Measure page.")
 else:
     task_form(chosen)
 try:
@@ -127,7 +148,7 @@ if accuracy:
 else:
     st.caption("No accuracy stored yet: optimization jobs with validation data measure it.")
 sensitivity_view(chosen)
-if not language and any(d < 0 for p in chosen.inputs for d in p["shape"]):
+if (not language or lab.is_text_encoder(chosen)) and any(d < 0 for p in chosen.inputs for d in p["shape"]):
     with st.form("reshape"):
         text = st.text_input("Dynamic dimensions (?): set the shape used for calibration and benchmarks "
                              "(stored as a child model)", placeholder="input=1,3,224,224")

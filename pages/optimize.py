@@ -40,7 +40,14 @@ def pick(label, items, state_key, fmt, optional=False, avoid=None):
 model_id = pick("Model", models, "model_id", lambda m: f"#{m.id} {m.name}")
 language = lab.is_language_model(repo.get_model(model_id))
 texts = [d for d in datasets if lab.is_text(d)]
-if language:  # judged by generation speed, perplexity on texts and the similarity of answers to prompts
+if language and lab.is_text_encoder(repo.get_model(model_id)):
+    calibration_id = prompts_id = None
+    validation_id = pick("Texts (cosine of the embeddings with the parent's)", texts, "texts_id",
+                         lambda d: f"#{d.id} {d.name} ({d.samples})", optional=True)
+    choices, skip = [JobKind.COMPRESS_WEIGHTS, JobKind.FP16], ("use_data",)
+    st.caption("A text encoder is timed like benchmark_app at batch 1 × 128 tokens and judged by the cosine of its "
+               "mean-pooled embeddings of the texts with its parent's; it shows on the tensor view of Compare.")
+elif language:  # judged by generation speed, perplexity on texts and the similarity of answers to prompts
     left, middle, right = st.columns(3)
     with left:
         validation_id = pick("Texts (word perplexity)", texts, "texts_id", lambda d: f"#{d.id} {d.name} ({d.samples})",

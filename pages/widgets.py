@@ -25,7 +25,8 @@ JOB_LABELS = {JobKind.QUANTIZE: "INT8 quantization", JobKind.QUANTIZE_WITH_ACCUR
               JobKind.COMPRESS_WEIGHTS: "weight compression", JobKind.FP16: "FP16 compression", JobKind.SWEEP: "sweep",
               JobKind.BATCH_SWEEP: "batch sweep", JobKind.PROFILE: "per-layer profile",
               JobKind.INTERLEAVED: "interleaved A/B", JobKind.BENCHMARK: "benchmark", JobKind.EVALUATE: "evaluation",
-              JobKind.IMPORT_DATA: "data import", JobKind.SENSITIVITY: "layer sensitivity"}
+              JobKind.IMPORT_DATA: "data import", JobKind.SENSITIVITY: "layer sensitivity",
+              JobKind.GENERATE_BENCH: "generation benchmark", JobKind.IMPORT_MODEL: "model import"}
 
 
 def kept(widget, label: str, *, key: str, default, **kwargs):
@@ -168,7 +169,7 @@ def job_toasts() -> None:
         st.session_state.job_statuses = statuses
         for job in ended:
             ok = job.status == JobStatus.SUCCEEDED and not job.message
-            compare = "" if job.kind == JobKind.IMPORT_DATA else " See the Compare page."
+            compare = "" if job.kind in (JobKind.IMPORT_DATA, JobKind.IMPORT_MODEL) else " See the Compare page."
             st.toast(f"Job #{job.id} {JOB_LABELS.get(job.kind, job.kind)} {job.status}." + (compare if ok else
                      f" {plain(job.message[:120])}"), icon=":material/check_circle:" if ok else ":material/error:")
 

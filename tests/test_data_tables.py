@@ -138,10 +138,10 @@ def test_folders_of_a_killed_import_are_removed_by_the_recovery_round(lab_env):
     job = lab.submit_import(("rows.csv", b"a,b\n1,2\n"))
     with claimed_by(job.id), new_folder("datasets", "half") as half:
         (half / "upload").mkdir()
-    assert remove_abandoned_folders(repo.live_job_ids()) == [], "a pending job's folders stay"
+    assert remove_abandoned_folders() == [], "a pending job's folders stay"
     assert repo.claim_job(job.id, pid=999_999)
     repo.finish_job(job.id, JobStatus.FAILED, message="killed")
-    removed = remove_abandoned_folders(repo.live_job_ids())
+    removed = remove_abandoned_folders()
     assert sorted(p.split("/")[0] for p in removed) == ["datasets", "uploads"] and not half.exists()
     assert [d.id for d in repo.list_datasets()] == [kept.id] and storage.resolve(kept.path).exists()
 

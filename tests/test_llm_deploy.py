@@ -180,3 +180,26 @@ def test_the_script_of_a_data_aware_compression_calibrates_on_the_same_texts(lab
     out = _redo(child, tmp_path)
     # The same 12 texts, tokenized the same way: AWQ and scale estimation land on the same weights.
     assert out.with_suffix(".bin").read_bytes() == resolve(child.path).with_suffix(".bin").read_bytes()
+
+
+def test_a_generation_point_cut_from_a_prompt_set_is_repeated_by_llm_bench_with_that_text(lab_env, tmp_path):
+    from core import lab
+    from core.deploy.export import export_model
+    from core.intake.sources import add_data_from_path
+    from core.jobs.queue import supervise_job
+    from core.measure.options import GenerationBenchOptions
+    from db import generations, repository as repo
+
+    model = lab.add_model_from_path(DEMO)
+    source = tmp_path / "prompts.txt"
+    source.write_text("Never trust a computer you cannot throw out a window.\nAll generalizations are false.\n")
+    prompts = add_data_from_path(source)
+    job = lab.submit_generate_bench(model_id=model.id, options=GenerationBenchOptions(
+        prompt_tokens=(24,), new_tokens=(8,), repeats=1, warmup=0, prompts_id=prompts.id))
+    supervise_job(job.id)
+    assert repo.get_job(job.id).status == "succeeded", repo.get_job(job.id).message
+    (point,) = generations.list_generations(job_id=job.id)
+    assert point.environment["prompts_id"] == prompts.id and point.input_tokens == 24
+    text = export_model(model.id, format="llm-bench")
+    prompt = json.loads(text.split("<<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0])["prompt"]
+    assert prompt.startswith("Never trust a computer") and "All generalizations" in prompt  # the set, not filler

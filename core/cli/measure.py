@@ -101,6 +101,8 @@ def register(sub) -> dict:
     p.add_argument("--versus", type=int, metavar="MODEL_ID_B", help="interleaved A/B with this stored language "
                    "model: both measured at every point in turn (A B, then B A ...), B / A ratios printed last")
     p.add_argument("--rounds", type=int, default=1, help="with --versus: A/B rounds (one ratio each)")
+    p.add_argument("--prompts", type=int, metavar="DATASET_ID", help="cut the prompts from this text dataset "
+                   "(its texts joined) instead of the lab's filler text")
     return {"benchmark": benchmark, "ab": ab, "batch-sweep": batch_sweep, "profile": profile, "evaluate": evaluate,
             "generate-bench": generate_bench}
 
@@ -187,7 +189,7 @@ def generate_bench(args) -> int:
         options = GenerationBenchOptions(prompt_tokens=args.prompt_tokens.split(","),
                                          new_tokens=args.new_tokens.split(","), repeats=args.repeats,
                                          warmup=args.warmup, device=args.device, versus_model_id=args.versus,
-                                         rounds=args.rounds)
+                                         rounds=args.rounds, prompts_id=args.prompts)
         job = lab.submit_generate_bench(model_id=args.model_id, options=options)
     except AppError as error:
         print(f"error: {error}", file=sys.stderr)

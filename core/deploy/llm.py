@@ -17,8 +17,9 @@ from pathlib import Path
 from core.deploy.script import safe_name
 from core.errors import BadInputError, NotFoundError
 from core.intake.llm import companion_files, is_llm
+from core.intake.sources import texts
 from core.measure.accuracy_tables import metric_title
-from core.measure.generation import prompt_of
+from core.measure.generation import FILLER, prompt_of
 from core.options import LLM_METRICS, _Options, _positive
 from core.storage import resolve
 from db import generations
@@ -200,7 +201,9 @@ def llm_bench_command(model: ModelRecord, generation_id: int | None = None) -> s
 
     point = _generation(model.id, generation_id)
     folder = resolve(model.path).parent
-    prompt = prompt_of(openvino_genai.Tokenizer(str(folder)), point.prompt_tokens)
+    prompts_id = point.environment.get("prompts_id")  # the text dataset the prompt was cut from, if any
+    source = "\n".join(texts(repo.get_dataset(prompts_id))) if prompts_id else FILLER
+    prompt = prompt_of(openvino_genai.Tokenizer(str(folder)), point.prompt_tokens, source)
     name = safe_name(model)
     command = shlex.join(["python", "benchmark.py", "-m", name, "-d", point.device, "-n", str(point.repeats),
                           "-ic", str(point.new_tokens), "-pf", "prompt.jsonl"])

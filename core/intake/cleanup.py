@@ -25,20 +25,31 @@ def _stored_folders() -> dict[str, set[str]]:
             "datasets": names(d.path for d in repo.list_datasets()), UPLOADS: set()}
 
 
-def remove_abandoned_folders(live_job_ids: set[int]) -> list[str]:
+def remove_abandoned_folders() -> list[str]:
     """Removes folders claimed by a job that is neither pending nor running and named by no row.
+
+    The order matters, as jobs run meanwhile: the marked folders are listed first, then the live
+    jobs are read, then the rows naming folders. A folder made after the listing is not looked at; a
+    job live when read keeps its folder; one that ended before has stored the row naming what it
+    made before it ended, so only what a killed job left goes. (Reading the live jobs first removed
+    the folder of a job started while a slow recovery round was listing.)
 
     Returns their paths below the data dir.
     """
     data_dir = get_settings().data_dir
-    removed = []
-    for kind, stored in _stored_folders().items():
+    marked = []
+    for kind in ("models", "datasets", UPLOADS):
         root = data_dir / kind
         for folder in sorted(root.iterdir()) if root.is_dir() else []:
             marker = folder / JOB_MARKER
-            if folder.name in stored or folder.is_symlink() or not marker.is_file():
-                continue
-            job_id = marker.read_text().strip()
-            if job_id.isdigit() and int(job_id) not in live_job_ids and remove_tree(folder, within=root):
-                removed.append(f"{kind}/{folder.name}")
+            if not folder.is_symlink() and marker.is_file():
+                marked.append((kind, folder, marker.read_text().strip()))
+    live = repo.live_job_ids()
+    stored = _stored_folders()
+    removed = []
+    for kind, folder, job_id in marked:
+        if folder.name in stored[kind] or not job_id.isdigit() or int(job_id) in live:
+            continue
+        if remove_tree(folder, within=data_dir / kind):
+            removed.append(f"{kind}/{folder.name}")
     return removed

@@ -34,7 +34,7 @@ log = logging.getLogger("optlab.jobs")
 # Kinds that only read their inputs and write new rows: safe to run again after an interruption.
 RERUNNABLE = frozenset({JobKind.QUANTIZE, JobKind.EVALUATE, JobKind.BENCHMARK, JobKind.FP16,
                         JobKind.QUANTIZE_WITH_ACCURACY_CONTROL, JobKind.COMPRESS_WEIGHTS, JobKind.SWEEP,
-                        JobKind.BATCH_SWEEP, JobKind.PROFILE, JobKind.INTERLEAVED, JobKind.IMPORT_DATA,
+                        JobKind.BATCH_SWEEP, JobKind.PROFILE, JobKind.INTERLEAVED, JobKind.IMPORT_DATA, JobKind.IMPORT_MODEL,
                         JobKind.SENSITIVITY})
 # Jobs this process runs right now (the job itself, and a sweep's current point); all heartbeat.
 ACTIVE_JOBS: set[int] = set()
@@ -91,7 +91,7 @@ def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
         log.warning("Job %s had no heartbeat for %ss: interrupted", job.id, settings.stale_seconds)
         if retried_after_interruption(job) and (queue_name is None or job.queue == queue_name):
             requeued.append(rerun(job.id))
-    for name in remove_abandoned_folders(repo.live_job_ids()):
+    for name in remove_abandoned_folders():
         log.warning("Removed %s: its job was killed before storing what it made", name)
     return requeued
 

@@ -103,14 +103,16 @@ def open_pipeline(model_xml: Path, device: str = "CPU", **properties: Any):
     return pipeline, (time.perf_counter() - started) * 1000
 
 
-def prompt_of(tokenizer, tokens: int) -> str:
-    """A text that tokenizes to about `tokens` tokens with an openvino_genai.Tokenizer (FILLER
-    repeated, cut at that many tokens and decoded; the measured input length is stored beside it)."""
+def prompt_of(tokenizer, tokens: int, source: str = FILLER) -> str:
+    """A text that tokenizes to about `tokens` tokens with an openvino_genai.Tokenizer: source (the
+    lab's FILLER, or a user's prompts joined) repeated, cut at that many tokens and decoded; the
+    measured input length is stored beside it."""
+    source = source if source.strip() else FILLER
     ids: list[int] = []
-    text = FILLER
+    text = source
     while len(ids) < tokens:
         ids = list(tokenizer.encode(text, add_special_tokens=False).input_ids.data[0])
-        text += FILLER
+        text += "\n" + source
     return tokenizer.decode(ids[:tokens], skip_special_tokens=True)
 
 
@@ -128,11 +130,12 @@ def greedy_config(new_tokens: int, *, exact: bool = True):
 
 
 def measure_point(pipeline, *, prompt_tokens: int, new_tokens: int, repeats: int, warmup: int, device: str,
-                  load_ms: float = 0.0, should_stop: Callable[[], bool] = lambda: False) -> GenerationResult:
+                  load_ms: float = 0.0, should_stop: Callable[[], bool] = lambda: False,
+                  source: str = FILLER) -> GenerationResult:
     """Generates warmup + repeats times at one point and aggregates genai's PerfMetrics of the repeats."""
     if prompt_tokens < 1 or new_tokens < 1 or repeats < 1 or warmup < 0:
         raise BadInputError("Prompt and new token counts and repeats are at least 1, warm-up at least 0.")
-    prompt, config = prompt_of(pipeline.get_tokenizer(), prompt_tokens), greedy_config(new_tokens)
+    prompt, config = prompt_of(pipeline.get_tokenizer(), prompt_tokens, source), greedy_config(new_tokens)
     for _ in range(warmup):
         pipeline.generate([prompt], config)
     exact = _reset_peak_rss()
@@ -157,15 +160,16 @@ def measure_point(pipeline, *, prompt_tokens: int, new_tokens: int, repeats: int
 def generation_benchmark(model_xml: Path, *, prompt_tokens: Sequence[int], new_tokens: Sequence[int],
                          repeats: int = 3, warmup: int = 1, device: str = "CPU",
                          on_point: Callable[[int, int], None] = lambda done, total: None,
-                         should_stop: Callable[[], bool] = lambda: False) -> list[GenerationResult]:
-    """Measures every (prompt tokens, new tokens) point of the grid with one pipeline, in order."""
+                         should_stop: Callable[[], bool] = lambda: False, source: str = FILLER) -> list[GenerationResult]:
+    """Measures every (prompt tokens, new tokens) point of the grid with one pipeline, in order (the
+    prompts cut from source, see prompt_of)."""
     pipeline, load_ms = open_pipeline(model_xml, device)
     grid = [(p, n) for p in prompt_tokens for n in new_tokens]
     results = []
     for number, (prompt, new) in enumerate(grid):
         on_point(number, len(grid))
         results.append(measure_point(pipeline, prompt_tokens=prompt, new_tokens=new, repeats=repeats, warmup=warmup,
-                                     device=device, load_ms=load_ms, should_stop=should_stop))
+                                     device=device, load_ms=load_ms, should_stop=should_stop, source=source))
     on_point(len(grid), len(grid))
     return results
 
@@ -173,7 +177,8 @@ def generation_benchmark(model_xml: Path, *, prompt_tokens: Sequence[int], new_t
 def interleaved_benchmark(model_a: Path, model_b: Path, *, prompt_tokens: Sequence[int], new_tokens: Sequence[int],
                           repeats: int = 3, warmup: int = 1, rounds: int = 3, device: str = "CPU",
                           on_step: Callable[[int, int], None] = lambda done, total: None,
-                          should_stop: Callable[[], bool] = lambda: False) -> list[tuple[str, GenerationResult]]:
+                          should_stop: Callable[[], bool] = lambda: False,
+                          source: str = FILLER) -> list[tuple[str, GenerationResult]]:
     """Both models loaded, every point measured on A and B in turn, the order flipped each round
     (A B, B A, ...); returns ("A" | "B", result) pairs whose environment holds ab_round. Peak memory
     is left out (both models share the process; it is measured by single-model runs)."""
@@ -188,7 +193,7 @@ def interleaved_benchmark(model_a: Path, model_b: Path, *, prompt_tokens: Sequen
                 on_step(len(found), total)
                 pipeline, load_ms = pipelines[side]
                 result = measure_point(pipeline, prompt_tokens=prompt, new_tokens=new, repeats=repeats, warmup=warmup,
-                                       device=device, load_ms=load_ms, should_stop=should_stop)
+                                       device=device, load_ms=load_ms, should_stop=should_stop, source=source)
                 found.append((side, dataclasses.replace(result, peak_memory_mb=None, environment={
                     **result.environment, "ab_round": round_, "ab_side": side})))
     on_step(total, total)

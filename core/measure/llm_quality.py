@@ -126,13 +126,14 @@ def encoder_folder(cache: Path) -> Path:
     return target
 
 
-def embed(folder: Path, texts: Sequence[str], *, device: str = "CPU") -> np.ndarray:
-    """Mean-pooled, L2-normalised sentence embeddings [N, D] of texts (encoder folder of encoder_folder)."""
+def embed(folder: Path, texts: Sequence[str], *, device: str = "CPU", precision: Precision = Precision.F32) -> np.ndarray:
+    """Mean-pooled, L2-normalised sentence embeddings [N, D] of texts by an encoder folder (its IR and
+    tokenizer IR: encoder_folder's, or a stored text encoder's)."""
     import openvino as ov
     import openvino_genai
 
     tokenizer = openvino_genai.Tokenizer(str(folder))
-    encoder = ov.Core().compile_model(str(folder / llm.MODEL_XML), device, {"INFERENCE_PRECISION_HINT": "f32"})
+    encoder = ov.Core().compile_model(str(folder / llm.MODEL_XML), device, _config(precision))
     names = {port.any_name for port in encoder.inputs}
     vectors = []
     for text in texts:

@@ -125,6 +125,8 @@ class GenerationBenchOptions(_Options):
         versus_model_id: Interleaved A/B: measure this language model too, alternating with the
             first at every point (A B, then B A ...), so drift on a busy machine hits both alike.
         rounds: With versus_model_id, how many A/B rounds (each gives one B / A ratio per point).
+        prompts_id: A text dataset the prompts are cut from (its texts joined, cut at each prompt
+            length); empty: the lab's own filler text.
     """
 
     prompt_tokens: tuple[int, ...] = (32, 256)
@@ -134,6 +136,7 @@ class GenerationBenchOptions(_Options):
     device: str = "CPU"
     versus_model_id: int | None = None
     rounds: int = 1
+    prompts_id: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("prompt_tokens", "new_tokens"):

@@ -1,4 +1,4 @@
-"""The import job: an uploaded dataset read, checked and stored in a job process.
+"""The import jobs: an uploaded dataset, or an uploaded model zip, read, checked and stored in a job process.
 
 Reading a table or unpacking an image zip can take minutes and gigabytes; in the app server it
 would stall every user's page. The app saves the upload below uploads/ (core.lab.submit_import)
@@ -10,8 +10,9 @@ process. The upload is removed when the job ends; one a kill -9 left is removed 
 from __future__ import annotations
 
 from core.config import get_settings
-from core.errors import DatasetError
+from core.errors import DatasetError, ModelFormatError
 from core.intake.cleanup import UPLOADS
+from core.intake.model_intake import add_model
 from core.intake.sources import add_data
 from core.options import ImagePreprocessing
 from core.storage import remove_tree, resolve
@@ -40,3 +41,21 @@ def run_import_data(job: JobRecord, reporter) -> None:
         remove_tree(upload.parent, within=get_settings().data_dir / UPLOADS)
     repo.set_job_dataset(job.id, dataset.id)
     reporter.fraction(1.0, f"dataset #{dataset.id}: {dataset.samples} samples", force=True)
+
+
+def run_import_model(job: JobRecord, reporter) -> int:
+    """Imports the uploaded model files (a zip: an IR, a SavedModel, a Hugging Face checkpoint that
+    optimum-intel converts, an exported genai folder) with core.intake.model_intake.add_model."""
+    uploads = [resolve(path) for path in job.options["uploads"]]
+    reporter.stage(f"importing {', '.join(p.name for p in uploads)}", 0.0, 1.0)
+    if not all(path.is_file() for path in uploads):
+        raise ModelFormatError("The upload is gone (an import removes it when it ends); upload the files again.")
+    handles = [path.open("rb") for path in uploads]
+    try:
+        model = add_model([(path.name, handle) for path, handle in zip(uploads, handles)], name=job.options.get("name"))
+    finally:
+        for handle in handles:
+            handle.close()
+        remove_tree(uploads[0].parent, within=get_settings().data_dir / UPLOADS)
+    reporter.fraction(1.0, f"model #{model.id} '{model.name}'", force=True)
+    return model.id

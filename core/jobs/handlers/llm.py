@@ -3,13 +3,17 @@ similarity of answers to a reference model's)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from core.config import get_settings
 from core.errors import BadInputError
 from core.intake.sources import texts
-from core.measure.generation import benchmark_apart, generation_benchmark, interleaved_benchmark
-from core.measure.llm_quality import answers, encoder_folder, similarity, word_perplexity
+from core.measure.generation import FILLER, benchmark_apart, generation_benchmark, interleaved_benchmark
+from core.measure.benchmark import run_benchmark
+from core.measure.llm_quality import answers, embed, encoder_folder, similarity, word_perplexity
+from core.measure.machine import device_default_precision
 from core.measure.options import GenerationBenchOptions
-from core.options import EvaluateOptions, MeasureOptions, Precision
+from core.options import BenchmarkOptions, EvaluateOptions, MeasureOptions, PerformanceHint, Precision
 from core.storage import resolve
 from db import generations
 from db import repository as repo
@@ -18,6 +22,7 @@ from db.records import JobRecord, ModelRecord
 # What an optimization job measures of each language model (a short llm_bench point, bounded sets).
 MEASURE_POINT = {"prompt_tokens": (32,), "new_tokens": (64,), "repeats": 3, "warmup": 1}
 MEASURE_SAMPLES = {"word_perplexity": 300, "similarity": 48}
+ENCODER_TOKENS = 128  # the sequence length a text encoder is timed at
 
 
 def run_generate_bench(job: JobRecord, reporter) -> None:
@@ -29,6 +34,7 @@ def run_generate_bench(job: JobRecord, reporter) -> None:
         repo.delete_measurements(job.id, options.versus_model_id)
     points = len(options.prompt_tokens) * len(options.new_tokens)
     reporter.stage(f"loading {model.name} into openvino.genai", 0.0, 1 / (points + 1))
+    source = "\n".join(texts(repo.get_dataset(options.prompts_id))) if options.prompts_id else FILLER
 
     def on_point(done: int, total: int) -> None:
         if done < total:
@@ -43,16 +49,23 @@ def run_generate_bench(job: JobRecord, reporter) -> None:
         for side, result in interleaved_benchmark(
                 resolve(model.path), resolve(versus.path), prompt_tokens=options.prompt_tokens,
                 new_tokens=options.new_tokens, repeats=options.repeats, warmup=options.warmup, rounds=options.rounds,
-                device=options.device, should_stop=lambda: repo.is_cancel_requested(job.id),
+                device=options.device, should_stop=lambda: repo.is_cancel_requested(job.id), source=source,
                 on_step=lambda done, total: reporter.stage(f"interleaved A/B: {done}/{total} points", done / total,
                                                            min(1.0, (done + 1) / total))):
-            generations.add_generation(ids[side], result.to_dict(), job_id=job.id)
+            generations.add_generation(ids[side], _stored(result, options), job_id=job.id)
         return
     for result in generation_benchmark(resolve(model.path), prompt_tokens=options.prompt_tokens,
                                        new_tokens=options.new_tokens, repeats=options.repeats,
                                        warmup=options.warmup, device=options.device, on_point=on_point,
-                                       should_stop=lambda: repo.is_cancel_requested(job.id)):
-        generations.add_generation(model.id, result.to_dict(), job_id=job.id)
+                                       should_stop=lambda: repo.is_cancel_requested(job.id), source=source):
+        generations.add_generation(model.id, _stored(result, options), job_id=job.id)
+
+
+def _stored(result, options: GenerationBenchOptions) -> dict:
+    """A point as stored: its environment says which text dataset its prompt was cut from (None: the
+    lab's filler), so an export repeats it with the same prompt."""
+    point = result.to_dict()
+    return {**point, "environment": {**point["environment"], "prompts_id": options.prompts_id}}
 
 
 def measure_llm(model: ModelRecord, options: MeasureOptions, reporter, job_id: int, start: float, end: float) -> None:
@@ -74,9 +87,42 @@ def measure_llm(model: ModelRecord, options: MeasureOptions, reporter, job_id: i
         run_llm_evaluate(job_id, _Scaled(reporter, low, high), model, evaluate)
 
 
+def measure_encoder(model: ModelRecord, options: MeasureOptions, reporter, job_id: int, start: float,
+                    end: float) -> None:
+    """What an optimization job measures of a text encoder: latency and throughput at batch 1 ×
+    ENCODER_TOKENS tokens (benchmark_app's way, the token inputs reshaped to that), and for a child the
+    cosine of its mean-pooled embeddings of options.dataset_id's texts with its parent's, both run at
+    the precision the benchmark ran at (like with like)."""
+    xml = resolve(model.path)
+    shapes = {port["name"]: [1, ENCODER_TOKENS] for port in model.inputs}
+    steps = 2 + bool(model.parent_id and options.dataset_id)
+    precision = None
+    for number, hint in enumerate((PerformanceHint.LATENCY, PerformanceHint.THROUGHPUT)):
+        reporter.stage(f"benchmarking {model.name} ({hint} hint, 1 × {ENCODER_TOKENS} tokens)",
+                       start + (end - start) * number / steps, start + (end - start) * (number + 1) / steps)
+        result = run_benchmark(xml, BenchmarkOptions(device=options.device, hint=hint, seconds=options.seconds),
+                               shapes=shapes, progress=lambda f, m: reporter.fraction(f, m))
+        repo.add_benchmark(model.id, result.to_dict(), job_id=job_id)
+        precision = result.precision
+    if steps == 3:
+        reporter.stage(f"cosine of {model.name}'s embeddings with its parent's", start + (end - start) * 2 / 3, end)
+        rows = texts(repo.get_dataset(options.dataset_id))[:MEASURE_SAMPLES["word_perplexity"]]
+        parent = repo.get_model(model.parent_id)
+        hint = Precision.DEFAULT if precision == device_default_precision(options.device) else Precision(precision)
+        found, expected = (embed(resolve(m.path).parent, rows, device=options.device, precision=hint)
+                           for m in (model, parent))
+        repo.add_accuracy(model_id=model.id, dataset_id=options.dataset_id, metric="cosine",
+                          value=float(np.mean(np.sum(found * expected, axis=1))), samples=len(rows),
+                          precision=precision, job_id=job_id, reference_model_id=parent.id, split="all")
+
+
 def llm_parent_measured(parent: ModelRecord, options: MeasureOptions) -> bool:
     """Whether the parent already has what measure_llm would store: a generation run at MEASURE_POINT
-    on the device and word perplexity on options.dataset_id (its similarity is its children's)."""
+    on the device and word perplexity on options.dataset_id (its similarity is its children's); for a
+    text encoder, a latency run of measure_encoder at least as long as asked."""
+    if not parent.recipe.get("llm", {}).get("causal", True):
+        return any(b.hint == PerformanceHint.LATENCY and b.device == options.device and b.duration_s >= options.seconds
+                   for b in repo.list_benchmarks(parent.id))
     point = (MEASURE_POINT["prompt_tokens"][0], MEASURE_POINT["new_tokens"][0])
     generated = any((g.prompt_tokens, g.new_tokens) == point and g.device == options.device
                     for g in generations.list_generations(parent.id))

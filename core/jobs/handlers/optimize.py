@@ -15,7 +15,7 @@ from core.errors import DatasetError
 from core.intake.datasets import calibration_indices
 from core.intake import sources
 from core.intake.llm import MODEL_XML, calibration_feeds, companion_files, is_llm
-from core.jobs.handlers.llm import llm_parent_measured, measure_llm, run_llm_evaluate
+from core.jobs.handlers.llm import llm_parent_measured, measure_encoder, measure_llm, run_llm_evaluate
 from core.intake.model_intake import delete_model
 from core.intake.models import inspect_model, port_dicts
 from core.intake.sources import label_kind, open_part, part_read
@@ -222,11 +222,14 @@ def run_optimize(job: JobRecord, reporter) -> int:
         parent_too = measure_options.remeasure_parent or not (
             llm_parent_measured if language_model else parent_measured)(parent, measure_options)
     if language_model:
+        # A text generator is measured by generation, perplexity and similarity; a text encoder by
+        # latency at a fixed token count and the cosine of its embeddings with the parent's.
+        measure_model = measure_llm if parent.recipe.get("llm", {}).get("causal", True) else measure_encoder
         if parent_too:
-            measure_llm(parent, measure_options, reporter, job.id, 0.45, 0.7)
+            measure_model(parent, measure_options, reporter, job.id, 0.45, 0.7)
         elif measure_options.measure_parent:
-            print(f"parent #{parent.id} has a generation run and word perplexity on these texts: reused", flush=True)
-        measure_llm(child, measure_options, reporter, job.id, 0.7 if parent_too else 0.45, 1.0)
+            print(f"parent #{parent.id} was measured before with these settings: reused", flush=True)
+        measure_model(child, measure_options, reporter, job.id, 0.7 if parent_too else 0.45, 1.0)
         return child.id
     if parent_too:
         measure(parent, parent_precisions(measure_options.device), measure_options, reporter, job.id, 0.45, 0.8)
