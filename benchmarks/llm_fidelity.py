@@ -6,7 +6,7 @@ greedily from the same prompt of --prompt-tokens tokens, exactly --new-tokens to
 measure_point` and the bare loop in alternating order; the ratios lab / bare of TTFT and of
 tokens/s are printed per round with their medians. Issue 14 asks for both within 0.95-1.05.
 
-    .venv/bin/python benchmarks/llm_fidelity.py [--model DIR] [--rounds 6] [--repeats 5]
+    .venv/bin/python benchmarks/llm_fidelity.py [--model DIR] [--rounds 24] [--repeats 8] [--new-tokens 256]
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "assets" / "llm" / "fortune-llama")
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--repeats", type=int, default=5)
+    # The demo's runs are milliseconds long: 24 rounds of 8 x 256 tokens are needed for a median that
+    # holds to a few percent on a shared machine (8 rounds strayed 0.92-1.21 between invocations).
+    parser.add_argument("--rounds", type=int, default=24)
+    parser.add_argument("--repeats", type=int, default=8)
     parser.add_argument("--prompt-tokens", type=int, default=64)
-    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--new-tokens", type=int, default=256)
     args = parser.parse_args()
     lab_pipeline, _ = open_pipeline(args.model / "openvino_model.xml")
     bare_pipeline, _ = open_pipeline(args.model / "openvino_model.xml")
