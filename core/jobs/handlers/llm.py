@@ -8,8 +8,8 @@ import numpy as np
 from core.config import get_settings
 from core.errors import BadInputError
 from core.intake.sources import texts
-from core.measure.generation import FILLER, benchmark_apart, generation_benchmark, interleaved_benchmark
 from core.measure.benchmark import run_benchmark
+from core.measure.generation import FILLER, benchmark_apart, generation_benchmark, interleaved_benchmark
 from core.measure.llm_quality import answers, embed, encoder_folder, similarity, word_perplexity
 from core.measure.machine import device_default_precision
 from core.measure.options import GenerationBenchOptions
@@ -114,6 +114,12 @@ def measure_encoder(model: ModelRecord, options: MeasureOptions, reporter, job_i
         repo.add_accuracy(model_id=model.id, dataset_id=options.dataset_id, metric="cosine",
                           value=float(np.mean(np.sum(found * expected, axis=1))), samples=len(rows),
                           precision=precision, job_id=job_id, reference_model_id=parent.id, split="all")
+
+
+def measurer(model: ModelRecord):
+    """How a job measures a language model: measure_llm for a text generator, measure_encoder for a
+    text encoder (recipe.llm.causal false)."""
+    return measure_llm if model.recipe.get("llm", {}).get("causal", True) else measure_encoder
 
 
 def llm_parent_measured(parent: ModelRecord, options: MeasureOptions) -> bool:

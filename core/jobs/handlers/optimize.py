@@ -15,7 +15,7 @@ from core.errors import DatasetError
 from core.intake.datasets import calibration_indices
 from core.intake import sources
 from core.intake.llm import MODEL_XML, calibration_feeds, companion_files, is_llm
-from core.jobs.handlers.llm import llm_parent_measured, measure_encoder, measure_llm, run_llm_evaluate
+from core.jobs.handlers.llm import llm_parent_measured, measurer, run_llm_evaluate
 from core.intake.model_intake import delete_model
 from core.intake.models import inspect_model, port_dicts
 from core.intake.sources import label_kind, open_part, part_read
@@ -224,7 +224,7 @@ def run_optimize(job: JobRecord, reporter) -> int:
     if language_model:
         # A text generator is measured by generation, perplexity and similarity; a text encoder by
         # latency at a fixed token count and the cosine of its embeddings with the parent's.
-        measure_model = measure_llm if parent.recipe.get("llm", {}).get("causal", True) else measure_encoder
+        measure_model = measurer(parent)
         if parent_too:
             measure_model(parent, measure_options, reporter, job.id, 0.45, 0.7)
         elif measure_options.measure_parent:

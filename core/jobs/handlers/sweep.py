@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from core.errors import AppError
 from core.intake.llm import is_llm
-from core.jobs.handlers.llm import llm_parent_measured, measure_llm
+from core.jobs.handlers.llm import llm_parent_measured, measurer
 from core.jobs.handlers.optimize import measure, parent_measured, parent_precisions
 from core.optimize.recipes import SweepOptions
 from core.options import JobStatus, MeasureOptions
@@ -74,7 +74,7 @@ def run_sweep(job: JobRecord, reporter) -> None:
     if measure_options.measure_parent and (measure_options.remeasure_parent or not (
             llm_parent_measured if language else parent_measured)(parent, measure_options)):
         if language:
-            measure_llm(parent, measure_options, reporter, job.id, 0.0, share)
+            measurer(parent)(parent, measure_options, reporter, job.id, 0.0, share)
         else:
             measure(parent, parent_precisions(measure_options.device), measure_options, reporter, job.id, 0.0, share)
     failed = 0
