@@ -264,6 +264,8 @@ def test_the_parent_s_quiet_measurements_are_reused_unless_asked_to_measure_it_a
     runs = 4 if device_default_precision("CPU") != "f32" else 2
     assert run() == runs
     quiet = [b.environment.get("other_cpu") for b in repo.list_benchmarks(parent.id)]
-    assert run() == 0, f"reused (other processes' CPU during the first runs: {quiet})"
+    # Runs measured beside other tenants' work are noisy and never reused: then the parent is measured again.
+    noisy = any(b.noisy for b in repo.list_benchmarks(parent.id))
+    assert run() == (runs if noisy else 0), f"reused unless noisy (other processes' CPU during the first runs: {quiet})"
     assert run(remeasure_parent=True) == runs
     assert run(seconds=1.0) == runs, "longer runs asked: the stored 0.2 s ones do not compare"
