@@ -140,11 +140,12 @@ def test_int4_weight_compression_of_an_llm_shrinks_it_and_is_measured(lab_env, t
     from core.optimize.recipes import CompressWeightsOptions
     from core.options import EvaluateOptions, JobKind, MeasureOptions
     from core.intake.sources import add_data_from_path
-    from core.storage import resolve
+    from core.storage import JOB_MARKER, resolve
     from db import generations, repository as repo
     from tests.models_in_code import TEXT
 
     parent = lab.add_model_from_path(checkpoint)
+    (resolve(parent.path).parent / JOB_MARKER).write_text("999")  # as the import job that made it leaves it
     sentences = [s.strip() + "." for s in TEXT.split(".") if s.strip()][:12]
     texts = add_data_from_path(_texts(tmp_path, "texts.jsonl", sentences))
     prompts = add_data_from_path(_texts(tmp_path, "prompts.jsonl", [" ".join(s.split()[:3]) for s in sentences[:6]]))
@@ -155,6 +156,9 @@ def test_int4_weight_compression_of_an_llm_shrinks_it_and_is_measured(lab_env, t
     job = repo.get_job(job.id)
     assert job.status == "succeeded", job.message
     child = repo.get_model(job.result_model_id)
+    # The child's folder is claimed by its own job, not the parent's ended one: a recovery round while
+    # the compression ran removed it (then the benchmark found no tokenizer).
+    assert (resolve(child.path).parent / JOB_MARKER).read_text() == str(job.id)
     bins = [resolve(m.path).with_suffix(".bin").stat().st_size for m in (parent, child)]
     assert bins[0] >= 3 * bins[1], bins
     assert child.recipe["obtained"]["i4"] > 0 and not child.recipe["warnings"]

@@ -117,9 +117,12 @@ def copy_exported(root: Path, output: Path) -> None:
 
 def companion_files(model_xml: Path) -> list[Path]:
     """The files an LLM's IR needs beside it (tokenizer IRs, configs, tokenizer files): everything in its
-    folder but the model IR itself, for an optimized child to carry along."""
+    folder but the model IR itself and hidden files, for an optimized child to carry along. (The job
+    marker is hidden: a child that carried its parent's took the import job's id, and a recovery round
+    removed the folder of the compression writing it.)"""
     return sorted(p for p in model_xml.parent.iterdir()
-                  if p.is_file() and p.name not in (MODEL_XML, MODEL_XML.replace(".xml", ".bin")))
+                  if p.is_file() and not p.name.startswith(".")
+                  and p.name not in (MODEL_XML, MODEL_XML.replace(".xml", ".bin")))
 
 
 def token_feed(ids, names: set[str]) -> dict:
