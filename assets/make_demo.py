@@ -22,6 +22,8 @@ zip timestamps):
   ~80 M multiply-adds per image) on the 60k training images, with bfloat16
   autocast and channels_last for speed (fast on CPUs with AMX / AVX512-BF16,
   slower elsewhere);
+* exports ``fashion_cnn.pt2`` (torch.export, dynamic batch: the form QAT and pruning
+  train; ``--pt2-only`` writes just it from the shipped ONNX's weights);
 * exports ``fashion_cnn.onnx`` (opset 17). Input ``image``: float32 raw pixel
   values in [0, 255], shape [N, 1, 28, 28] with dynamic N; normalisation
   (x / 255, then (x - mean) / std) happens inside the model. Output
@@ -255,6 +257,33 @@ def export_onnx(model: nn.Module, path: Path) -> None:
     path.write_bytes(proto.SerializeToString(deterministic=True))
 
 
+def export_pt2(model: nn.Module, path: Path) -> None:
+    """The model as a PyTorch ExportedProgram with a dynamic batch: the form QAT and pruning train."""
+    model.eval()
+    model.to(memory_format=torch.contiguous_format)
+    batch = torch.export.Dim("N", min=1, max=4096)
+    program = torch.export.export(model, (torch.zeros(2, 1, 28, 28),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, str(path))
+
+
+def pt2_from_onnx(out: Path) -> int:
+    """Writes fashion_cnn.pt2 from the shipped fashion_cnn.onnx's weights (no retraining), so both
+    files hold the same model; checks their outputs agree on the validation images."""
+    proto = onnx.load(str(out / "fashion_cnn.onnx"))
+    model = FashionCNN()
+    weights = {i.name: torch.from_numpy(onnx.numpy_helper.to_array(i).copy()) for i in proto.graph.initializer}
+    model.load_state_dict({name: weights[name] for name in model.state_dict()})
+    path = out / "fashion_cnn.pt2"
+    export_pt2(model, path)
+    x_val, _ = read_zip(out / "fashion_validation.zip")
+    ref = ReferenceEvaluator(str(out / "fashion_cnn.onnx"))
+    expected = ref.run(None, {"image": x_val[:100, None].astype(np.float32)})[0]
+    got = torch.export.load(str(path)).module()(to_input(x_val[:100])).detach().numpy()
+    print(f"wrote {path} ({path.stat().st_size} bytes); max |pt2 - onnx| on 100 images: "
+          f"{np.abs(got - expected).max():.2e}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- zips
 def pick_per_class(y: np.ndarray, per_class: int, rng: np.random.Generator) -> list[int]:
     chosen: list[int] = []
@@ -310,7 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="Fashion-MNIST idx directory")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default assets/demo)")
+    parser.add_argument("--pt2-only", action="store_true",
+                        help="only write fashion_cnn.pt2 from the shipped fashion_cnn.onnx (same weights)")
     args = parser.parse_args(argv)
+    if args.pt2_only:
+        return pt2_from_onnx(args.out)
 
     torch.manual_seed(SEED)
     torch.set_num_threads(2)
@@ -353,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ONNX (onnx.reference) accuracy, validation zip (500): {onnx_acc:.4f}")
     print(f"ONNX vs torch prediction agreement on validation zip: {(onnx_pred == predict(model, x_val)).mean():.4f}")
 
-    for path in (onnx_path, calib_zip, val_zip):
+    export_pt2(model, args.out / "fashion_cnn.pt2")
+    for path in (onnx_path, args.out / "fashion_cnn.pt2", calib_zip, val_zip):
         print(f"wrote {path} ({path.stat().st_size} bytes)")
     return 0
 

@@ -15,12 +15,14 @@ from core.errors import BadInputError
 from core.intake.cleanup import UPLOADS
 from core.intake.datasets import add_image_dataset, add_image_dataset_from_path
 from core.intake.files import save_upload
-from core.intake.model_intake import add_model, add_model_from_path, delete_model
+from core.intake.model_intake import add_model, add_model_from_path, add_torch_source, delete_model
 from core.intake.llm import is_llm
 from core.intake.models import operations_by_type
 from core.intake.data_tables import TEXT_FORMAT
 from core.intake.sources import add_data, check_data_file, open_dataset, texts
 from core.jobs import runner as jobs
+from core.jobs.handlers.training import source_of
+from core.optimize.torch_program import has_torch
 from core.measure.options import BatchSweepOptions, GenerationBenchOptions, InterleavedOptions, ProfileOptions
 from core.optimize.recipes import ALGORITHM_OPTIONS, QuantizeOptions, SensitivityOptions, SweepOptions
 from core.options import BenchmarkOptions, EvaluateOptions, ImagePreprocessing, JobKind, MeasureOptions
@@ -44,7 +46,11 @@ LLM_DEMO_PROMPTS = "fortunes prompts (LLM demo)"
 def ensure_demo() -> tuple[ModelRecord, DatasetRecord, DatasetRecord]:
     """Registers the bundled demo model and data once; returns (model, calibration, validation)."""
     demo = ASSETS_DIR / "demo"
-    model = repo.find_model(DEMO_MODEL) or add_model_from_path(demo / "fashion_cnn.onnx", name=DEMO_MODEL)
+    model = repo.find_model(DEMO_MODEL)
+    if model is None:
+        model = add_model_from_path(demo / "fashion_cnn.onnx", name=DEMO_MODEL)
+        if has_torch():  # its PyTorch form, which QAT and pruning train
+            add_torch_source(model.id, demo / "fashion_cnn.pt2")
     calibration = repo.find_dataset(DEMO_CALIBRATION) or add_image_dataset_from_path(
         demo / "fashion_calibration.zip", name=DEMO_CALIBRATION)
     validation = repo.find_dataset(DEMO_VALIDATION) or add_image_dataset_from_path(
@@ -161,12 +167,23 @@ def submit_optimization(*, kind: JobKind, model_id: int, dataset_id: int | None,
                         measure: MeasureOptions, idempotency_key: str | None = None) -> JobRecord:
     """Checks the inputs fit together, then queues one optimization job (quantize, compress, ...)."""
     model = repo.get_model(model_id)
+    if kind in (JobKind.QAT, JobKind.PRUNE):
+        _check_trainable(model, kind, dataset_id)
     if is_llm(resolve(model.path)):
         _check_llm_optimization(model, kind, options, measure, dataset_id)
     else:
         _check_fits(model, [dataset_id, measure.dataset_id, getattr(options, "validation_dataset_id", None)])
     return jobs.submit(kind, {"recipe": options.to_dict(), "measure": measure.to_dict()},
                        model_id=model_id, dataset_id=dataset_id, idempotency_key=idempotency_key)
+
+
+def _check_trainable(model: ModelRecord, kind: JobKind, dataset_id: int | None) -> None:
+    """QAT and pruning fine-tune the model's .pt2 in PyTorch on a dataset."""
+    source_of(model)
+    if dataset_id is None:
+        raise BadInputError(f"{'QAT' if kind == JobKind.QAT else 'Pruning'} fine-tunes the model on data: choose a "
+                            "training dataset (--data); "
+                            "with class labels it learns them, without it learns the parent's outputs.")
 
 
 def _check_llm(model: ModelRecord, dataset_id: int | None = None) -> None:

@@ -31,6 +31,8 @@ class JobKind(StrEnum):
     SENSITIVITY = "sensitivity"  # INT8 layers ranked by the task metric each recovers in float
     GENERATE_BENCH = "generate_bench"  # a language model's generation speed through openvino.genai (issue 14)
     IMPORT_MODEL = "import_model"  # an uploaded zip (a Hugging Face checkpoint converts for minutes) read in a job
+    QAT = "qat"  # quantization-aware training of a PyTorch (.pt2) model (issue 15)
+    PRUNE = "prune"  # pruning + fine-tuning (optionally QAT after) of a PyTorch (.pt2) model
 
 
 class JobStatus(StrEnum):

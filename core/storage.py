@@ -72,6 +72,11 @@ def statistics_folder(model_id: int, digest: str | None = None) -> Path:
     return root / f"model{model_id}-{digest}" if digest else root
 
 
+def checkpoint_folder(job_id: int) -> Path:
+    """Where a training job keeps its per-epoch checkpoints between attempts (removed when it succeeds)."""
+    return get_settings().data_dir / "checkpoints" / f"job{job_id}"
+
+
 def relative(path: Path) -> str:
     """The form of a path under the data dir that rows store (the inverse of resolve)."""
     return path.relative_to(get_settings().data_dir).as_posix()

@@ -163,3 +163,19 @@ class GenerationRecord:
     stats: dict[str, Any]
     environment: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class TrainingEpochRecord:
+    """One epoch of a training job: mean training loss, the validation metric after it, seconds it took."""
+
+    id: int
+    job_id: int
+    phase: str  # prune | qat
+    epoch: int  # from 1 within its phase
+    loss: float
+    metric: str | None
+    value: float | None
+    sparsity: float | None
+    seconds: float
+    created_at: datetime

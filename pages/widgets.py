@@ -26,7 +26,8 @@ JOB_LABELS = {JobKind.QUANTIZE: "INT8 quantization", JobKind.QUANTIZE_WITH_ACCUR
               JobKind.BATCH_SWEEP: "batch sweep", JobKind.PROFILE: "per-layer profile",
               JobKind.INTERLEAVED: "interleaved A/B", JobKind.BENCHMARK: "benchmark", JobKind.EVALUATE: "evaluation",
               JobKind.IMPORT_DATA: "data import", JobKind.SENSITIVITY: "layer sensitivity",
-              JobKind.GENERATE_BENCH: "generation benchmark", JobKind.IMPORT_MODEL: "model import"}
+              JobKind.GENERATE_BENCH: "generation benchmark", JobKind.IMPORT_MODEL: "model import",
+              JobKind.QAT: "quantization-aware training (QAT)", JobKind.PRUNE: "pruning + fine-tuning"}
 
 
 def kept(widget, label: str, *, key: str, default, **kwargs):

@@ -21,6 +21,8 @@ ALGORITHM_HELP = {
     JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: "INT8 within a maximum accuracy drop on --validate's data",
     JobKind.COMPRESS_WEIGHTS: "weight compression INT8 / INT4 / NF4 ... (nncf.compress_weights)",
     JobKind.FP16: "FP16 weights",
+    JobKind.QAT: "quantization-aware training of a .pt2 model: INT8 PTQ, then fine-tuning on --data for --epochs",
+    JobKind.PRUNE: "pruning of a .pt2 model (nncf.prune) to --ratio zeros, then fine-tuning; --then-qat adds QAT",
 }
 
 

@@ -8,6 +8,7 @@ writes just the converted IR under the data dir, so a many-GB model is not copie
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -105,6 +106,17 @@ def add_model_from_path(path: Path, *, name: str | None = None) -> ModelRecord:
     finally:
         for handle in handles:
             handle.close()
+
+
+def add_torch_source(model_id: int, path: Path) -> None:
+    """Keeps path, the model's PyTorch form (.pt2), in its original/ folder: what QAT and pruning train
+    when the model itself was added in another format (the demo: ONNX). Loaded once to refuse a bad file."""
+    if Path(path).suffix.lower() != ".pt2":
+        raise BadInputError(f"'{Path(path).name}' is not a PyTorch ExportedProgram (.pt2).")
+    read_model(Path(path))
+    original = resolve(repo.get_model(model_id).path).parent / "original"
+    original.mkdir(exist_ok=True)
+    shutil.copyfile(path, original / Path(path).name)
 
 
 def delete_model(model_id: int) -> None:

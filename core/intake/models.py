@@ -130,7 +130,7 @@ def read_model(path: Path):
                                "select the .pdmodel and the .pdiparams together, or upload a zip holding both.")
     try:
         if suffix == ".pt2":
-            program = _load_exported_program(path)
+            program = load_exported_program(path)
             return ov.convert_model(program, input=_exported_input_shapes(program))
         if suffix == ".pb":  # a SavedModel is read as its folder, a frozen graph as the file
             return ov.convert_model(str(path.parent if path.name == "saved_model.pb" else path))
@@ -171,7 +171,7 @@ def _check_weights_file(xml: Path) -> None:
                                "saved with this .xml or it is cut short. Upload the pair saved together.")
 
 
-def _load_exported_program(path: Path):
+def load_exported_program(path: Path):
     """torch.export.load, with a message saying how to enable .pt2 when torch is missing."""
     try:
         import torch

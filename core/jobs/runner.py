@@ -35,7 +35,7 @@ log = logging.getLogger("optlab.jobs")
 RERUNNABLE = frozenset({JobKind.QUANTIZE, JobKind.EVALUATE, JobKind.BENCHMARK, JobKind.FP16,
                         JobKind.QUANTIZE_WITH_ACCURACY_CONTROL, JobKind.COMPRESS_WEIGHTS, JobKind.SWEEP,
                         JobKind.BATCH_SWEEP, JobKind.PROFILE, JobKind.INTERLEAVED, JobKind.IMPORT_DATA, JobKind.IMPORT_MODEL,
-                        JobKind.SENSITIVITY})
+                        JobKind.SENSITIVITY, JobKind.QAT, JobKind.PRUNE})
 # Jobs this process runs right now (the job itself, and a sweep's current point); all heartbeat.
 ACTIVE_JOBS: set[int] = set()
 

@@ -125,7 +125,7 @@ def _nncf_errors() -> Iterator[None]:
                             "pick names and types from the model's operation list).") from error
 
 
-def _finish(model, output_path: Path, started: float, **details: Any) -> OptimizeResult:
+def finish_ir(model, output_path: Path, started: float, **details: Any) -> OptimizeResult:
     import nncf
     import openvino as ov
 
@@ -162,7 +162,7 @@ def quantize_model(model_path: Path, samples: Sequence[Sample], *, options: Quan
     started = time.perf_counter()
     with _nncf_errors():
         quantized = nncf.quantize(model, _counting(samples, on_sample), **_quantize_kwargs(options, len(samples)))
-    return _finish(quantized, output_path, started)
+    return finish_ir(quantized, output_path, started)
 
 
 class _RevertedOps(logging.Handler):
@@ -207,7 +207,7 @@ def quantize_with_accuracy_control_model(
                 **_quantize_kwargs(options, len(calibration)))
     finally:
         logger.removeHandler(handler)
-    return _finish(quantized, output_path, started, reverted_operations=handler.operations)
+    return finish_ir(quantized, output_path, started, reverted_operations=handler.operations)
 
 
 def compress_weights_model(model_path: Path, *, options: CompressWeightsOptions, output_path: Path,
@@ -254,7 +254,7 @@ def compress_weights_model(model_path: Path, *, options: CompressWeightsOptions,
         compressed = nncf.compress_weights(model, **kwargs)
     if cached is False:
         partial.rename(statistics)
-    result = _finish(compressed, output_path, started)
+    result = finish_ir(compressed, output_path, started)
     if cached is None:
         return result
     return dataclasses.replace(result, details={**result.details, "statistics": "reused" if cached else "collected"})
@@ -263,4 +263,4 @@ def compress_weights_model(model_path: Path, *, options: CompressWeightsOptions,
 def fp16_model(model_path: Path, *, output_path: Path) -> OptimizeResult:
     """Stores the weights in FP16 (the IR decompresses them to the inference precision on load)."""
     started = time.perf_counter()
-    return _finish(read_model(model_path), output_path, started, compress_to_fp16=True)
+    return finish_ir(read_model(model_path), output_path, started, compress_to_fp16=True)

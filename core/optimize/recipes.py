@@ -254,11 +254,100 @@ class Fp16Options(_Options):
     """Store the weights in FP16 (ov.save_model(compress_to_fp16=True)); no data needed."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class TrainOptions(_Options):
+    """Fine-tuning of a PyTorch model (.pt2) in the job process (core.optimize.training).
+
+    Attributes:
+        epochs: Passes over the training data (a count).
+        lr: Learning rate of the Adam optimizer.
+        batch_size: Samples per training step.
+        distillation_weight: Share of the loss that follows the FP32 parent's outputs (0-1); 0 trains
+            on the class labels alone. Data without class labels is always learnt from the parent's
+            outputs (distillation, no labels needed).
+        max_samples: Training samples per epoch (a count; empty: all of them).
+        seed: Seed of the sample order (the same seed repeats the run).
+    """
+
+    epochs: int = 3
+    lr: float = 1e-4
+    batch_size: int = 32
+    distillation_weight: float = 0.0
+    max_samples: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _positive("epochs", self.epochs)
+        _positive("lr", self.lr)
+        _positive("batch_size", self.batch_size)
+        _positive("max_samples", self.max_samples, allow_none=True)
+        if not 0 <= self.distillation_weight <= 1:
+            raise BadInputError(f"distillation_weight is a share between 0 and 1, got {self.distillation_weight}.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class QatOptions(TrainOptions):
+    """Quantization-aware training: NNCF INT8 post-training quantization as the start, then
+    fine-tuning with the quantizers in the graph (nncf.quantize on the PyTorch model, nncf.strip).
+
+    Attributes:
+        subset_size: Calibration samples of the INT8 start (a count).
+        preset: performance (symmetric weights and activations) or mixed (asymmetric activations).
+    """
+
+    subset_size: int = 300
+    preset: QuantizationPreset = QuantizationPreset.PERFORMANCE
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "preset", QuantizationPreset(self.preset))
+        _positive("subset_size", self.subset_size)
+
+
+class PruneMode(StrEnum):
+    """nncf.PruneMode (unstructured: single weights set to zero)."""
+
+    MAGNITUDE_LOCAL = "magnitude_local"  # each layer to the ratio by weight magnitude
+    MAGNITUDE_GLOBAL = "magnitude_global"  # the ratio over all layers together
+    REGULARIZATION = "regularization"  # trainable masks pushed towards the ratio by a loss
+
+
+@dataclass(frozen=True, kw_only=True)
+class PruneOptions(QatOptions):
+    """Unstructured pruning (nncf.prune), batch-norm adaptation and fine-tuning; optionally QAT after.
+
+    Attributes:
+        mode: magnitude_local (each layer to the ratio), magnitude_global (the ratio over all layers
+            together) or regularization (trainable masks; the loss pushes them to the ratio over the epochs).
+        ratio: Share of the prunable weights set to zero, 0-1.
+        batch_norm_adaptation: Re-estimate batch-norm statistics on the training data after pruning,
+            before fine-tuning (magnitude modes).
+        then_qat: After pruning, quantize to INT8 and fine-tune again with the quantizers (QAT),
+            keeping the zeros.
+        qat_epochs: Epochs of that QAT (a count).
+    """
+
+    mode: PruneMode = PruneMode.MAGNITUDE_GLOBAL
+    ratio: float = 0.5
+    batch_norm_adaptation: bool = True
+    then_qat: bool = False
+    qat_epochs: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "mode", PruneMode(self.mode))
+        if not 0 < self.ratio < 1:
+            raise BadInputError(f"ratio is the share of weights set to zero, between 0 and 1; got {self.ratio}.")
+        _positive("qat_epochs", self.qat_epochs)
+
+
 ALGORITHM_OPTIONS: dict[str, type[_Options]] = {
     JobKind.QUANTIZE: QuantizeOptions,
     JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: AccuracyControlOptions,
     JobKind.COMPRESS_WEIGHTS: CompressWeightsOptions,
     JobKind.FP16: Fp16Options,
+    JobKind.QAT: QatOptions,
+    JobKind.PRUNE: PruneOptions,
 }
 MAX_SWEEP_POINTS = 64
 

@@ -104,9 +104,20 @@ class Validation:
         self.asked, self.metric = metric, metric
 
     def __call__(self, compiled, items) -> float | tuple[float, list[float]]:
+        return self.of(Runner(compiled).over(items))
+
+    def value(self, triples: Iterable[tuple[Any, Any, dict[str, np.ndarray]]]) -> float:
+        """The metric's own value (an error unsigned) over (inputs, target, outputs) triples: what a
+        training curve shows after each epoch."""
+        found = self.of(triples)
+        found = found[0] if isinstance(found, tuple) else found
+        return found if METRICS[self.metric].higher_is_better else -found
+
+    def of(self, triples: Iterable[tuple[Any, Any, dict[str, np.ndarray]]]) -> float | tuple[float, list[float]]:
+        """The validation function's value over outputs already computed (see __call__)."""
         scorer = self.task.scorer(self.settings, classes=self.classes, vs_parent=self.vs_parent)
         hits = []  # per-sample top-1 hits of a classifier: NNCF ranks the quantizers by the samples they flip
-        for inputs, target, outputs in Runner(compiled).over(items):
+        for inputs, target, outputs in triples:
             prediction = self.task.decode(outputs, inputs, self.settings)
             scorer.add(prediction, target)
             if isinstance(self.task, Classification):

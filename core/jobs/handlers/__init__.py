@@ -20,5 +20,5 @@ HANDLERS: dict[str, Callable] = {
     JobKind.BATCH_SWEEP: measure.run_batch_sweep_job, JobKind.PROFILE: measure.run_profile_job,
     JobKind.INTERLEAVED: measure.run_interleaved_job, JobKind.IMPORT_DATA: data.run_import_data,
     JobKind.SENSITIVITY: optimize.run_sensitivity, JobKind.GENERATE_BENCH: llm.run_generate_bench,
-    JobKind.IMPORT_MODEL: data.run_import_model,
+    JobKind.IMPORT_MODEL: data.run_import_model, JobKind.QAT: optimize.run_optimize, JobKind.PRUNE: optimize.run_optimize,
 }

@@ -9,19 +9,20 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
-from typing import Any
 
 from core.errors import DatasetError
 from core.intake.datasets import calibration_indices
 from core.intake import sources
 from core.intake.llm import MODEL_XML, calibration_feeds, companion_files, is_llm
+from core.jobs.handlers.inputs import class_count, load_samples, targets
+from core.jobs.handlers.training import run_training
 from core.jobs.handlers.llm import llm_parent_measured, measurer, run_llm_evaluate
 from core.intake.model_intake import delete_model
 from core.intake.models import inspect_model, port_dicts
 from core.intake.sources import label_kind, open_part, part_read
 from core.measure.agreement import store_agreement, store_comparison, store_precision_drift
 from core.measure.benchmark import run_benchmark
-from core.measure.evaluate import compile_model, task_metrics
+from core.measure.evaluate import task_metrics
 from core.measure.machine import device_default_precision
 from core.optimize.algorithms import (
     OptimizeResult,
@@ -35,44 +36,27 @@ from core.optimize import obtained
 from core.optimize.recipes import ALGORITHM_OPTIONS, AccuracyControlOptions, SensitivityOptions
 from core.optimize.sensitivity import layer_sensitivity
 from core.options import BenchmarkOptions, EvaluateOptions, JobKind, MeasureOptions, PerformanceHint, Precision
-from core.storage import new_folder, relative, resolve, statistics_folder
+from core.storage import checkpoint_folder, new_folder, relative, remove_tree, resolve, statistics_folder
 from core.tasks.registry import model_task
-from core.tasks.run import Runner, Validation
 from db import repository as repo
-from db.records import DatasetRecord, JobRecord, ModelRecord
+from db.records import JobRecord, ModelRecord
 
 # Short names for the child model ("<parent> INT8") per algorithm.
 SUFFIX = {JobKind.QUANTIZE: "INT8", JobKind.QUANTIZE_WITH_ACCURACY_CONTROL: "INT8-AC",
-          JobKind.COMPRESS_WEIGHTS: "WC", JobKind.FP16: "FP16"}
+          JobKind.COMPRESS_WEIGHTS: "WC", JobKind.FP16: "FP16", JobKind.QAT: "QAT", JobKind.PRUNE: "pruned"}
+TRAINING = (JobKind.QAT, JobKind.PRUNE)
 
 
 def _suffix(kind: JobKind, options) -> str:
-    """'INT8', or for weight compression the recipe: 'WC int4_sym g32 r0.8' (two children differ)."""
+    """'INT8', or the recipe where children differ by it: 'WC int4_sym g32 r0.8', 'pruned 50% + QAT'."""
+    if kind == JobKind.PRUNE:
+        return f"pruned {options.ratio:.0%}" + (" + QAT" if options.then_qat else "")
+    if kind == JobKind.QAT:
+        return f"QAT {options.epochs} ep"
     if kind != JobKind.COMPRESS_WEIGHTS:
         return SUFFIX[kind]
     return " ".join([SUFFIX[kind], str(options.mode)] + ([f"g{options.group_size}"] if options.group_size else [])
                     + ([f"r{options.ratio:g}"] if options.ratio not in (None, 1, 1.0) else []))
-
-
-def load_samples(model: ModelRecord, dataset: DatasetRecord, count: int | None, reporter,
-                 seed: int = 0, part: str = "calibration") -> list[tuple[Any, int | None]]:
-    """A seeded sample of count (input, label) pairs of dataset, preprocessed for model.
-
-    part picks the calibration or validation part when the dataset was split (core.intake.sources).
-    """
-    source = open_part(dataset, model, part)
-    chosen = calibration_indices(len(source), count or len(source), seed)
-    samples = []
-    for n, sample in enumerate(source.samples(chosen), 1):
-        samples.append(sample)
-        reporter.fraction(n / len(chosen), f"{n}/{len(chosen)} samples")
-    return samples
-
-
-def _class_count(model: ModelRecord) -> int:
-    """The last dimension of the model's first output (its classes, for a classifier); 0 if unknown."""
-    shape = model.outputs[0].get("shape", []) if model.outputs else []
-    return shape[-1] if shape and shape[-1] > 0 else 0
 
 
 def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOptions, reporter,
@@ -101,7 +85,7 @@ def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOpt
             source = open_part(dataset, model, "validation")
             total = len(source)
             for result in task_metrics(path, source.samples(), task=task, settings=settings,
-                                       classes=_class_count(model), device=options.device, precision=precision,
+                                       classes=class_count(model), device=options.device, precision=precision,
                                        on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} samples")):
                 repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric,
                                   value=result.value, samples=result.samples, precision=result.precision,
@@ -123,26 +107,13 @@ def measure(model: ModelRecord, precisions: list[Precision], options: MeasureOpt
             repo.add_benchmark(model.id, bench.to_dict(), job_id=job_id)
 
 
-def _targets(parent: ModelRecord, dataset: DatasetRecord, samples: list[tuple[Any, Any]],
-             metric: str | None) -> tuple[list[tuple[Any, Any]], Validation]:
-    """(input, target) pairs and the validation function of accuracy control on the parent's task:
-    the decoded label when the data has labels of the task's kind, else the parent's own decoded
-    prediction (the metric is then against the parent)."""
-    task, settings = model_task(parent)
-    vs_parent = label_kind(dataset) not in task.label_kinds
-    if vs_parent:
-        runner = Runner(compile_model(resolve(parent.path), precision=Precision.F32))
-        targets = [(x, task.reference_target(task.decode(outputs, x, settings))) for x, _, outputs in runner.over(samples)]
-    else:
-        targets = [(x, task.label_target(label, settings)) for x, label in samples]
-    return targets, Validation(task, settings, metric=metric, vs_parent=vs_parent, classes=_class_count(parent))
-
-
 def _optimize(kind: JobKind, options, parent: ModelRecord, job: JobRecord, output, reporter) -> tuple[
         OptimizeResult, int]:
     """Runs one algorithm on the parent; loads the data it needs first. Returns the result and how
     many calibration samples it used."""
     path = resolve(parent.path)
+    if kind in TRAINING:
+        return run_training(options, parent, job, output, reporter)
     if kind == JobKind.FP16:
         reporter.stage("compressing weights to FP16", 0.0, 0.45)
         return fp16_model(path, output_path=output), 0
@@ -172,7 +143,7 @@ def _optimize(kind: JobKind, options, parent: ModelRecord, job: JobRecord, outpu
     assert isinstance(options, AccuracyControlOptions)
     reporter.stage("loading validation data", 0.05, 0.1)
     dataset = repo.get_dataset(options.validation_dataset_id)
-    validation, validate = _targets(parent, dataset, load_samples(parent, dataset, options.max_validation_samples,
+    validation, validate = targets(parent, dataset, load_samples(parent, dataset, options.max_validation_samples,
                                                                   reporter, seed=1, part="validation"), options.metric)
     reporter.stage(f"quantizing with accuracy control on {options.metric or 'the task metric'} (statistics, then "
                    "validation rounds)", 0.1, 0.45)
@@ -236,6 +207,8 @@ def run_optimize(job: JobRecord, reporter) -> int:
     elif measure_options.measure_parent:
         print(f"parent #{parent.id} has comparable quiet measurements: reused, not measured again", flush=True)
     measure(child, [Precision.DEFAULT], measure_options, reporter, job.id, 0.8 if parent_too else 0.45, 1.0)
+    if kind in TRAINING:  # done: a later run of this job trains from zero
+        remove_tree(checkpoint_folder(job.id), within=checkpoint_folder(job.id).parent)
     return child.id
 
 
@@ -289,7 +262,7 @@ def run_evaluate(job: JobRecord, reporter) -> None:
     source = open_part(dataset, model, "validation")
     total = min(len(source), options.max_samples or len(source))
     for result in task_metrics(resolve(model.path), source.samples(range(total)), task=task, settings=settings,
-                               classes=_class_count(model), device=options.device, precision=options.precision,
+                               classes=class_count(model), device=options.device, precision=options.precision,
                                on_progress=lambda n: reporter.fraction(n / total, f"{n}/{total} samples")):
         repo.add_accuracy(model_id=model.id, dataset_id=dataset.id, metric=result.metric, value=result.value,
                           samples=result.samples, precision=result.precision, job_id=job.id,
@@ -304,7 +277,7 @@ def run_sensitivity(job: JobRecord, reporter) -> None:
     calibration = [x for x, _ in load_samples(model, repo.get_dataset(job.dataset_id), options.subset_size, reporter)]
     reporter.stage("loading validation data", 0.05, 0.1)
     dataset = repo.get_dataset(options.validation_dataset_id)
-    validation, validate = _targets(model, dataset, load_samples(model, dataset, options.max_validation_samples,
+    validation, validate = targets(model, dataset, load_samples(model, dataset, options.max_validation_samples,
                                                                  reporter, seed=1, part="validation"), options.metric)
     reporter.stage("quantizing, then each layer in float", 0.1, 1.0)
     result = layer_sensitivity(resolve(model.path), calibration, validation, validate=validate, options=options,
