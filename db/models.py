@@ -205,7 +205,7 @@ class TrainingEpoch(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     phase: Mapped[str] = mapped_column(String(20))
     epoch: Mapped[int] = mapped_column(Integer)
-    loss: Mapped[float] = mapped_column(Float)
+    loss: Mapped[float | None] = mapped_column(Float)
     metric: Mapped[str | None] = mapped_column(String(40))
     value: Mapped[float | None] = mapped_column(Float)
     sparsity: Mapped[float | None] = mapped_column(Float)

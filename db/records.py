@@ -172,8 +172,8 @@ class TrainingEpochRecord:
     id: int
     job_id: int
     phase: str  # prune | qat
-    epoch: int  # from 1 within its phase
-    loss: float
+    epoch: int  # from 1 within its phase; 0: where the phase started (before any training step)
+    loss: float | None
     metric: str | None
     value: float | None
     sparsity: float | None

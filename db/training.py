@@ -10,7 +10,7 @@ from db.session import retry_transient, session_scope
 
 
 @retry_transient
-def add_epoch(job_id: int, *, phase: str, epoch: int, loss: float, metric: str | None, value: float | None,
+def add_epoch(job_id: int, *, phase: str, epoch: int, loss: float | None, metric: str | None, value: float | None,
               sparsity: float | None, seconds: float) -> TrainingEpochRecord:
     """Stores one epoch, replacing a row of the same (phase, epoch) an interrupted attempt left."""
     table = orm.TrainingEpoch

@@ -13,10 +13,12 @@ if str(ROOT) not in sys.path:
 
 
 @pytest.fixture
-def lab_env(tmp_path, monkeypatch):
+def lab_env(tmp_path, tmp_path_factory, monkeypatch):
     """A fresh, migrated lab in tmp_path; returns the data dir."""
     data_dir = tmp_path / "data"
     monkeypatch.setenv("OPTLAB_DATA_DIR", str(data_dir))
+    # NNCF compiles its torch extension once per folder (~40 s): once per test session, not per test.
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path_factory.getbasetemp() / "torch-extensions"))
     monkeypatch.delenv("OPTLAB_DATABASE_URL", raising=False)
     monkeypatch.delenv("OPTLAB_QUEUE_PATH", raising=False)
     monkeypatch.setenv("OPTLAB_QUEUE", "test")

@@ -29,11 +29,12 @@ LAST = "last.pt"  # the newest epoch's checkpoint; phase<N>.pt: the model when p
 
 @dataclass(frozen=True)
 class Epoch:
-    """One finished epoch: mean training loss, the validation metric after it, the sparsity reached."""
+    """One finished epoch: mean training loss, the validation metric after it, the sparsity reached.
+    Epoch 0 is where a phase starts (the PTQ model, the pruned model before fine-tuning): no loss."""
 
     phase: str
     epoch: int
-    loss: float
+    loss: float | None
     metric: str | None
     value: float | None
     sparsity: float | None
@@ -47,6 +48,7 @@ class TrainingData:
 
     inputs: list[Any]
     labels: list[int] | None
+    classifier: bool  # its first output holds class scores: distillation matches their softmax
     input_names: list[str]
     input_shapes: list[list[int]]
     output_names: list[str]
@@ -64,7 +66,9 @@ def phases(options: QatOptions) -> list[tuple[str, int]]:
 def loss_kind(options: QatOptions, data: TrainingData) -> str:
     """What the loss is, in the recipe's words."""
     if data.labels is None:
-        return "distillation: mean squared error to the FP32 parent's outputs (the data has no class labels)"
+        how = "KL divergence to the FP32 parent's class probabilities" if data.classifier else \
+            "mean squared error to the FP32 parent's outputs"
+        return f"distillation: {how} (the data has no class labels)"
     if options.distillation_weight > 0:
         return (f"cross-entropy on the labels x {1 - options.distillation_weight:g} + KL divergence to the FP32 "
                 f"parent's outputs x {options.distillation_weight:g}")
@@ -117,13 +121,19 @@ def train_model(source: Path, options: QatOptions, data: TrainingData, *, output
             optimizer.load_state_dict(last["optimizer"])
             history, first = last["history"], last["epoch"] + 1
             resumed = {"phase": phase, "epoch": last["epoch"]}
+        if first == 1:  # where the phase starts: the PTQ model, or the pruned one before fine-tuning
+            metric, value = _validate(model, data)
+            start = Epoch(phase, 0, None, metric, value, _sparsity(model) if _pruned(options) else None, 0.0)
+            history.append(asdict(start))
+            on_epoch(start)
         for epoch in range(first, epochs + 1):
             began = time.perf_counter()
-            loss = _epoch(model, optimizer, batches, teacher, options, losses, seed=options.seed * 1000 + index * 100 + epoch,
+            loss = _epoch(model, optimizer, batches, teacher, options, losses, classifier=data.classifier,
+                          seed=options.seed * 1000 + index * 100 + epoch,
                           on_step=lambda f: on_progress((done_before + epoch - 1 + f) / total,
                                                         f"{phase} epoch {epoch}/{epochs}"))
             metric, value = _validate(model, data)
-            sparsity = _sparsity(model) if phase == "prune" or isinstance(options, PruneOptions) else None
+            sparsity = _sparsity(model) if _pruned(options) else None
             record = Epoch(phase, epoch, loss, metric, value, sparsity, time.perf_counter() - began)
             history.append(asdict(record))
             _save(checkpoints / LAST, phase=index, epoch=epoch, model=model.state_dict(),
@@ -219,8 +229,8 @@ class _RegularizedLoss:
         return self.loss() if self.loss is not None else 0.0
 
 
-def _epoch(model, optimizer, batches: _Batches, teacher, options: QatOptions, extra, *, seed: int,
-           on_step: Callable[[float], None]) -> float:
+def _epoch(model, optimizer, batches: _Batches, teacher, options: QatOptions, extra, *, classifier: bool,
+           seed: int, on_step: Callable[[float], None]) -> float:
     """One pass over the shuffled samples; returns the mean loss per sample."""
     import torch.nn.functional as F
 
@@ -230,14 +240,15 @@ def _epoch(model, optimizer, batches: _Batches, teacher, options: QatOptions, ex
     weight = options.distillation_weight
     for step, index in enumerate(order, 1):
         outputs = _outputs(model(*batches.take(index)))
-        if batches.labels is None:
+        if batches.labels is None and not classifier:
             loss = sum(F.mse_loss(out, target[index]) for out, target in zip(outputs, teacher))
         else:
-            loss = F.cross_entropy(outputs[0], batches.labels[index])
-            if weight > 0:
-                soft = F.kl_div(F.log_softmax(outputs[0], dim=-1), F.softmax(teacher[0][index], dim=-1),
-                                reduction="batchmean")
-                loss = (1 - weight) * loss + weight * soft
+            soft = F.kl_div(F.log_softmax(outputs[0], dim=-1), F.softmax(teacher[0][index], dim=-1),
+                            reduction="batchmean") if teacher is not None else 0.0
+            if batches.labels is None:
+                loss = soft
+            else:
+                loss = (1 - weight) * F.cross_entropy(outputs[0], batches.labels[index]) + weight * soft
         if extra is not None:
             loss = loss + extra()
         optimizer.zero_grad(set_to_none=True)
@@ -264,6 +275,10 @@ def _validate(model, data: TrainingData) -> tuple[str | None, float | None]:
             triples.append((inputs, target, outputs))
     value = data.validate.value(triples)
     return data.validate.metric, value
+
+
+def _pruned(options: QatOptions) -> bool:
+    return isinstance(options, PruneOptions)
 
 
 def _sparsity(model) -> float:

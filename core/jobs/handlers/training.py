@@ -60,6 +60,7 @@ def run_training(options: QatOptions, parent: ModelRecord, job: JobRecord, outpu
         validation, validate = targets(parent, repo.get_dataset(measure_data), load_samples(
             parent, repo.get_dataset(measure_data), MAX_CURVE_SAMPLES, reporter, seed=1, part="validation"), None)
     data = TrainingData(inputs=[x for x, _ in samples], labels=[int(y) for _, y in samples] if classes else None,
+                        classifier=isinstance(task, Classification),
                         input_names=[p["name"] for p in parent.inputs], input_shapes=[p["shape"] for p in parent.inputs],
                         output_names=[p["name"] for p in parent.outputs],
                         validation=validation, validate=validate)
@@ -69,8 +70,10 @@ def run_training(options: QatOptions, parent: ModelRecord, job: JobRecord, outpu
     def on_epoch(epoch: Epoch) -> None:
         training.add_epoch(job.id, phase=epoch.phase, epoch=epoch.epoch, loss=epoch.loss, metric=epoch.metric,
                            value=epoch.value, sparsity=epoch.sparsity, seconds=epoch.seconds)
-        shown = f", {epoch.metric} {epoch.value:.4f}" if epoch.metric else ""
-        print(f"{epoch.phase} epoch {epoch.epoch}: loss {epoch.loss:.4f}{shown} ({epoch.seconds:.1f} s)", flush=True)
+        shown = [f"loss {epoch.loss:.4f}" if epoch.loss is not None else "before training"] + \
+            ([f"{epoch.metric} {epoch.value:.4f}"] if epoch.metric else []) + \
+            ([f"sparsity {epoch.sparsity:.1%}"] if epoch.sparsity is not None else [])
+        print(f"{epoch.phase} epoch {epoch.epoch}: {', '.join(shown)} ({epoch.seconds:.1f} s)", flush=True)
 
     result = train_model(source, options, data, output_path=output, checkpoints=checkpoint_folder(job.id),
                          on_epoch=on_epoch, on_progress=reporter.fraction, threads=train_threads())

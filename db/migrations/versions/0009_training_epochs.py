@@ -22,7 +22,7 @@ def upgrade() -> None:
                     sa.Column('job_id', sa.Integer(), nullable=False),
                     sa.Column('phase', sa.String(length=20), nullable=False),
                     sa.Column('epoch', sa.Integer(), nullable=False),
-                    sa.Column('loss', sa.Float(), nullable=False),
+                    sa.Column('loss', sa.Float(), nullable=True),
                     sa.Column('metric', sa.String(length=40), nullable=True),
                     sa.Column('value', sa.Float(), nullable=True),
                     sa.Column('sparsity', sa.Float(), nullable=True),
