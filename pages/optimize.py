@@ -79,6 +79,10 @@ elif calibration_id is not None and calibration_id == validation_id and not sour
                "other validation data.")
 kind = JobKind(kept(st.radio, "Algorithm", key="algorithm", default=choices[0], options=choices,
                     format_func=LABELS.get, horizontal=True))
+if kind in (JobKind.QAT, JobKind.PRUNE):
+    st.caption("Trains the model's PyTorch form (.pt2) in the job: the calibration data is the training data (class "
+               "labels: cross-entropy; none: distillation from the parent), the validation data scores each epoch "
+               "on the live training curve; a cancelled or interrupted job resumes from its last epoch when run again.")
 sweep = kept(st.toggle, "Sweep: several values per option, one job per combination", key="sweep", default=False)
 seconds = 3.0 if language else st.number_input("Seconds per benchmark run", 1.0, 120.0, 3.0)
 remeasure = st.checkbox("Measure the parent again", help="by default its stored quiet runs of the same settings "

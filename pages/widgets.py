@@ -12,6 +12,7 @@ from core.errors import AppError
 from core.jobs import runner as jobs
 from core.options import JobKind, JobStatus
 from db import repository as repo
+from pages.training_curve import training_curve
 
 # What Streamlit's Markdown acts on anywhere in a line: emphasis, links / images, HTML, code,
 # tables, strikethrough, LaTeX ($), emoji / colour / icon directives (:...:), entities and escapes;
@@ -78,6 +79,8 @@ def job_panel(job_id: int, outcome=None) -> None:
             st.rerun(scope="app")
         text = f"Job #{job.id} {JOB_LABELS.get(job.kind, job.kind)} — {job.status}: {plain(job.stage)}"
         st.progress(job.progress, text=text)
+        if job.kind in (JobKind.QAT, JobKind.PRUNE):
+            training_curve(job)
         if status == JobStatus.SUCCEEDED and job.message:  # obtained != asked (core.optimize.obtained)
             st.warning(f"Job #{job.id} succeeded with a warning: {plain(job.message)}")
         if status == JobStatus.SUCCEEDED:

@@ -144,3 +144,32 @@ def test_algorithm_and_sweep_toggle_survive_leaving_the_page_and_options_explain
     assert "e.g. 32, 64, 128" in at.text_input(key="opt-CompressWeightsOptions-group_size").help
     at.radio(key="algorithm").set_value("quantize_with_accuracy_control").run()
     assert "0.01 = 1 percentage point" in at.number_input(key="opt-AccuracyControlOptions-max_drop").help
+
+
+def test_qat_of_the_demo_from_the_page_draws_its_training_curve(lab_env):
+    import pytest
+
+    pytest.importorskip("torchao")
+    from core.jobs.queue import supervise_job
+    from db import training
+
+    model, calibration, validation = lab.ensure_demo()
+    at = optimize_page().run()
+    at.radio[0].set_value("qat").run()
+    assert any("PyTorch form (.pt2)" in c.value for c in at.caption)
+    at.text_input(key="opt-QatOptions-epochs").input("1").run()
+    at.text_input(key="opt-QatOptions-lr").input("1e-5").run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error, at.error
+    [job] = repo.list_jobs()
+    assert job.kind == "qat" and job.dataset_id == calibration.id and job.options["recipe"]["epochs"] == 1
+    supervise_job(job.id)
+    assert repo.get_job(job.id).status == "succeeded", repo.get_job(job.id).message
+    assert [(e.phase, e.epoch) for e in training.list_epochs(job.id)] == [("qat", 0), ("qat", 1)]
+    at.run()
+    [chart] = [c for c in at.get("plotly_chart")]
+    import json
+
+    figure = json.loads(chart.proto.spec)
+    assert [t["name"] for t in figure["data"]] == ["training loss", "top-1 (%)"]
+    assert figure["data"][1]["x"] == ["qat 0", "qat 1"] and 50 < figure["data"][1]["y"][-1] <= 100

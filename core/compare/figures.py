@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 
 from core.compare.table import AXIS_COLUMN, AXIS_TITLE, families, family_label, front_rows
-from core.measure.accuracy_tables import metric_title, shown_value
+from core.measure.accuracy_tables import is_percent, metric_title, shown_value
 from core.options import CompareAxis
 
 # Above this many points WebGL draws far faster than SVG.
@@ -103,4 +103,26 @@ def lines_figure(curves: list[dict[str, Any]], *, x: str, x_title: str, panels: 
     else:
         figure.update_xaxes(title_text=x_title)
     figure.update_layout(margin={"t": 40})
+    return figure
+
+
+def training_figure(epochs: list) -> Any:
+    """A training job's curve: mean loss per epoch (left axis) and the validation metric after it
+    (right axis), epochs numbered across phases ('prune 2', 'qat 0' = where QAT started)."""
+    import plotly.graph_objects as go
+
+    labels = [f"{e.phase} {e.epoch}" for e in epochs]
+    figure = go.Figure()
+    trained = [(label, e.loss) for label, e in zip(labels, epochs) if e.loss is not None]
+    figure.add_trace(go.Scatter(x=[x for x, _ in trained], y=[y for _, y in trained], name="training loss",
+                                mode="lines+markers"))
+    scale = 100 if epochs[-1].metric and is_percent(epochs[-1].metric) else 1
+    scored = [(label, e.value * scale) for label, e in zip(labels, epochs) if e.value is not None]
+    if scored:
+        figure.add_trace(go.Scatter(x=[x for x, _ in scored], y=[y for _, y in scored], yaxis="y2",
+                                    name=metric_title(epochs[-1].metric), mode="lines+markers"))
+    figure.update_layout(xaxis=dict(type="category", categoryarray=labels, title="epoch"),
+                         yaxis=dict(title="loss"), height=280, margin=dict(t=20, b=40),
+                         yaxis2=dict(title=metric_title(epochs[-1].metric) if scored else "", overlaying="y",
+                                     side="right"), legend=dict(orientation="h"))
     return figure

@@ -289,6 +289,13 @@ def nncf_script(model: ModelRecord) -> str:
         BadInputError: The model was uploaded, not made by an optimization job.
     """
     algorithm = model.recipe.get("algorithm")
+    if algorithm in (JobKind.QAT, JobKind.PRUNE):
+        flags = " ".join(f"--{k.replace('_', '-')} {str(v).lower() if isinstance(v, bool) else v}"
+                         for k, v in model.recipe.get("options", {}).items() if v is not None)
+        raise BadInputError(f"Model #{model.id} '{model.name}' was trained ({algorithm}); the script covers "
+                            "post-training algorithms. The same training runs again with `python -m core "
+                            f"{algorithm} {model.parent_id} --data {model.recipe.get('dataset_id')} {flags} --wait` "
+                            "(the same seed gives the same sample order).")
     if model.parent_id is None or algorithm not in {*_BODIES, JobKind.FP16}:
         raise BadInputError(f"Model #{model.id} '{model.name}' was not made by an optimization job, so "
                             "there is no run to reproduce; pick an optimized model.")

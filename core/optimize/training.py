@@ -11,6 +11,7 @@ continues after its last finished epoch, not from zero.
 from __future__ import annotations
 
 import os
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -146,7 +147,8 @@ def train_model(source: Path, options: QatOptions, data: TrainingData, *, output
                             shapes=data.input_shapes)
     return finish_ir(converted, output_path, started, training={
         "phases": [{"phase": p, "epochs": e} for p, e in plan], "loss": loss_kind(options, data),
-        "samples": len(data.inputs), "history": history, "resumed_from": resumed, "threads": threads},
+        "samples": len(data.inputs), "history": history, "resumed_from": resumed, "threads": threads,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)},
         sparsity=weight_sparsity(converted))
 
 

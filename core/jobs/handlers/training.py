@@ -47,7 +47,10 @@ def run_training(options: QatOptions, parent: ModelRecord, job: JobRecord, outpu
                  reporter) -> tuple[OptimizeResult, int]:
     """Trains the parent by options on the job's dataset; returns the result and the samples used."""
     source = source_of(parent)
+    # NNCF compiles its torch extension on first use, once per data dir (~40 s quiet, minutes under load):
+    # under the data dir, and without NNCF's 60-second limit, which fails the job on a busy machine.
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(resolve("cache/torch-extensions")))
+    os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", "0")
     reporter.stage("loading training data", 0.0, 0.04)
     dataset = repo.get_dataset(job.dataset_id)
     samples = load_samples(parent, dataset, options.max_samples, reporter, seed=options.seed)
