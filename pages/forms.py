@@ -39,9 +39,11 @@ def _widget(field: OptionField, key: str, choices: dict[str, list[str]]) -> Any:
     if field.kind == "bool":
         return st.checkbox(label, value=bool(field.default), key=key, help=text_help)
     if field.kind in ("int", "float") and not field.optional:
-        cast = int if field.kind == "int" else float
-        return st.number_input(label, value=cast(field.default), key=key, help=text_help,
-                               step=1 if field.kind == "int" else 0.01, format=None if field.kind == "int" else "%.3f")
+        if field.kind == "int":
+            return st.number_input(label, value=int(field.default), key=key, help=text_help, step=1)
+        tiny = 0 < abs(field.default) < 0.01  # a learning rate: 1e-4 must not read 0.000
+        return st.number_input(label, value=float(field.default), key=key, help=text_help,
+                               step=abs(field.default) if tiny else 0.01, format="%.1e" if tiny else "%.3f")
     text = st.text_input(label, value="" if field.default in (None, ()) else
                          ",".join(field.default) if field.kind == "strings" else str(field.default),
                          key=key, help=" ".join([field.help] + (["Leave empty for the default."] if field.optional

@@ -157,12 +157,14 @@ def test_qat_of_the_demo_from_the_page_draws_its_training_curve(lab_env):
     at = optimize_page().run()
     at.radio[0].set_value("qat").run()
     assert any("PyTorch form (.pt2)" in c.value for c in at.caption)
-    at.text_input(key="opt-QatOptions-epochs").input("1").run()
-    at.text_input(key="opt-QatOptions-lr").input("1e-5").run()
+    assert at.number_input(key="opt-QatOptions-lr").format == "%.1e"  # 1e-4 reads as such, not 0.000
+    at.number_input(key="opt-QatOptions-epochs").set_value(1).run()
+    at.number_input(key="opt-QatOptions-lr").set_value(1e-5).run()
     at.button[0].click().run()
     assert not at.exception and not at.error, at.error
     [job] = repo.list_jobs()
     assert job.kind == "qat" and job.dataset_id == calibration.id and job.options["recipe"]["epochs"] == 1
+    assert job.options["recipe"]["lr"] == 1e-5
     supervise_job(job.id)
     assert repo.get_job(job.id).status == "succeeded", repo.get_job(job.id).message
     assert [(e.phase, e.epoch) for e in training.list_epochs(job.id)] == [("qat", 0), ("qat", 1)]

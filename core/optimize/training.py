@@ -23,8 +23,9 @@ import numpy as np
 from core.optimize.algorithms import OptimizeResult, finish_ir
 from core.optimize.recipes import PruneMode, PruneOptions, QatOptions
 from core.optimize.torch_program import to_openvino, trainable, weight_sparsity
-from core.tasks.run import Validation
+from core.tasks.run import Validation, chunks
 
+VALIDATION_BATCH = 64  # validation samples per forward pass of the curve's metric
 LAST = "last.pt"  # the newest epoch's checkpoint; phase<N>.pt: the model when phase N ended
 
 
@@ -270,11 +271,12 @@ def _validate(model, data: TrainingData) -> tuple[str | None, float | None]:
 
     triples = []
     with torch.no_grad():
-        for inputs, target in data.validation:
-            feed = [torch.from_numpy(inputs[n]) for n in data.input_names] if isinstance(inputs, dict) \
-                else [torch.from_numpy(inputs)]
-            outputs = {name: out.numpy() for name, out in zip(data.output_names, _outputs(model(*feed)))}
-            triples.append((inputs, target, outputs))
+        for chunk in chunks(data.validation, VALIDATION_BATCH):  # the samples have one shape: stacked
+            feed = [torch.from_numpy(np.concatenate([x[n] if isinstance(x, dict) else x for x, _ in chunk]))
+                    for n in (data.input_names if isinstance(chunk[0][0], dict) else [""])]
+            found = [out.numpy() for out in _outputs(model(*feed))]
+            triples += [(x, target, {name: out[i:i + 1] for name, out in zip(data.output_names, found)})
+                        for i, (x, target) in enumerate(chunk)]
     value = data.validate.value(triples)
     return data.validate.metric, value
 
