@@ -8,8 +8,8 @@ wall time and the peak RSS of the training job's process.
 Part 2 (always): the lab's training step (core.optimize.training.train_model on the .pt2, as a QAT job
 runs it) vs a bare NNCF + torch script doing the same epochs on the same tensors (the demo's eager
 FashionCNN from assets/make_demo.py with the same weights: nncf.quantize, Adam, the same batches,
-top-1 after each epoch in batches of 64 as the lab's curve, nncf.strip, ov.convert_model), interleaved
-rounds, same threads. Issue 15 asks for lab / bare <= 1.10.
+top-1 before and after each epoch in batches of 64 as the lab's curve, nncf.strip, ov.convert_model,
+ov.save_model), interleaved rounds, same threads. Issue 15 asks for lab / bare <= 1.10.
 
     .venv/bin/python benchmarks/qat.py [--rounds 3] [--epochs 2] [--table]
 """
@@ -31,8 +31,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OPTLAB_DATA_DIR", tempfile.mkdtemp(prefix="qat-bench-"))
 
 
-def bare_qat(train_x, train_y, val_x, val_y, epochs: int, batch: int, lr: float, subset: int) -> float:
-    """QAT of the demo's eager model with nothing but NNCF, torch and OpenVINO; returns the last top-1."""
+def bare_qat(train_x, train_y, val_x, val_y, epochs: int, batch: int, lr: float, subset: int, folder: Path) -> float:
+    """QAT of the demo's eager model with nothing but NNCF, torch and OpenVINO, its IR saved in folder;
+    returns the last top-1."""
     import nncf
     import onnx
     import openvino as ov
@@ -50,7 +51,14 @@ def bare_qat(train_x, train_y, val_x, val_y, epochs: int, batch: int, lr: float,
     calibration = nncf.Dataset(list(x.split(batch)))
     quantized = nncf.quantize(model, calibration, subset_size=-(-subset // batch))
     optimizer = torch.optim.Adam(quantized.parameters(), lr=lr)
-    top1 = 0.0
+
+    def top1() -> float:
+        quantized.eval()
+        with torch.no_grad():
+            scores = torch.cat([quantized(chunk) for chunk in torch.from_numpy(np.concatenate(val_x)).split(64)])
+        return float((scores.argmax(1).numpy() == np.array(val_y)).mean())
+
+    curve = [top1()]  # where fine-tuning starts, as the lab's epoch 0
     for epoch in range(1, epochs + 1):
         quantized.train()
         for index in torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch)).split(batch):
@@ -58,13 +66,11 @@ def bare_qat(train_x, train_y, val_x, val_y, epochs: int, batch: int, lr: float,
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        quantized.eval()
-        with torch.no_grad():
-            scores = torch.cat([quantized(chunk) for chunk in torch.from_numpy(np.concatenate(val_x)).split(64)])
-            top1 = float((scores.argmax(1).numpy() == np.array(val_y)).mean())
+        curve.append(top1())
     with torch.no_grad():
-        ov.convert_model(nncf.strip(quantized, do_copy=True, example_input=x[:1]), example_input=x[:1])
-    return top1
+        ir = ov.convert_model(nncf.strip(quantized, do_copy=True, example_input=x[:1]), example_input=x[:1])
+    ov.save_model(ir, str(folder / "model.xml"))
+    return curve[-1]
 
 
 def lab_qat(source, data, epochs: int, lr: float, threads: int, folder: Path) -> float:
@@ -114,7 +120,7 @@ def overhead(rounds: int, epochs: int) -> None:
             folder = Path(tempfile.mkdtemp(prefix=f"qat-{side}-"))
             started = time.perf_counter()
             top1 = lab_qat(source, data, epochs, 1e-5, threads, folder) if side == "lab" else \
-                bare_qat(train_x, train_y, val_x, val_y, epochs, 32, 1e-5, 300)
+                bare_qat(train_x, train_y, val_x, val_y, epochs, 32, 1e-5, 300, folder)
             times[side] = time.perf_counter() - started
             shutil.rmtree(folder, ignore_errors=True)
             print(f"round {round_ + 1} {side}: {times[side]:.2f} s, top-1 after the last epoch {top1:.4f}", flush=True)

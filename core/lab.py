@@ -22,6 +22,7 @@ from core.intake.data_tables import TEXT_FORMAT
 from core.intake.sources import add_data, check_data_file, open_dataset, texts
 from core.jobs import runner as jobs
 from core.jobs.handlers.training import source_of
+from core.jobs.recovery import Recovery, recovery
 from core.optimize.torch_program import has_torch
 from core.measure.options import BatchSweepOptions, GenerationBenchOptions, InterleavedOptions, ProfileOptions
 from core.optimize.recipes import ALGORITHM_OPTIONS, QuantizeOptions, SensitivityOptions, SweepOptions
@@ -175,6 +176,27 @@ def submit_optimization(*, kind: JobKind, model_id: int, dataset_id: int | None,
         _check_fits(model, [dataset_id, measure.dataset_id, getattr(options, "validation_dataset_id", None)])
     return jobs.submit(kind, {"recipe": options.to_dict(), "measure": measure.to_dict()},
                        model_id=model_id, dataset_id=dataset_id, idempotency_key=idempotency_key)
+
+
+def recovery_for(job_id: int) -> Recovery | None:
+    """The QAT proposed for an INT8 PTQ job that lost more than its max drop (core.jobs.recovery)."""
+    return recovery(repo.get_job(job_id))
+
+
+def submit_recovery(job_id: int, *, idempotency_key: str | None = None) -> JobRecord:
+    """Queues the QAT recovery_for(job_id) proposes, measured as the PTQ job was."""
+    found = recovery_for(job_id)
+    if found is None:
+        raise BadInputError(f"Job #{job_id} is no INT8 quantization whose child lost more than its max drop on "
+                            "measured validation data, so there is no accuracy to recover. QAT runs all the same "
+                            "from the Optimize page or `python -m core qat MODEL --data ID --validate ID`.")
+    if found.blocker:
+        raise BadInputError(found.blocker)
+    previous = MeasureOptions.from_dict(repo.get_job(job_id).options.get("measure", {}))
+    return submit_optimization(kind=JobKind.QAT, model_id=found.model_id, dataset_id=found.dataset_id,
+                               options=found.options, idempotency_key=idempotency_key,
+                               measure=MeasureOptions(dataset_id=found.validation_id, seconds=previous.seconds,
+                                                      device=previous.device))
 
 
 def _check_trainable(model: ModelRecord, kind: JobKind, dataset_id: int | None) -> None:

@@ -27,6 +27,11 @@ def _parsed(parse, text: str) -> Any:
         return INVALID
 
 
+def _text(field: OptionField, value: Any) -> str:
+    """A value as its text field shows it."""
+    return "" if value in (None, ()) else ",".join(value) if field.kind == "strings" else str(value)
+
+
 def _widget(field: OptionField, key: str, choices: dict[str, list[str]]) -> Any:
     label, text_help = field.name.replace("_", " "), field.help or None
     if field.kind == "strings" and choices.get(field.name):
@@ -44,9 +49,7 @@ def _widget(field: OptionField, key: str, choices: dict[str, list[str]]) -> Any:
         tiny = 0 < abs(field.default) < 0.01  # a learning rate: 1e-4 must not read 0.000
         return st.number_input(label, value=float(field.default), key=key, help=text_help,
                                step=abs(field.default) if tiny else 0.01, format="%.1e" if tiny else "%.3f")
-    text = st.text_input(label, value="" if field.default in (None, ()) else
-                         ",".join(field.default) if field.kind == "strings" else str(field.default),
-                         key=key, help=" ".join([field.help] + (["Leave empty for the default."] if field.optional
+    text = st.text_input(label, value=_text(field, field.default), key=key, help=" ".join([field.help] + (["Leave empty for the default."] if field.optional
                                                                 else [])).strip() or None)
     return _parsed(field.parse, text)
 
@@ -60,6 +63,19 @@ def options_form(cls: type, *, skip: tuple[str, ...] = (), key: str = "opt",
     fields = [f for f in option_fields(cls) if f.name not in skip]
     return _in_columns(fields, st.columns(3),
                        lambda f: _widget(f, f"{key}-{cls.__name__}-{f.name}", choices or {}))
+
+
+def form_state(options, *, key: str = "opt") -> dict[str, Any]:
+    """The session-state values that make options_form(type(options)) show these options (a proposal
+    the user then runs or edits)."""
+    state = {}
+    for field in option_fields(type(options)):
+        value = getattr(options, field.name)
+        number = field.kind in ("int", "float") and not field.optional
+        state[f"{key}-{type(options).__name__}-{field.name}"] = (
+            getattr(value, "value", value) if field.kind == "enum" else value if field.kind == "bool" or number
+            else _text(field, value))
+    return state
 
 
 def sweep_form(cls: type, *, skip: tuple[str, ...] = (), key: str = "sweep") -> tuple[dict, dict]:

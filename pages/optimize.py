@@ -5,11 +5,13 @@ import streamlit as st
 from core import lab
 from core.errors import AppError
 from core.intake import sources
+from core.measure.accuracy_tables import is_percent, metric_text
 from core.optimize.recipes import ALGORITHM_OPTIONS, SweepOptions
+from core.tasks.metrics import METRICS
 from core.options import JobKind, MeasureOptions
 from db import repository as repo
 from pages import route_through_app
-from pages.forms import invalid, options_form, sweep_form
+from pages.forms import form_state, invalid, options_form, sweep_form
 from pages.widgets import JOB_LABELS, current_job_panel, kept, plain, press_key
 
 route_through_app()
@@ -79,6 +81,9 @@ elif calibration_id is not None and calibration_id == validation_id and not sour
                "other validation data.")
 kind = JobKind(kept(st.radio, "Algorithm", key="algorithm", default=choices[0], options=choices,
                     format_func=LABELS.get, horizontal=True))
+if kind == JobKind.QAT and "recovering" in st.session_state:
+    st.info(plain(st.session_state.recovering) + " Run it as proposed, or change the options first.",
+            icon=":material/healing:")
 if kind in (JobKind.QAT, JobKind.PRUNE):
     st.caption("Trains the model's PyTorch form (.pt2) in the job: the calibration data is the training data (class "
                "labels: cross-entropy; none: distillation from the parent), the validation data scores each epoch "
@@ -110,7 +115,31 @@ try:
                                        options=ALGORITHM_OPTIONS[kind].from_dict(base), measure=measure,
                                        idempotency_key=key))
         st.session_state.current_job = job.id
+        st.session_state.pop("recovering", None)
 except AppError as error:
     st.error(plain(error))
 
 current_job_panel("current_job")
+
+
+def _propose(found) -> None:
+    """Fills the form with the QAT that may win back what a PTQ job lost (before the next run draws it)."""
+    st.session_state.update({"model_id": found.model_id, "calibration_id": found.dataset_id, "sweep": False,
+                             "validation_id": found.validation_id, "algorithm": JobKind.QAT, "_kept_sweep": False,
+                             "_kept_algorithm": JobKind.QAT, **form_state(found.options),
+                             "recovering": f"QAT proposed to recover the accuracy job #{found.job_id} lost: "
+                                           f"{found.sizing}."})
+    st.session_state.pop("current_job", None)
+
+
+found = lab.recovery_for(st.session_state.current_job) if "current_job" in st.session_state else None
+if found:  # an INT8 result that lost more than its max drop
+    points = " points" if is_percent(found.metric) else ""
+    st.warning(f"Job #{found.job_id}'s INT8 model lost {metric_text(found.metric, found.drop)}{points} of "
+               f"{METRICS[found.metric].title}, more than the {metric_text(found.metric, found.max_drop)}{points} "
+               "accepted.", icon=":material/trending_down:")
+    if found.blocker:
+        st.info(plain(found.blocker))
+    else:
+        st.button("Recover accuracy", icon=":material/healing:", on_click=_propose, args=(found,),
+                  help=f"Fills this form with a QAT of the FP32 parent: {found.sizing}.")

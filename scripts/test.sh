@@ -8,4 +8,4 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 ./scripts/setup.sh requirements-dev.txt
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest -m "slow or not slow" "$@"  # the slow tests too (pytest.ini leaves them out)

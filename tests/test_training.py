@@ -8,6 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchao")
+pytestmark = pytest.mark.slow
 
 from core import lab  # noqa: E402
 from core.intake.sources import add_data_from_path  # noqa: E402
@@ -184,3 +185,58 @@ def test_cancel_mid_epoch_keeps_the_last_checkpoint_and_rerun_resumes_from_it(la
     # The epochs the checkpoint held were not trained again (their rows are the first attempt's).
     assert all(after[("qat", n)] == before[("qat", n)] for n in range(kept["epoch"] + 1))
     assert [h["epoch"] for h in child.recipe["training"]["history"]] == [0, 1, 2, 3]
+
+
+def test_a_ptq_result_that_lost_more_than_its_max_drop_proposes_qat_sized_to_its_data(fragile_lab, tmp_path, capsys):
+    from core.cli import main
+
+    model, train, validation = fragile_lab
+    ptq_job, ptq = _run(JobKind.QUANTIZE, model.id, train.id, QuantizeOptions(subset_size=300), validation.id)
+    found = lab.recovery_for(ptq_job.id)
+    lost = _top1(model.id, validation.id) - _top1(ptq.id, validation.id)
+    assert found.metric == "top1" and found.drop == pytest.approx(lost) and found.max_drop == 0.01
+    assert found.blocker is None and (found.model_id, found.dataset_id, found.validation_id) == (
+        model.id, train.id, validation.id)  # the FP32 parent, trained on what PTQ calibrated on, judged alike
+    # 600 labelled samples: 5 epochs (about 3000 samples seen), batch 32, half distillation from the parent.
+    assert (found.options.epochs, found.options.batch_size, found.options.distillation_weight) == (5, 32, 0.5)
+    assert found.options.subset_size == 300 and "5 epochs of the 600 training samples" in found.sizing
+    capsys.readouterr()
+    assert main(["recover", str(ptq_job.id)]) == 0
+    assert "QAT: 5 epochs of the 600 training samples" in capsys.readouterr().err
+    job = repo.list_jobs()[0]
+    assert job.kind == JobKind.QAT and job.model_id == model.id and job.dataset_id == train.id
+    assert job.options["recipe"]["epochs"] == 5 and job.options["measure"]["dataset_id"] == validation.id
+    supervise_job(job.id)  # the proposal wins back what PTQ lost (here 0.23 -> 0.94 of 0.96 in 5 epochs)
+    recovered = repo.get_model(repo.get_job(job.id).result_model_id)
+    assert _top1(recovered.id, validation.id) >= _top1(model.id, validation.id) - 0.05
+    # A PTQ within its drop, and a job of another kind, propose nothing; the CLI says why.
+    sturdy = lab.add_model_from_path(save_pt2(trained_mlp(), tmp_path / "sturdy.pt2"))
+    fine_job, _ = _run(JobKind.QUANTIZE, sturdy.id, train.id, QuantizeOptions(subset_size=300), validation.id)
+    assert lab.recovery_for(fine_job.id) is None and lab.recovery_for(job.id) is None
+    assert main(["recover", str(fine_job.id)]) == 2
+    assert "there is no accuracy to recover" in capsys.readouterr().err
+
+
+def test_recover_accuracy_on_the_optimize_page_fills_the_qat_form_with_the_proposal(fragile_lab):
+    from tests.test_optimize_page import optimize_page
+
+    model, train, validation = fragile_lab
+    ptq_job, _ = _run(JobKind.QUANTIZE, model.id, train.id, QuantizeOptions(subset_size=300), validation.id)
+    at = optimize_page()
+    at.session_state["current_job"] = ptq_job.id
+    at.run()
+    [warning] = [w for w in at.warning if "lost" in w.value]
+    assert f"Job #{ptq_job.id}'s INT8 model lost" in warning.value and "points of top-1" in warning.value
+    [recover] = [b for b in at.button if b.label == "Recover accuracy"]
+    recover.click().run()
+    assert not at.exception
+    assert at.radio[0].value == JobKind.QAT
+    assert at.number_input(key="opt-QatOptions-epochs").value == 5
+    assert at.number_input(key="opt-QatOptions-distillation_weight").value == 0.5
+    assert any(f"recover the accuracy job #{ptq_job.id} lost" in i.value for i in at.info)
+    [run] = [b for b in at.button if b.label.startswith("Run ")]
+    run.click().run()
+    assert not at.exception and not at.error, at.error
+    qat = repo.list_jobs()[0]
+    assert qat.kind == JobKind.QAT and qat.model_id == model.id and qat.dataset_id == train.id
+    assert qat.options["recipe"]["epochs"] == 5 and qat.options["measure"]["dataset_id"] == validation.id

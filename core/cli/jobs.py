@@ -1,9 +1,11 @@
 """Commands that queue and follow jobs: quantize, quantize-with-accuracy-control, compress-weights,
-fp16, sweep (a recipe sweep; with --batches a batch sweep), jobs, cancel, rerun, wait."""
+fp16, qat, prune, sweep (a recipe sweep; with --batches a batch sweep), sensitivity, ignore-worst,
+recover, jobs, cancel, rerun, wait."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict
 
 from core import lab
@@ -81,12 +83,17 @@ def register(sub) -> dict:
     p.add_argument("--seconds", type=float, default=3.0, help="duration of each benchmark run")
     p.add_argument("--remeasure-parent", action="store_true")
     p.add_argument("--wait", action="store_true", help="follow the job until it ends")
+    p = sub.add_parser("recover", help="QAT of the FP32 parent of an INT8 job that lost more than its max drop, "
+                                        "with defaults sized to its data (the Optimize page's 'Recover accuracy')")
+    p.add_argument("job_id", type=int, metavar="JOB_ID")
+    p.add_argument("--wait", action="store_true", help="follow the QAT job until it ends")
     p = sub.add_parser("jobs", help="list jobs")
     p.add_argument("--limit", type=int, default=20)
     for name in ("cancel", "rerun", "wait"):
         p = sub.add_parser(name, help=f"{name} a job")
         p.add_argument("job_id", type=int)
-    return {**commands, "sweep": sweep, "sensitivity": sensitivity, "ignore-worst": ignore_worst, "jobs": list_jobs, "cancel": cancel, "rerun": rerun, "wait": wait}
+    return {**commands, "sweep": sweep, "sensitivity": sensitivity, "ignore-worst": ignore_worst, "recover": recover,
+            "jobs": list_jobs, "cancel": cancel, "rerun": rerun, "wait": wait}
 
 
 # The one validation flag: --validate is also the dataset accuracy control keeps the drop on.
@@ -190,6 +197,15 @@ def ignore_worst(args) -> int:
         raise AppError(f"--k takes whole numbers separated by commas, e.g. 1,2,3 ({error}).") from error
     return _submitted(lab.submit_ignoring_worst(rankings[-1].id, args.model_id, ks, measure=_measure_options(args),
                                                 max_drop=args.max_drop), args)
+
+
+@with_lab
+def recover(args) -> int:
+    found = lab.recovery_for(args.job_id)
+    if found is not None:  # what is proposed, before the job's id
+        print(f"Job #{args.job_id} lost {found.drop:.4g} of {found.metric} (accepted {found.max_drop:.4g}); QAT: "
+              f"{found.sizing}.", file=sys.stderr)
+    return _submitted(lab.submit_recovery(args.job_id), args)
 
 
 @with_lab

@@ -7,6 +7,8 @@ from typing import Any
 
 from core.compare.table import results_rows
 from core.options import JobStatus
+from core.tasks.metrics import METRICS, is_agreement
+from db import repository as repo
 from db.records import JobRecord
 
 ENDED = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.INTERRUPTED}
@@ -42,6 +44,25 @@ def job_outcome(job: JobRecord) -> dict[str, Any] | None:
             "top1_delta_points": (child["top1"] - parent["top1"]) * 100 if both else None,
             "size_ratio": child["size_mb"] / parent["size_mb"] if parent["size_mb"] else None,
             "noisy": child["noisy"] or parent["noisy"]}
+
+
+def metric_drop(parent_id: int, child_id: int, metric: str) -> tuple[float, float] | None:
+    """(drop, reference): how much of metric the child's newest value lost from its parent's at the
+    precision the child ran at (an agreement metric from its perfect value); a loss is positive,
+    in the metric's units. None when either value is missing."""
+    rows = [r for r in repo.list_accuracy(child_id) if r.metric == metric]
+    if not rows:
+        return None
+    child, better = rows[-1], METRICS[metric].higher_is_better
+    if is_agreement(metric):
+        reference = 1.0 if better else 0.0
+    else:
+        same = [r.value for r in repo.list_accuracy(parent_id) if r.metric == metric
+                and r.precision == child.precision and r.reference_model_id is None]
+        if not same:
+            return None
+        reference = same[-1]
+    return (reference - child.value if better else child.value - reference), reference
 
 
 def ended_jobs(previous: dict[int, str] | None,

@@ -7,6 +7,7 @@ A re-run of an interrupted sweep resumes: finished points are kept, the others r
 
 from __future__ import annotations
 
+from core.compare.overview import metric_drop
 from core.errors import AppError
 from core.intake.llm import is_llm
 from core.jobs.handlers.llm import llm_parent_measured, measurer
@@ -14,7 +15,6 @@ from core.jobs.handlers.optimize import measure, parent_measured, parent_precisi
 from core.optimize.recipes import SweepOptions
 from core.options import JobStatus, MeasureOptions
 from core.storage import resolve
-from core.tasks.metrics import METRICS, is_agreement
 from db import repository as repo
 from db.records import JobRecord
 
@@ -40,22 +40,8 @@ def _within(parent, point: JobRecord, sweep: SweepOptions) -> bool:
     """Whether a finished point's child lost at most sweep.stop_max_drop of sweep.stop_metric from
     the parent (at the precision the child ran at; an agreement metric against its perfect value)."""
     child_id = repo.get_job(point.id).result_model_id
-    if child_id is None:
-        return False
-    rows = [r for r in repo.list_accuracy(child_id) if r.metric == sweep.stop_metric]
-    if not rows:
-        return False
-    child = rows[-1]
-    better = METRICS[sweep.stop_metric].higher_is_better
-    if is_agreement(sweep.stop_metric):
-        reference = 1.0 if better else 0.0
-    else:
-        same = [r.value for r in repo.list_accuracy(parent.id) if r.metric == sweep.stop_metric
-                and r.precision == child.precision and r.reference_model_id is None]
-        if not same:
-            return False
-        reference = same[-1]
-    return (reference - child.value if better else child.value - reference) <= sweep.stop_max_drop + 1e-12
+    found = None if child_id is None else metric_drop(parent.id, child_id, sweep.stop_metric)
+    return found is not None and found[0] <= sweep.stop_max_drop + 1e-12
 
 
 def run_sweep(job: JobRecord, reporter) -> None:

@@ -22,7 +22,7 @@ from core.tasks.classification import Classification
 from core.tasks.registry import model_task
 from db import repository as repo
 from db import training
-from db.records import JobRecord, ModelRecord
+from db.records import DatasetRecord, JobRecord, ModelRecord
 
 MAX_CURVE_SAMPLES = 500  # validation samples scored after each epoch
 
@@ -43,6 +43,12 @@ def source_of(parent: ModelRecord) -> Path:
     return found
 
 
+def learns_labels(parent: ModelRecord, dataset: DatasetRecord) -> bool:
+    """Whether training learns the dataset's labels (class labels of a classifier); else it learns
+    the FP32 parent's outputs (distillation)."""
+    return isinstance(model_task(parent)[0], Classification) and label_kind(dataset) == "class"
+
+
 def run_training(options: QatOptions, parent: ModelRecord, job: JobRecord, output: Path,
                  reporter) -> tuple[OptimizeResult, int]:
     """Trains the parent by options on the job's dataset; returns the result and the samples used."""
@@ -55,7 +61,7 @@ def run_training(options: QatOptions, parent: ModelRecord, job: JobRecord, outpu
     dataset = repo.get_dataset(job.dataset_id)
     samples = load_samples(parent, dataset, options.max_samples, reporter, seed=options.seed)
     task, _ = model_task(parent)
-    classes = isinstance(task, Classification) and label_kind(dataset) == "class"
+    classes = learns_labels(parent, dataset)
     validation, validate = [], None
     measure_data = job.options.get("measure", {}).get("dataset_id")
     if measure_data:
