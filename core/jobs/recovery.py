@@ -66,7 +66,7 @@ def qat_defaults(samples: int, *, labelled: bool, subset_size: int, preset) -> t
     loss = (f"cross-entropy on the labels with {DISTILLATION:.0%} distillation from the FP32 parent" if labelled
             else "distillation from the FP32 parent (the data has no labels)")
     return options, (f"{epochs} epochs of the {samples} training samples (about {epochs * samples} seen), batch {batch}, "
-                     f"learning rate 1e-4, {loss}; INT8 start calibrated on {min(subset_size, samples)} samples as the PTQ")
+                     f"learning rate {options.lr:.0e}, {loss}; INT8 start calibrated on {min(subset_size, samples)} samples as the PTQ")
 
 
 def recovery(job: JobRecord) -> Recovery | None:
