@@ -9,11 +9,13 @@ from core.config import get_settings
 from core.errors import AppError
 from core.jobs.worker import ensure_local_worker, worker_running
 from db.session import upgrade_schema
+from pages import route_through_app
 from pages.login import login_gate
 from pages.widgets import job_toasts, plain
 
 log = logging.getLogger("optlab.app")
 st.set_page_config(page_title="Optimization Lab", page_icon="⚡", layout="wide")
+route_through_app()  # the server's first run may be Streamlit's legacy pages/ mode running app.py as a page
 login_gate()  # nothing below (no page, no worker) runs for a visitor who may not use the lab
 
 

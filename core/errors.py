@@ -43,3 +43,7 @@ class JobError(AppError):
 
 class JobCancelled(AppError):
     """The running job saw its cancel request and stopped (the job ends cancelled, not failed)."""
+
+
+class ConfigError(AppError):
+    """A setting (an OPTLAB_* variable) has a value the lab cannot use."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -211,3 +211,21 @@ class TrainingEpoch(Base):
     sparsity: Mapped[float | None] = mapped_column(Float)
     seconds: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Worker(Base):
+    """A queue consumer that announced itself (issue 16): the host serving a queue (a target) with its
+    devices; last_seen is the database's clock, so no machine's clock decides who is alive."""
+
+    __tablename__ = "workers"
+    __table_args__ = (UniqueConstraint("host", "queue", name="uq_workers_host_queue"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    queue: Mapped[str] = mapped_column(String(100), index=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    devices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    cpu: Mapped[str] = mapped_column(String(200), default="")
+    openvino: Mapped[str] = mapped_column(String(60), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen: Mapped[datetime] = mapped_column(DateTime)

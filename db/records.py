@@ -179,3 +179,18 @@ class TrainingEpochRecord:
     sparsity: float | None
     seconds: float
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class WorkerRecord:
+    """A worker as it last announced itself (last_seen: by the database's clock)."""
+
+    id: int
+    host: str
+    queue: str
+    pid: int
+    devices: list[str]
+    cpu: str
+    openvino: str
+    started_at: datetime
+    last_seen: datetime

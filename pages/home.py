@@ -3,11 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from core import lab
 from core.compare.overview import latest_results
-from core.errors import AppError
 from db import repository as repo
 from pages import route_through_app
+from pages.demo import DEMO_PARAM
 from pages.widgets import plain
 
 route_through_app()
@@ -27,24 +26,13 @@ vision.write("The demo registers a small Fashion-MNIST classifier with calibrati
              "then takes you to the Optimize page.")
 language.write("The LLM demo registers fortune-llama (a 2.75 M-parameter Llama trained on Debian's fortunes), its "
                "held-out texts (word perplexity) and prompts (answer similarity), then takes you to Optimize.")
-if vision.button("Try the demo", type="primary"):
-    try:
-        model, calibration, validation = lab.ensure_demo()
-    except AppError as error:
-        st.error(plain(error))
-    else:
-        st.session_state.update(model_id=model.id, calibration_id=calibration.id,
-                                validation_id=validation.id)
-        st.switch_page("pages/optimize.py")
-if language.button("Try the LLM demo", type="primary"):
-    try:
-        model, texts, prompts = lab.ensure_llm_demo()
-    except AppError as error:
-        st.error(plain(error))
-    else:
-        st.session_state.update(model_id=model.id, texts_id=texts.id, prompts_id=prompts.id,
-                                algorithm="compress_weights", _kept_algorithm="compress_weights")
-        st.switch_page("pages/optimize.py")
+# Links, not buttons that switch pages: a page switch requested by the server can be lost to a
+# fragment's timed rerun that the browser sent before it saw the switch (a blank page, ~1 in 10
+# clicks). A link switches in the browser; the Optimize page registers the demo (pages.demo).
+vision.page_link("pages/optimize.py", label="Try the demo", icon=":material/play_arrow:",
+                 query_params={DEMO_PARAM: "vision"})
+language.page_link("pages/optimize.py", label="Try the LLM demo", icon=":material/play_arrow:",
+                   query_params={DEMO_PARAM: "llm"})
 
 
 @st.fragment(run_every=2.0)
@@ -63,5 +51,4 @@ if latest:
     st.dataframe(pd.DataFrame(latest), hide_index=True, column_config={
         "top-1 (%)": st.column_config.NumberColumn(format="%.2f"),
         "latency (ms)": st.column_config.NumberColumn("latency median (ms)", format="%.3f")})
-    if st.button("Compare all results"):
-        st.switch_page("pages/compare.py")
+    st.page_link("pages/compare.py", label="Compare all results", icon=":material/monitoring:")

@@ -11,6 +11,7 @@ from core.tasks.metrics import METRICS
 from core.options import JobKind, MeasureOptions
 from db import repository as repo
 from pages import route_through_app
+from pages.demo import register_requested_demo
 from pages.forms import form_state, invalid, options_form, sweep_form
 from pages.widgets import JOB_LABELS, current_job_panel, kept, plain, press_key
 
@@ -19,6 +20,7 @@ route_through_app()
 LABELS = {kind: JOB_LABELS[kind] for kind in ALGORITHM_OPTIONS}
 
 st.title("Optimize")
+register_requested_demo()
 models, datasets = repo.list_models(), repo.list_datasets()
 if not models or not datasets:
     st.info("You need a model and some data first: add them on the Models and Data pages, or press "

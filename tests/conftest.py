@@ -20,7 +20,8 @@ def lab_env(tmp_path, tmp_path_factory, monkeypatch):
     # NNCF compiles its torch extension once per folder (~40 s): once per test session, not per test.
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path_factory.getbasetemp() / "torch-extensions"))
     monkeypatch.delenv("OPTLAB_DATABASE_URL", raising=False)
-    monkeypatch.delenv("OPTLAB_QUEUE_PATH", raising=False)
+    for name in ("OPTLAB_QUEUE_PATH", "OPTLAB_QUEUE_URL"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPTLAB_QUEUE", "test")
     from db.session import upgrade_schema
 
@@ -40,3 +41,45 @@ def classifier_ir(tmp_path):
     from tests.models_in_code import make_classifier
 
     return make_classifier(tmp_path / "src" / "model.xml")
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real redis-server on loopback for the whole session (tests may kill and restart it)."""
+    from tests.servers import start_redis
+
+    server = start_redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL cluster on loopback for the whole session (tests may restart it)."""
+    from tests.servers import start_postgres
+
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+def use_shared_backend(request, monkeypatch) -> None:
+    """Points this test's lab at a fresh Postgres database and a queue on Redis (a queue name of its
+    own), as a team's lab runs: the session's real servers."""
+    import uuid
+
+    from db.session import upgrade_schema
+
+    postgres, redis = request.getfixturevalue("postgres_server"), request.getfixturevalue("redis_server")
+    name = f"lab_{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("OPTLAB_DATABASE_URL", postgres.create_database(name))
+    monkeypatch.setenv("OPTLAB_QUEUE_URL", redis.url)
+    monkeypatch.setenv("OPTLAB_QUEUE", name)
+    upgrade_schema()
+
+
+@pytest.fixture
+def shared_lab(lab_env, request, monkeypatch):
+    """lab_env on Postgres + Redis (use_shared_backend); returns the data dir."""
+    use_shared_backend(request, monkeypatch)
+    return lab_env

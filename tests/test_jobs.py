@@ -15,6 +15,15 @@ from core.config import REPO_ROOT
 from core.jobs import runner as jobs
 from core.options import BenchmarkOptions, JobKind, JobStatus, MeasureOptions
 from db import repository as repo
+from tests.conftest import use_shared_backend
+
+
+@pytest.fixture(params=["embedded", "postgres+redis"])
+def lab_env(lab_env, request, monkeypatch):
+    """Every job test runs on the embedded defaults (SQLite, a queue file) and on real Postgres + Redis."""
+    if request.param == "postgres+redis":
+        use_shared_backend(request, monkeypatch)
+    return lab_env
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import REPO_ROOT
-from tests.test_pages import _headers
+from tests.test_pages import _headers, open_demo_link
 
 
 def page(name: str) -> AppTest:
@@ -37,7 +37,7 @@ def test_llm_demo_compresses_to_int4_from_the_pages_and_compare_shows_it(lab_env
 
     monkeypatch.setenv("OPTLAB_LOCAL_WORKER", "0")
     at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120).run()
-    next(b for b in at.button if b.label == "Try the LLM demo").click().run()
+    open_demo_link(at, "Try the LLM demo")
     assert not at.exception, at.exception
     assert at.title[0].value == "Optimize"
     demo = next(m for m in repo.list_models() if m.name == "fortune-llama (LLM demo)")

@@ -5,24 +5,25 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from core import lab
-from core.config import REPO_ROOT
 from core.options import JobStatus
 from db import repository as repo
 from tests.stored_results import store_benchmark
+from tests.test_pages import page
 
 
-def test_home_lists_latest_results_newest_first(lab_env, classifier_ir):
+def test_home_lists_latest_results_newest_first(lab_env, classifier_ir, monkeypatch):
     first = lab.add_model_from_path(classifier_ir, name="first")
     second = lab.add_model_from_path(classifier_ir, name="second")
     store_benchmark(first.id, latency=2.0)
     store_benchmark(second.id, latency=1.0)
     repo.add_accuracy(model_id=second.id, dataset_id=None, metric="top1", value=0.5, samples=4, precision="f32")
-    at = AppTest.from_file(str(REPO_ROOT / "pages" / "home.py"), default_timeout=60).run()
+    monkeypatch.setenv("OPTLAB_LOCAL_WORKER", "0")
+    at = page("home").run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value
     assert table["model"].tolist() == ["second", "first"]
     assert table["top-1 (%)"].tolist()[0] == 50.0
-    assert any(b.label == "Compare all results" for b in at.button)
+    assert any(link.proto.label == "Compare all results" for link in at.get("page_link"))
 
 
 def any_page() -> None:

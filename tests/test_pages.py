@@ -13,8 +13,17 @@ from db import repository as repo
 PAGES = ["home", "models", "data", "optimize", "jobs", "compare", "export"]
 
 
+@pytest.fixture(autouse=True)
+def no_local_worker(monkeypatch):
+    """app.py starts no worker in these tests (one that needs a worker starts its own)."""
+    monkeypatch.setenv("OPTLAB_LOCAL_WORKER", "0")
+
+
 def page(name: str) -> AppTest:
-    return AppTest.from_file(str(REPO_ROOT / "pages" / f"{name}.py"), default_timeout=60)
+    """The page as the app runs it: through app.py's navigation, so that its page links resolve."""
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    at.switch_page(f"pages/{name}.py")
+    return at
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -27,15 +36,23 @@ def test_every_page_renders_an_empty_lab(lab_env, name):
     assert "Traceback" not in text
 
 
-def test_home_demo_button_registers_demo_and_opens_optimize(lab_env, monkeypatch):
-    monkeypatch.setenv("OPTLAB_LOCAL_WORKER", "0")
+def open_demo_link(at: AppTest, label: str) -> AppTest:
+    """Follows the Overview's demo link the way the browser does: its page, with its query string."""
+    link = next(link for link in at.get("page_link") if link.proto.label == label)
+    for key, value in (part.split("=", 1) for part in link.proto.query_string.split("&")):
+        at.query_params[key] = value
+    return at.switch_page(f"pages/{link.proto.page}.py").run()
+
+
+def test_home_demo_link_registers_demo_and_opens_optimize(lab_env):
     at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60).run()
     assert at.title[0].value == "Optimization Lab"
-    next(b for b in at.button if b.label == "Try the demo").click().run()
+    open_demo_link(at, "Try the demo")
     assert not at.exception, at.exception
     assert at.title[0].value == "Optimize"
+    assert "demo" not in at.query_params, "a reload must not come back to the demo link"
     at.switch_page("pages/home.py").run()
-    next(b for b in at.button if b.label == "Try the demo").click().run()
+    open_demo_link(at, "Try the demo")
     model, calibration, validation = lab.ensure_demo()
     assert at.session_state["model_id"] == model.id
     assert repo.get_dataset(validation.id).samples == 500

@@ -12,6 +12,11 @@ import sys
 
 from core.cli import admin, data, jobs, measure, results
 from core.errors import AppError
+from core.jobs.runner import routed_to
+
+# Commands that submit a job: each takes --target QUEUE.
+SUBMITTING = {*(kind.replace("_", "-") for kind in jobs.ALGORITHM_HELP), "sweep", "sensitivity", "ignore-worst",
+              "recover", "ab", "evaluate", "generate-bench"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,11 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     commands = {}
     for group in (data, jobs, measure, results, admin):
         commands.update(group.register(sub))
-    for p in sub.choices.values():
+    for name, p in sub.choices.items():
         p.add_argument("--json", action="store_true", help="print JSON")
+        if name in SUBMITTING:
+            p.add_argument("--target", metavar="QUEUE", help="the queue whose workers run the job (a machine or "
+                           "device, see `workers`); default OPTLAB_QUEUE")
     args = parser.parse_args(argv)
     try:
-        return commands[args.command](args)
+        with routed_to(getattr(args, "target", None)):
+            return commands[args.command](args)
     except AppError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from pathlib import Path
 from core.config import get_settings
 from core.errors import AppError
 from core.jobs.runner import retried_after_interruption
+from core.jobs.targets import target_alive
 from core.jobs.worker import ensure_local_worker
 from core.options import JobStatus
 from core.storage import resolve
@@ -39,10 +40,16 @@ def with_lab(command: Callable[..., int | None]) -> Callable[..., int]:
 def wait_for(job_id: int) -> int:
     """Follows a job until it finishes; exit code 0 on success.
 
-    Starts a local worker when none runs, unless OPTLAB_LOCAL_WORKER=0 (workers run elsewhere).
+    Starts a local worker when none runs for a job of the default queue, unless OPTLAB_LOCAL_WORKER=0
+    (workers run elsewhere); a job sent to another target waits for that target's workers (a note
+    says so when none is alive).
     """
     last = None
-    local = get_settings().start_local_worker
+    job = repo.get_job(job_id)
+    local = get_settings().start_local_worker and job.queue == get_settings().queue_name
+    if not local and not target_alive(job.queue):
+        print(f"No live worker serves queue '{job.queue}': job {job_id} waits until one starts "
+              f"(`python -m core.worker --queue {job.queue}` on the target machine).", file=sys.stderr)
     while True:
         if local:  # checked on every poll: a worker started by an earlier command may just be exiting
             ensure_local_worker()

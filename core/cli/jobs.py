@@ -1,6 +1,6 @@
 """Commands that queue and follow jobs: quantize, quantize-with-accuracy-control, compress-weights,
 fp16, qat, prune, sweep (a recipe sweep; with --batches a batch sweep), sensitivity, ignore-worst,
-recover, jobs, cancel, rerun, wait."""
+recover, jobs, workers, cancel, rerun, wait."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from core.jobs import runner as jobs
 from core.optimize.recipes import ALGORITHM_OPTIONS, SensitivityOptions, SweepOptions
 from core.options import JobKind, MeasureOptions, option_fields
 from core.tasks.registry import TASKS
+from core.jobs.targets import live_workers
 from db import repository as repo
+from db import workers
 
 ALGORITHM_HELP = {
     JobKind.QUANTIZE: "INT8 post-training quantization (nncf.quantize)",
@@ -89,11 +91,14 @@ def register(sub) -> dict:
     p.add_argument("--wait", action="store_true", help="follow the QAT job until it ends")
     p = sub.add_parser("jobs", help="list jobs")
     p.add_argument("--limit", type=int, default=20)
+    p = sub.add_parser("workers", help="the live workers: host, queue (the --target that reaches it), devices, "
+                                        "last seen (by the database's clock)")
+    p.add_argument("--all", action="store_true", help="also workers not seen within OPTLAB_STALE_SECONDS")
     for name in ("cancel", "rerun", "wait"):
         p = sub.add_parser(name, help=f"{name} a job")
         p.add_argument("job_id", type=int)
     return {**commands, "sweep": sweep, "sensitivity": sensitivity, "ignore-worst": ignore_worst, "recover": recover,
-            "jobs": list_jobs, "cancel": cancel, "rerun": rerun, "wait": wait}
+            "jobs": list_jobs, "workers": list_workers, "cancel": cancel, "rerun": rerun, "wait": wait}
 
 
 # The one validation flag: --validate is also the dataset accuracy control keeps the drop on.
@@ -212,6 +217,16 @@ def recover(args) -> int:
 def list_jobs(args) -> None:
     for row in repo.list_jobs(args.limit):
         print_record(asdict(row), True) if args.json else print(f"#{row.id} {row.kind} {row.status}")
+
+
+@with_lab
+def list_workers(args) -> None:
+    for worker in workers.list_workers() if args.all else live_workers():
+        row = {"host": worker.host, "queue": worker.queue, "devices": worker.devices, "last_seen": worker.last_seen,
+               "cpu": worker.cpu, "openvino": worker.openvino, "pid": worker.pid}
+        print_record(row, True) if args.json else print(
+            f"{worker.queue}: {worker.host} ({', '.join(worker.devices) or 'no devices'}; {worker.cpu}; OpenVINO "
+            f"{worker.openvino}) last seen {worker.last_seen:%Y-%m-%d %H:%M:%S} UTC")
 
 
 @with_lab

@@ -1,4 +1,5 @@
-"""The job queue (Huey on its own SQLite file) and the supervisor task the worker runs.
+"""The job queue (Huey on its own SQLite file, or on Redis for workers on other machines) and the
+supervisor task the worker runs.
 
 The queue message carries only a job id: the `jobs` row is the source of truth. The supervisor
 imports no OpenVINO; each job runs in a process of its own (`python -m core.jobs`), which alone does
@@ -10,17 +11,26 @@ imports would disturb the timing), then when the job ends.
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-from core.config import REPO_ROOT, Settings, get_settings
+from core.config import REPO_ROOT, Settings, get_settings, redact
+from core.errors import ConfigError
 from core.options import JobKind, JobStatus
+from core.storage import sanitize_filename
 from db import repository as repo
+from db.records import JobRecord
 
+log = logging.getLogger("optlab.queue")
 _queues: dict[tuple[str, str], object] = {}
 _standby: subprocess.Popen | None = None
 _standby_lock = threading.Lock()
@@ -44,22 +54,48 @@ def job_log_path(job_id: int) -> Path:
     return job_dir(job_id) / "job.log"
 
 
-def get_task(queue_name: str | None = None):
-    """The Huey task that supervises one job, bound to the configured queue file and name."""
-    settings = get_settings()
-    name = queue_name or settings.queue_name
-    key = (str(settings.queue_path), name)
-    if key not in _queues:
+def broker(url: str, name: str):
+    """The Huey instance of queue `name` on the broker at url (OPTLAB_QUEUE_URL).
+
+    Raises:
+        ConfigError: url is neither sqlite:///FILE nor redis:// / rediss:// / unix://.
+    """
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from huey import RedisHuey  # TLS and credentials come with the URL (rediss://, ?ssl_ca_certs=...)
+
+        return RedisHuey(name=name, url=url, results=False)
+    if url.startswith("sqlite:///"):
         from huey import SqliteHuey
 
-        settings.queue_path.parent.mkdir(parents=True, exist_ok=True)
-        huey = SqliteHuey(name=name, filename=str(settings.queue_path), results=False)
-        _queues[key] = huey.task(name="supervise_job")(supervise_job)
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(name=name, filename=str(path), results=False)
+    raise ConfigError(f"OPTLAB_QUEUE_URL must be sqlite:///FILE or redis://HOST:PORT/DB (rediss:// with TLS), not "
+                      f"'{redact(url)}'. Unset it for the embedded queue file.")
+
+
+def get_task(queue_name: str | None = None):
+    """The Huey task that supervises one job, bound to the configured broker and queue name."""
+    settings = get_settings()
+    name = queue_name or settings.queue_name
+    key = (settings.queue_url, name)
+    if key not in _queues:
+        _queues[key] = broker(settings.queue_url, name).task(name="supervise_job")(supervise_job)
     return _queues[key]
 
 
-def enqueue(job_id: int, queue_name: str | None = None) -> None:
-    get_task(queue_name)(job_id)
+def enqueue(job_id: int, queue_name: str | None = None) -> bool:
+    """Puts job_id on its queue; False when the broker is unreachable (the job stays PENDING, and the
+    worker's recovery round enqueues it again once the broker is back: see recover_lost_messages)."""
+    try:
+        get_task(queue_name)(job_id)
+    except ConfigError:
+        raise
+    except Exception as error:  # redis.ConnectionError, a locked queue file: the row is what counts
+        log.warning("Job %s stored but not queued (%s: %s); it is queued again when the broker answers",
+                    job_id, type(error).__name__, redact(str(error)))
+        return False
+    return True
 
 
 def queued_job_ids(queue_name: str | None = None) -> set[int]:
@@ -78,10 +114,34 @@ def supervise_job(job_id: int) -> None:
         _supervising = None
 
 
+@contextmanager
+def host_slot() -> Iterator[None]:
+    """Holds this host's one job slot: one heavy job at a time per host (OPTLAB_HOST), whichever
+    queue or data dir its workers serve, so measurements never share the machine with another job.
+
+    An OS lock in the system's temporary folder (not the data dir, which each worker may have its
+    own of); it is released when the supervisor ends, however it ends.
+    """
+    path = Path(tempfile.gettempdir()) / f"optlab-jobs-{sanitize_filename(get_settings().host)}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _supervise(job_id: int) -> None:
-    queued = repo.get_job(job_id)
-    if queued.status != JobStatus.PENDING:
+    if repo.get_job(job_id).status != JobStatus.PENDING:
         return  # cancelled while queued, or picked up by another worker
+    with host_slot():  # waits while another worker of this host runs a job
+        queued = repo.get_job(job_id)
+        if queued.status == JobStatus.PENDING:  # it may have been cancelled meanwhile
+            _run_supervised(queued)
+
+
+def _run_supervised(queued: JobRecord) -> None:
+    job_id = queued.id
     try:
         process = _job_process(job_id)
     except RuntimeError as error:

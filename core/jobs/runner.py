@@ -16,8 +16,10 @@ import sys
 import threading
 import time
 import traceback
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from core.config import get_settings
 from core.errors import AppError, JobCancelled, JobError
@@ -38,13 +40,31 @@ RERUNNABLE = frozenset({JobKind.QUANTIZE, JobKind.EVALUATE, JobKind.BENCHMARK, J
                         JobKind.SENSITIVITY, JobKind.QAT, JobKind.PRUNE})
 # Jobs this process runs right now (the job itself, and a sweep's current point); all heartbeat.
 ACTIVE_JOBS: set[int] = set()
+_target: ContextVar[str | None] = ContextVar("target", default=None)
+
+
+@contextmanager
+def routed_to(queue: str | None) -> Iterator[None]:
+    """Jobs submitted in this block go to queue (a target: the workers serving it, e.g. "edge-box-1")
+    instead of OPTLAB_QUEUE; None keeps the default."""
+    token = _target.set(queue or None)
+    try:
+        yield
+    finally:
+        _target.reset(token)
+
+
+def current_target() -> str:
+    """The queue a job submitted here and now goes to."""
+    return _target.get() or get_settings().queue_name
 
 
 def submit(kind: JobKind, options: dict[str, Any], *, model_id: int | None = None,
            dataset_id: int | None = None, idempotency_key: str | None = None,
            queue: str | None = None) -> JobRecord:
-    """Stores a PENDING job and puts its id on the queue (once per idempotency key)."""
-    queue = queue or get_settings().queue_name
+    """Stores a PENDING job and puts its id on its queue (once per idempotency key): queue, else the
+    target of the enclosing routed_to block, else OPTLAB_QUEUE."""
+    queue = queue or current_target()
     job, created = repo.create_job(kind=JobKind(kind), options=options, queue=queue,
                                    model_id=model_id, dataset_id=dataset_id,
                                    idempotency_key=idempotency_key)
@@ -79,9 +99,11 @@ def retried_after_interruption(job: JobRecord) -> bool:
             and not job.options.get("sweep_job_id"))
 
 
-def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
-    """Marks RUNNING jobs without a recent heartbeat INTERRUPTED; requeues those safe to rerun; removes
-    the folders of jobs killed before they stored the row naming them (core.intake.cleanup).
+def recover_stale() -> list[JobRecord]:
+    """Marks RUNNING jobs without a recent heartbeat (by the database's clock) INTERRUPTED; requeues
+    those safe to rerun, each to its own queue (its target: whichever worker noticed, the job runs
+    where it was sent); removes the folders of jobs killed before they stored the row naming them
+    (core.intake.cleanup).
 
     Returns the jobs put back on the queue.
     """
@@ -89,7 +111,7 @@ def recover_stale(queue_name: str | None = None) -> list[JobRecord]:
     requeued = []
     for job in repo.interrupt_stale_jobs(timedelta(seconds=settings.stale_seconds)):
         log.warning("Job %s had no heartbeat for %ss: interrupted", job.id, settings.stale_seconds)
-        if retried_after_interruption(job) and (queue_name is None or job.queue == queue_name):
+        if retried_after_interruption(job):
             requeued.append(rerun(job.id))
     for name in remove_abandoned_folders():
         log.warning("Removed %s: its job was killed before storing what it made", name)

@@ -1,14 +1,17 @@
 """`python -m core.jobs.worker`: the queue consumer, a supervisor that imports no OpenVINO.
 
-One worker per queue per machine holds an OS file lock; a second one started for the same queue
-exits at once, so two app servers share one worker. Started with --parent-pid (as the app does),
-the worker exits when that process is gone.
+One worker per queue per data dir holds an OS file lock; a second one started for the same queue
+exits at once, so two app servers share one worker. Each worker announces itself in the workers
+table (host, queue, devices) and is seen alive there by the database's clock; whatever queues a
+host's workers serve, they run one job at a time (core.jobs.queue.host_slot). Started with
+--parent-pid (as the app does), the worker exits when that process is gone.
 """
 
 from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import logging
 import os
 import subprocess
@@ -22,6 +25,7 @@ from core.errors import AppError
 from core.jobs import runner as jobs
 from core.jobs.queue import get_task, prepare_standby
 from db import repository as repo
+from db import workers
 from db.session import upgrade_schema
 
 RECOVER_EVERY_SECONDS = 10.0
@@ -74,17 +78,33 @@ def ensure_local_worker(wait_seconds: float = 20.0) -> bool:
     raise RuntimeError("The local worker did not start; see worker.log in the data folder.")
 
 
-def _watch(parent_pid: int | None, queue_name: str) -> None:
-    """Recovers stale jobs and lost queue messages periodically; ends the worker once its parent is
-    gone and it is idle. No error (a database outage, say) ends this thread: it tries again."""
-    last_recovery = time.monotonic()
+def announce(queue_name: str):
+    """Stores this worker in the workers table with its machine's devices, CPU and OpenVINO version
+    (asked of a short-lived process: the worker itself imports no OpenVINO)."""
+    asked = subprocess.run([sys.executable, "-m", "core.measure.machine"], cwd=REPO_ROOT, capture_output=True,
+                           text=True, timeout=300)
+    machine = json.loads(asked.stdout) if asked.returncode == 0 else {"devices": [], "cpu": "", "openvino": ""}
+    if asked.returncode != 0:
+        log.warning("Could not list OpenVINO's devices: %s", asked.stderr.strip()[-500:])
+    return workers.announce(host=get_settings().host, queue=queue_name, pid=os.getpid(), **machine)
+
+
+def _watch(parent_pid: int | None, queue_name: str, worker_id: int) -> None:
+    """Recovers stale jobs and lost queue messages periodically, and stamps this worker seen; ends the
+    worker once its parent is gone and it is idle. No error (a database outage, say) ends this
+    thread: it tries again."""
+    last_recovery = last_seen = time.monotonic()
     while True:
         time.sleep(1.0)
         try:
             if parent_pid and os.getppid() != parent_pid and not repo.has_unfinished_jobs(queue_name):
                 # Orphaned and idle: nothing is lost by stopping (queued work would be, so it waits).
                 log.info("Parent process %s is gone and the queue is empty; worker exits.", parent_pid)
+                workers.retire(worker_id)
                 os._exit(0)
+            if time.monotonic() - last_seen >= get_settings().heartbeat_seconds:
+                last_seen = time.monotonic()
+                workers.seen(worker_id)
             if time.monotonic() - last_recovery < min(RECOVER_EVERY_SECONDS, get_settings().stale_seconds):
                 continue
             last_recovery = time.monotonic()
@@ -112,14 +132,18 @@ def main(argv: list[str] | None = None) -> int:
     except AppError as error:  # a damaged database: say so in one line, not a traceback
         log.error("%s", error)
         return 2
-    requeued = jobs.recover_stale(queue_name=queue_name) + jobs.recover_lost_messages(queue_name)
-    log.info("Worker for queue %r started (pid %s); requeued %d job(s).", queue_name, os.getpid(),
-             len(requeued))
-    threading.Thread(target=_watch, args=(args.parent_pid, queue_name), daemon=True).start()
+    requeued = jobs.recover_stale() + jobs.recover_lost_messages(queue_name)
+    me = announce(queue_name)
+    log.info("Worker for queue %r on %s (devices %s) started (pid %s); requeued %d job(s).", queue_name, me.host,
+             ", ".join(me.devices) or "none", os.getpid(), len(requeued))
+    threading.Thread(target=_watch, args=(args.parent_pid, queue_name, me.id), daemon=True).start()
     prepare_standby()
     consumer = get_task(queue_name).huey.create_consumer(workers=1, worker_type="thread",
                                                          periodic=False, max_delay=0.2)
-    consumer.run()
+    try:
+        consumer.run()
+    finally:
+        workers.retire(me.id)
     return 0
 
 

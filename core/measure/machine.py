@@ -1,6 +1,6 @@
 """The machine a measurement runs on: what OpenVINO runs a model at, who else used the CPU meanwhile.
 
-Every benchmark row carries environment_info (CPU, cores, versions, load average at start and end)
+Every benchmark row carries environment_info (host, CPU, cores, versions, load average at start and end)
 and other_cpu, the cores other processes kept busy during its timed loop; a run beside more than
 NOISY_SHARE of the cores is noisy (Compare takes its headline from quieter runs when there are any).
 """
@@ -11,6 +11,8 @@ import os
 import platform
 import resource
 from typing import Any
+
+from core.config import get_settings
 
 NOISY_SHARE = 0.5
 _SHORT_PRECISION = {"bfloat16": "bf16", "float32": "f32", "float16": "f16"}
@@ -77,6 +79,23 @@ def device_default_precision(device: str = "CPU") -> str:
     return _SHORT_PRECISION.get(name, name)
 
 
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what the platform reports."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            return next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
+    except OSError:
+        return cpu
+
+
+def target_info() -> dict[str, Any]:
+    """What a worker announces of its machine: OpenVINO's devices, the CPU, the OpenVINO version."""
+    import openvino as ov
+
+    return {"devices": list(ov.Core().available_devices), "cpu": cpu_name(), "openvino": ov.get_version()}
+
+
 def environment_info(compiled_model: Any = None) -> dict[str, Any]:
     """Describes the machine a measurement ran on, so numbers can be compared fairly.
 
@@ -84,18 +103,14 @@ def environment_info(compiled_model: Any = None) -> dict[str, Any]:
         compiled_model: If given, its INFERENCE_NUM_THREADS is added as ``inference_num_threads``.
 
     Returns:
-        cpu, logical_cores, openvino, python, load_average (1/5/15 min) and maybe threads.
+        host (OPTLAB_HOST or the host name), cpu, logical_cores, openvino, python, load_average
+        (1/5/15 min) and maybe threads.
     """
     import openvino as ov
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    info: dict[str, Any] = {"cpu": cpu, "logical_cores": os.cpu_count(), "openvino": ov.get_version(),
-                            "python": platform.python_version(), "load_average": load_average()}
+    info: dict[str, Any] = {"host": get_settings().host, "cpu": cpu_name(), "logical_cores": os.cpu_count(),
+                            "openvino": ov.get_version(), "python": platform.python_version(),
+                            "load_average": load_average()}
     if compiled_model is not None:
         info["inference_num_threads"] = int_property(compiled_model, "INFERENCE_NUM_THREADS")
     return info
@@ -107,3 +122,9 @@ def int_property(compiled_model: Any, key: str) -> int | None:
         return int(compiled_model.get_property(key))
     except (RuntimeError, TypeError, ValueError):
         return None
+
+
+if __name__ == "__main__":  # the worker asks this of a short-lived process: it imports no OpenVINO itself
+    import json
+
+    print(json.dumps(target_info()))

@@ -17,7 +17,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Settings the app must not inherit from the shell running it: the app gets a fresh lab.
-INHERITED_SETTINGS = ("OPTLAB_DATABASE_URL", "OPTLAB_QUEUE_PATH", "OPTLAB_QUEUE", "OPTLAB_LOCAL_WORKER", "OPTLAB_AUTH",
+INHERITED_SETTINGS = ("OPTLAB_DATABASE_URL", "OPTLAB_QUEUE_PATH", "OPTLAB_QUEUE_URL", "OPTLAB_QUEUE", "OPTLAB_LOCAL_WORKER", "OPTLAB_AUTH",
                       "OPTLAB_PASSWORD_HASH", "OPTLAB_PASSWORD_HASH_FILE", "OPTLAB_ALLOWED_HOSTS")
 
 

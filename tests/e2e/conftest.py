@@ -93,9 +93,20 @@ def _wait_worker_gone(data_dir: Path) -> None:
         time.sleep(0.2)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item, so a fixture can tell the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def browser_page(browser_args):
-    """A Chromium page (1400x1000, downloads accepted) from the system Chromium; never downloads one."""
+def browser_page(request, browser_args):
+    """A Chromium page (1400x1000, downloads accepted) from the system Chromium; never downloads one.
+
+    When the test fails, the page as it then was is saved as test-artifacts/failed-<test>.png.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -103,7 +114,14 @@ def browser_page(browser_args):
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
             page = context.new_page()
+            console: list[str] = []
+            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+            page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
             yield page
+            if getattr(request.node, "report_call", None) is not None and request.node.report_call.failed:
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=ARTIFACTS / f"failed-{request.node.name}.png", full_page=True)
+                (ARTIFACTS / f"failed-{request.node.name}.console.txt").write_text("\n".join(console))
             context.close()
         finally:
             browser.close()

@@ -17,7 +17,7 @@ BATCHES = [1, 2, 4]
 def start_demo(page: Page, url: str) -> None:
     """Registers the demo model and data the way a user does: Overview → Try the demo."""
     page.goto(url)
-    try_demo = page.get_by_role("button", name="Try the demo")
+    try_demo = page.get_by_role("link", name="Try the demo")
     expect(try_demo).to_be_visible(timeout=APP_TIMEOUT_MS)
     wait_idle(page)
     try_demo.click()

@@ -74,7 +74,7 @@ def test_demo_flow(app_server, browser_page, tmp_path):
     # Overview
     page.goto(app_server.url)
     expect(page.get_by_role("heading", name="Optimization Lab")).to_be_visible(timeout=APP_TIMEOUT_MS)
-    try_demo = page.get_by_role("button", name="Try the demo")
+    try_demo = page.get_by_role("link", name="Try the demo")
     expect(try_demo).to_be_visible()
     wait_idle(page)
     page.screenshot(path=ARTIFACTS / "overview.png", full_page=True)

@@ -35,7 +35,7 @@ def test_llm_demo_flow(app_server, browser_page):
     page = browser_page
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(app_server.url)
-    try_demo = page.get_by_role("button", name="Try the LLM demo")
+    try_demo = page.get_by_role("link", name="Try the LLM demo")
     expect(try_demo).to_be_visible(timeout=APP_TIMEOUT_MS)
     wait_idle(page)
     try_demo.click()

@@ -37,7 +37,7 @@ def test_login_is_required_refuses_a_wrong_password_and_lets_the_right_one_in(ap
     password = page.get_by_label("Password", exact=True)
     expect(password).to_be_visible(timeout=APP_TIMEOUT_MS)
     expect(page.get_by_role("heading", name="Compare")).to_have_count(0)
-    expect(page.get_by_role("button", name="Try the demo")).to_have_count(0)
+    expect(page.get_by_role("link", name="Try the demo")).to_have_count(0)
 
     password.fill("not the password")
     page.get_by_role("button", name="Log in").click()
