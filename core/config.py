@@ -35,6 +35,9 @@ class Settings:
             run elsewhere, e.g. on the target hardware with --queue).
         host: The name this machine announces its worker and measurements under (OPTLAB_HOST,
             default the host name).
+        artifacts_url: Where models and datasets are shared between machines (OPTLAB_ARTIFACTS_URL:
+            a folder, file://..., or s3://bucket/prefix); data_dir is then this process's cache of
+            it. "" (default): the data dir is the only copy.
     """
 
     data_dir: Path
@@ -47,6 +50,7 @@ class Settings:
     max_attempts: int
     start_local_worker: bool
     host: str = ""
+    artifacts_url: str = ""
     # Server folder models may be imported from (too big for a browser upload); None = off.
     import_root: Path | None = None
     # How long a database call keeps retrying while the database is locked or unreachable.
@@ -96,6 +100,7 @@ def get_settings() -> Settings:
         max_attempts=int(os.environ.get("OPTLAB_MAX_ATTEMPTS", "3")),
         start_local_worker=os.environ.get("OPTLAB_LOCAL_WORKER", "1") != "0",
         host=os.environ.get("OPTLAB_HOST") or socket.gethostname(),
+        artifacts_url=os.environ.get("OPTLAB_ARTIFACTS_URL", ""),
         import_root=Path(os.environ["OPTLAB_IMPORT_ROOT"]).resolve() if os.environ.get("OPTLAB_IMPORT_ROOT") else None,
         db_retry_seconds=float(os.environ.get("OPTLAB_DB_RETRY_SECONDS", "120")),
         auth_mode=os.environ.get("OPTLAB_AUTH") or ("password" if password_hash else "none"),

@@ -23,6 +23,7 @@ from core.intake.sources import add_data, check_data_file, open_dataset, texts
 from core.jobs import runner as jobs
 from core.jobs.handlers.training import source_of
 from core.jobs.recovery import Recovery, recovery
+from core.jobs.runner import routed_to
 from core.optimize.torch_program import has_torch
 from core.measure.options import BatchSweepOptions, GenerationBenchOptions, InterleavedOptions, ProfileOptions
 from core.optimize.recipes import ALGORITHM_OPTIONS, QuantizeOptions, SensitivityOptions, SweepOptions
@@ -35,7 +36,8 @@ from db.records import DatasetRecord, JobRecord, ModelRecord
 # The intake operations the pages call, named here so that pages and the CLI need only this module.
 __all__ = ["add_image_dataset", "add_image_dataset_from_path", "add_model", "add_model_from_path", "delete_model",
            "ensure_demo", "ensure_llm_demo", "submit_model_import", "is_language_model", "is_text", "is_text_encoder", "submit_generate_bench", "model_operations", "model_task", "set_task", "submit_evaluate", "submit_sensitivity", "submit_ignoring_worst", "submit_optimization", "submit_sweep", "submit_batch_sweep",
-           "submit_profile", "submit_interleaved", "submit_missing_profiles", "submit_import"]
+           "submit_profile", "submit_interleaved", "submit_missing_profiles", "submit_import",
+           "routed_to"]  # pages send a job to a target (a queue) with `with lab.routed_to(queue):`
 DEMO_MODEL = "fashion-cnn (demo)"
 DEMO_CALIBRATION = "fashion-mnist calibration (demo)"
 DEMO_VALIDATION = "fashion-mnist validation (demo)"

@@ -5,19 +5,30 @@ Rows store paths relative to the data dir (`OPTLAB_DATA_DIR`); `resolve` makes t
 `resolve` / `inside`, which refuse absolute paths, '..' and anything whose real path (links
 followed) leaves the folder, so no stored row can make the lab read, write or delete elsewhere.
 New folders get sanitized names and are never shared.
+
+With an artifact store (OPTLAB_ARTIFACTS_URL: a shared folder, file://, or s3://bucket/prefix
+through fsspec), the data dir is this process's cache of it: every folder new_folder makes is
+published to the store when its block succeeds (a manifest of sha256 sums written last), and
+resolve fetches a folder another machine published (checked against its manifest) the first time
+this one needs it. Without one, the data dir is the only copy, as on a single machine.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
+import json
+import os
 import re
 import shutil
+import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterator
 
 from core.config import get_settings
-from core.errors import DiskFullError, UnsafePathError
+from core.errors import AppError, DiskFullError, UnsafePathError
 
 MAX_NAME = 100
 JOB_MARKER = ".job"  # in a folder a job is writing: its id (core.intake.cleanup removes what a kill left)
@@ -48,8 +59,88 @@ def inside(root: Path, stored_path: str) -> Path:
 
 
 def resolve(stored_path: str) -> Path:
-    """Absolute path of a path stored relative to the data dir (refused if it leaves it; see inside)."""
-    return inside(get_settings().data_dir, stored_path)
+    """Absolute path of a path stored relative to the data dir (refused if it leaves it; see inside);
+    with an artifact store, its folder is fetched into the data dir first when it is not here yet."""
+    path = inside(get_settings().data_dir, stored_path)
+    if get_settings().artifacts_url and not path.exists():
+        fetch(stored_path)
+    return path
+
+
+MANIFEST = ".artifact.json"
+MANIFEST_WAIT_SECONDS = 30.0  # a row may be read while its folder's upload finishes elsewhere
+
+
+def _store():
+    """(fsspec filesystem, root path) of OPTLAB_ARTIFACTS_URL."""
+    import fsspec
+
+    return fsspec.core.url_to_fs(get_settings().artifacts_url)
+
+
+def _unit(stored_path: str) -> str:
+    """The folder an artifact belongs to: the first two parts (models/<name>, datasets/<name>)."""
+    return "/".join(PurePosixPath(stored_path).parts[:2])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def publish(folder: Path) -> None:
+    """Copies a folder just written under the data dir to the artifact store, its manifest last (a
+    folder without one is not complete and is never fetched). A no-op without a store."""
+    if not get_settings().artifacts_url:
+        return
+    fs, root = _store()
+    unit = relative(folder)
+    files = {p.relative_to(folder).as_posix(): _sha256(p) for p in sorted(folder.rglob("*"))
+             if p.is_file() and p.name not in (JOB_MARKER, MANIFEST)}
+    for name in files:
+        target = f"{root}/{unit}/{name}"
+        fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        fs.put_file(str(folder / name), target)
+    fs.pipe_file(f"{root}/{unit}/{MANIFEST}", json.dumps(files, indent=0).encode())
+
+
+def fetch(stored_path: str) -> None:
+    """Brings the artifact folder holding stored_path from the store into the data dir: downloaded
+    beside it, every file checked against the manifest, then moved in place in one rename.
+
+    Raises:
+        AppError: a file does not match its checksum (nothing is kept of the download).
+    """
+    fs, root = _store()
+    unit = _unit(stored_path)
+    manifest, deadline = f"{root}/{unit}/{MANIFEST}", time.monotonic() + MANIFEST_WAIT_SECONDS
+    while fs.invalidate_cache() or not fs.exists(manifest):  # no listing cached from before it was published
+        if time.monotonic() > deadline:
+            return  # not in the store either: the caller meets the missing file as it would without one
+        time.sleep(0.5)
+    files = json.loads(fs.cat_file(manifest))
+    data_dir = get_settings().data_dir
+    staging = data_dir / ".fetching" / uuid.uuid4().hex
+    try:
+        for name, digest in files.items():
+            local = inside(staging, name)  # a manifest naming '../x' is refused like any stored path
+            local.parent.mkdir(parents=True, exist_ok=True)
+            fs.get_file(f"{root}/{unit}/{name}", str(local))
+            if _sha256(local) != digest:
+                raise AppError(f"The artifact store's copy of {unit}/{name} does not match its checksum; it was "
+                               "not used. Publish the folder again from a machine that has it.")
+        target = inside(data_dir, unit)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(staging, target)
+        except OSError:  # another process of this machine fetched it meanwhile: theirs is as good
+            if not target.exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def remove_tree(folder: Path, within: Path) -> bool:
@@ -119,7 +210,8 @@ def new_folder(kind: str, stem: str) -> Iterator[Path]:
     """A fresh folder under the data dir that is removed again if the block fails.
 
     Inside a job (claimed_by) the folder is marked with the job's id, so that one a kill -9 cut
-    short, with no row naming it, is removed by the worker's recovery round.
+    short, with no row naming it, is removed by the worker's recovery round. When the block
+    succeeds, the folder is published to the artifact store (if there is one).
     """
     folder = unique_dir(get_settings().data_dir / kind, stem)
     if _claimant is not None:
@@ -132,6 +224,7 @@ def new_folder(kind: str, stem: str) -> Iterator[Path]:
         if full is not None:
             raise full from error
         raise
+    publish(folder)
 
 
 def claim_folder(folder: Path, job_id: int) -> None:

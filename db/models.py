@@ -113,6 +113,8 @@ class BenchmarkResult(Base):
     repeat: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Added in 0005 (issue 12): other processes used over half the cores during the timed loop.
     noisy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Added in 0011 (issue 16): the machine it ran on (OPTLAB_HOST of the worker); NULL before that.
+    host: Mapped[str | None] = mapped_column(String(255), index=True)
 
 
 class Profile(Base):

@@ -98,6 +98,7 @@ class BenchmarkRecord:
     sweep_point: str | None = None
     repeat: int = 0
     noisy: bool = False
+    host: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ be skipped (the next report carries it), a state transition may not.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -324,6 +325,7 @@ def add_benchmark(model_id: int, result: dict[str, Any], job_id: int | None = No
             environment=result["environment"], auto_batch=bool(result.get("auto_batch", False)),
             peak_memory_mb=result.get("peak_memory_mb"), sweep_point=result.get("sweep_point"),
             repeat=int(result.get("repeat", 0)), noisy=bool(result.get("noisy", False)),
+            host=result["environment"].get("host"),
             **{f"latency_{k}_ms": latency[k] for k in ("median", "mean", "min", "max", "p90", "p99")})
         s.add(row)
         s.flush()
@@ -420,15 +422,16 @@ def scan_benchmarks(*, batch: int | None = None, min_batch: int | None = None,
 
 
 @retry_transient
-def latency_evidence() -> list[dict[str, Any]]:
+def latency_evidence(hosts: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Per (model, precision, noisy): the plain batch-1 latency-hint runs' median latency — the median
     of the runs' medians, their lowest and highest and how many there are — aggregated in SQL.
 
     Plain runs: no batch-sweep point, no automatic batching; interleaved A/B runs count (they are
-    plain runs, measured alternately).
+    plain runs, measured alternately). hosts: only runs measured on these machines (all when empty).
     """
     table = orm.BenchmarkResult
-    plain = (table.hint == "latency", table.batch == 1, table.auto_batch.is_(False), table.sweep_point.is_(None))
+    plain = (table.hint == "latency", table.batch == 1, table.auto_batch.is_(False), table.sweep_point.is_(None),
+             *_on_hosts(hosts))
     part = (table.model_id, table.precision, table.noisy)
     ranked = select(table.model_id, table.precision, table.noisy, table.latency_median_ms.label("value"),
                     func.row_number().over(partition_by=part, order_by=table.latency_median_ms).label("rank"),
@@ -447,12 +450,26 @@ def latency_evidence() -> list[dict[str, Any]]:
 
 
 @retry_transient
-def latest_runs(hint: str) -> list[BenchmarkRecord]:
-    """The newest plain batch-1 run of each (model, precision) with this hint (its settings, load)."""
+def latest_runs(hint: str, hosts: Sequence[str] = ()) -> list[BenchmarkRecord]:
+    """The newest plain batch-1 run of each (model, precision) with this hint (its settings, load),
+    among the runs on hosts (all when empty)."""
     table = orm.BenchmarkResult
     newest = select(func.max(table.id)).where(table.hint == hint, table.batch == 1, table.auto_batch.is_(False),
-                                              table.sweep_point.is_(None)).group_by(table.model_id, table.precision)
+                                              table.sweep_point.is_(None), *_on_hosts(hosts)).group_by(
+        table.model_id, table.precision)
     return _list(table, BenchmarkRecord, table.id.in_(newest))
+
+
+def _on_hosts(hosts: Sequence[str]) -> tuple:
+    return (orm.BenchmarkResult.host.in_(hosts),) if hosts else ()
+
+
+@retry_transient
+def benchmark_hosts() -> list[str]:
+    """The machines measurements were stored from (rows from before hosts were recorded left out)."""
+    table = orm.BenchmarkResult
+    with session_scope() as s:
+        return sorted(s.scalars(select(table.host).where(table.host.is_not(None)).distinct()))
 
 
 @retry_transient

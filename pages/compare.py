@@ -11,6 +11,7 @@ from core.compare.pick import pick_for_me
 from core.errors import AppError
 from core.measure.accuracy_tables import higher_is_better, is_percent, metric_title, stored_value
 from core.options import BenchmarkOptions, CompareFilters
+from db import repository as repo
 from pages import route_through_app
 from pages.ab_view import ab_view
 from pages.llm_compare import llm_compare
@@ -20,7 +21,12 @@ from pages.widgets import current_job_panel, plain, press_key
 route_through_app()
 
 st.title("Compare")
-rows, language = compare.results_rows(), generation.points()
+hosts = repo.benchmark_hosts()
+machines = st.multiselect("Measured on", hosts, placeholder=f"any of {len(hosts)} machines",
+                          help="latency and throughput from the runs on these machines only") if len(hosts) > 1 else []
+if len(hosts) > 1 and len(machines) != 1:
+    st.caption("Results measured on several machines: pick one above to compare models on the same hardware.")
+rows, language = compare.results_rows(machines), generation.points()
 if not rows and not language:
     st.info("Nothing measured yet. Run a quantization job on the Optimize page; its parent and child "
             "models are evaluated and benchmarked automatically.")

@@ -15,17 +15,19 @@ def register_requested_demo() -> None:
     Idempotent like lab.ensure_demo, so a reload or a second click adds nothing.
     """
     demo = st.query_params.get(DEMO_PARAM)
-    if demo is None:
+    if demo not in ("vision", "llm"):
         return
-    del st.query_params[DEMO_PARAM]
-    try:
+    try:  # before the page draws anything, so that the form below already shows the demo chosen
+        with st.spinner("Registering the demo model and data..."):
+            model, *data = lab.ensure_llm_demo() if demo == "llm" else lab.ensure_demo()
         if demo == "llm":
-            model, texts, prompts = lab.ensure_llm_demo()
-            st.session_state.update(model_id=model.id, texts_id=texts.id, prompts_id=prompts.id,
-                                    algorithm="compress_weights", _kept_algorithm="compress_weights")
-        elif demo == "vision":
-            model, calibration, validation = lab.ensure_demo()
-            st.session_state.update(model_id=model.id, calibration_id=calibration.id,
-                                    validation_id=validation.id)
+            chosen = dict(model_id=model.id, texts_id=data[0].id, prompts_id=data[1].id,
+                          algorithm="compress_weights", _kept_algorithm="compress_weights")
+        else:
+            chosen = dict(model_id=model.id, calibration_id=data[0].id, validation_id=data[1].id)
     except AppError as error:
         st.error(plain(error))
+    else:
+        st.session_state.update(chosen)
+    finally:
+        del st.query_params[DEMO_PARAM]

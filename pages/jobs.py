@@ -1,4 +1,4 @@
-"""Jobs: every job with live status; cancel, re-run, and read a job's log."""
+"""Jobs: every job with live status; cancel, re-run, and read a job's log; the workers serving the queues."""
 
 import pandas as pd
 import streamlit as st
@@ -8,6 +8,7 @@ from core.jobs import runner as jobs
 from core.jobs.queue import job_log_path
 from db import repository as repo
 from pages import route_through_app
+from pages.targets import workers_table
 from pages.widgets import plain
 
 route_through_app()
@@ -45,3 +46,6 @@ if all_jobs:
         st.error(plain(error))
     log = job_log_path(job.id)
     st.code(log.read_text(errors="replace")[-5000:] if log.exists() else "(no log yet)", language=None)
+
+st.subheader("Workers")
+workers_table()

@@ -14,6 +14,7 @@ from db import repository as repo
 from pages import route_through_app
 from pages.llm_measure import llm_measure
 from pages.tables import table
+from pages.targets import target_picker
 from pages.widgets import current_job_panel, plain, press_key
 
 route_through_app()
@@ -35,6 +36,7 @@ if lab.is_language_model(repo.get_model(model_id)):
     llm_measure(model_id, {m.id: names[m.id] for m in models if lab.is_language_model(m)})
     st.stop()
 
+target = target_picker("measure_target")
 sweep_tab, profile_tab = st.tabs(["Batch sweep", "Per-layer profile"])
 with sweep_tab:
     left, right = st.columns(2)
@@ -56,9 +58,10 @@ with sweep_tab:
         st.caption(f"{len(sweep_points(options))} points × {repeats} repeats: about "
                    f"{estimate_seconds(options):.0f} s")
         if st.button("Run sweep", type="primary"):
-            st.session_state.measure_job = lab.submit_batch_sweep(
-                model_id=model_id, options=options,
-                idempotency_key=press_key("measure", "measure_job", [model_id, options.to_dict()])).id
+            with lab.routed_to(target):
+                st.session_state.measure_job = lab.submit_batch_sweep(
+                    model_id=model_id, options=options,
+                    idempotency_key=press_key("measure", "measure_job", [model_id, options.to_dict(), target])).id
     except AppError as error:
         st.error(plain(error))
 
@@ -66,9 +69,10 @@ with profile_tab:
     profile_precision = st.selectbox("Inference precision", [p.value for p in Precision], key="profile-precision")
     if st.button("Run profile", type="primary"):
         try:
-            st.session_state.measure_job = lab.submit_profile(
-                model_id=model_id, options=ProfileOptions(precision=profile_precision),
-                idempotency_key=press_key("profile", "measure_job", [model_id, profile_precision])).id
+            with lab.routed_to(target):
+                st.session_state.measure_job = lab.submit_profile(
+                    model_id=model_id, options=ProfileOptions(precision=profile_precision),
+                    idempotency_key=press_key("profile", "measure_job", [model_id, profile_precision, target])).id
         except AppError as error:
             st.error(plain(error))
 

@@ -13,14 +13,15 @@ from db import repository as repo
 from pages import route_through_app
 from pages.demo import register_requested_demo
 from pages.forms import form_state, invalid, options_form, sweep_form
+from pages.targets import target_picker
 from pages.widgets import JOB_LABELS, current_job_panel, kept, plain, press_key
 
 route_through_app()
 
 LABELS = {kind: JOB_LABELS[kind] for kind in ALGORITHM_OPTIONS}
 
-st.title("Optimize")
 register_requested_demo()
+st.title("Optimize")
 models, datasets = repo.list_models(), repo.list_datasets()
 if not models or not datasets:
     st.info("You need a model and some data first: add them on the Models and Data pages, or press "
@@ -102,6 +103,7 @@ with st.expander("Options", expanded=sweep or kind != JobKind.QUANTIZE):
 if kind == JobKind.QUANTIZE_WITH_ACCURACY_CONTROL:
     base["validation_dataset_id"] = validation_id
 
+target = target_picker("optimize_target")
 try:
     plan = SweepOptions(algorithm=kind, base=base, grid=grid) if sweep and not invalid(base, grid) else None
     label = f"Run sweep ({len(plan.points())} points)" if plan else f"Run {LABELS[kind]}"
@@ -110,12 +112,13 @@ try:
         measure = MeasureOptions(dataset_id=validation_id, seconds=seconds, remeasure_parent=remeasure,
                                  prompts_id=prompts_id)
         key = press_key("optimize", "current_job", [kind, model_id, calibration_id, validation_id, prompts_id,
-                                                    seconds, remeasure, base, grid])
-        job = (lab.submit_sweep(sweep=plan, model_id=model_id, dataset_id=calibration_id, measure=measure,
-                                idempotency_key=key) if plan else
-               lab.submit_optimization(kind=kind, model_id=model_id, dataset_id=calibration_id,
-                                       options=ALGORITHM_OPTIONS[kind].from_dict(base), measure=measure,
-                                       idempotency_key=key))
+                                                    seconds, remeasure, base, grid, target])
+        with lab.routed_to(target):
+            job = (lab.submit_sweep(sweep=plan, model_id=model_id, dataset_id=calibration_id, measure=measure,
+                                    idempotency_key=key) if plan else
+                   lab.submit_optimization(kind=kind, model_id=model_id, dataset_id=calibration_id,
+                                           options=ALGORITHM_OPTIONS[kind].from_dict(base), measure=measure,
+                                           idempotency_key=key))
         st.session_state.current_job = job.id
         st.session_state.pop("recovering", None)
 except AppError as error:

@@ -8,7 +8,7 @@ import streamlit as st
 COLUMNS = {
     "model_id": ("model #", "%d"), "dataset_id": ("dataset #", "%d"), "element_type": ("element type", None),
     "measured_at": ("measured (UTC)", "datetime"), "size_mb": ("size (MB)", "%.3f"),
-    "load_average": ("load average (1 min)", "%.2f"), "reference": ("agreement reference", None),
+    "load_average": ("load average (1 min)", "%.2f"), "host": ("machine", None), "reference": ("agreement reference", None),
     "latency_ms": ("latency median (ms)", "%.3f"), "latency_low_ms": ("lowest run (ms)", "%.3f"),
     "latency_high_ms": ("highest run (ms)", "%.3f"), "latency_runs": ("runs", "%d"),
     "noisy_runs_left_out": ("noisy runs left out", "%d"), "latency_min_ms": ("latest run min (ms)", "%.3f"),

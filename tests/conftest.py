@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# One job at a time per host (core.jobs.queue.host_slot): this test session is a host of its own, so
+# that it does not wait for (or hold up) the jobs of a lab or another test run on the same machine.
+os.environ.setdefault("OPTLAB_HOST", f"test-session-{os.getpid()}")
 
 
 @pytest.fixture
@@ -20,7 +24,7 @@ def lab_env(tmp_path, tmp_path_factory, monkeypatch):
     # NNCF compiles its torch extension once per folder (~40 s): once per test session, not per test.
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path_factory.getbasetemp() / "torch-extensions"))
     monkeypatch.delenv("OPTLAB_DATABASE_URL", raising=False)
-    for name in ("OPTLAB_QUEUE_PATH", "OPTLAB_QUEUE_URL"):
+    for name in ("OPTLAB_QUEUE_PATH", "OPTLAB_QUEUE_URL", "OPTLAB_ARTIFACTS_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPTLAB_QUEUE", "test")
     from db.session import upgrade_schema
@@ -59,6 +63,16 @@ def postgres_server():
     from tests.servers import start_postgres
 
     server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible endpoint (moto's server) on loopback for the whole session."""
+    from tests.servers import start_s3
+
+    server = start_s3()
     yield server
     server.stop()
 

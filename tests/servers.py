@@ -144,3 +144,41 @@ def start_postgres() -> PostgresServer:
     server.init()
     server.start()
     return server
+
+
+@dataclass
+class S3Server:
+    """moto's S3-compatible server (a real HTTP endpoint, in this process's threads) with one bucket."""
+
+    port: int = field(default_factory=free_port)
+    bucket: str = "lab-artifacts"
+    server: object | None = None
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """The environment a lab process needs to use it: endpoint and credentials (moto takes any)."""
+        return {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{self.port}", "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+        wait_port(self.port, up=True)
+        import boto3
+
+        boto3.client("s3", endpoint_url=self.settings["AWS_ENDPOINT_URL_S3"], aws_access_key_id="test",
+                     aws_secret_access_key="test", region_name="us-east-1").create_bucket(Bucket=self.bucket)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+def start_s3() -> S3Server:
+    pytest.importorskip("moto.server", reason="needs requirements-dev.txt (moto's S3 server)")
+    pytest.importorskip("s3fs", reason="needs requirements-scale.txt (s3fs)")
+    server = S3Server()
+    server.start()
+    return server

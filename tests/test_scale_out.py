@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -193,3 +194,115 @@ def test_a_killed_target_worker_s_job_is_interrupted_and_rerun_on_the_same_targe
     assert done.status == JobStatus.SUCCEEDED and done.attempts == 2, done
     [row] = repo.list_benchmarks(model.id)
     assert row.environment["host"] == "host-b"
+
+
+def announce_worker(queue: str, host: str, *, silent_for: timedelta | None = None) -> None:
+    """A worker row as `python -m core.worker` writes it; silent_for ages its last heartbeat."""
+    from sqlalchemy import update
+
+    from db import models as orm
+    from db import workers
+    from db.session import database_now, session_scope
+
+    row = workers.announce(host=host, queue=queue, pid=1, devices=["CPU", "GPU"], cpu="a CPU", openvino="2026.4")
+    if silent_for is not None:
+        with session_scope() as s:
+            s.execute(update(orm.Worker).where(orm.Worker.id == row.id).values(last_seen=database_now(silent_for)))
+
+
+def test_the_optimize_page_sends_the_job_to_the_chosen_target_and_names_one_without_a_worker(lab_env):
+    from tests.test_pages import page
+
+    lab.ensure_demo()
+    announce_worker("cpu-a", "host-a")
+    announce_worker("edge-box-1", "edge", silent_for=timedelta(hours=1))
+    at = page("optimize").run()
+    picker = next(s for s in at.selectbox if s.label == "Run on")
+    assert picker.options == [f"{get_settings().queue_name} — no live worker", "cpu-a — host-a (CPU, GPU)",
+                              "edge-box-1 — no live worker"]
+    picker.set_value("edge-box-1").run()
+    assert any("No live worker serves 'edge-box-1'" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "Run INT8 quantization").click().run()
+    assert not at.exception, at.exception
+    [job] = repo.list_jobs(5)
+    assert job.queue == "edge-box-1" and job.status == JobStatus.PENDING
+    at = page("jobs").run()
+    workers_shown = at.dataframe[-1].value
+    assert dict(zip(workers_shown["queue"], workers_shown["alive"])) == {"cpu-a": True, "edge-box-1": False}
+
+
+def test_compare_takes_a_row_s_latency_from_the_machine_picked(lab_env, classifier_ir):
+    from tests.stored_results import store_benchmark
+    from tests.test_pages import page
+
+    model = lab.add_model_from_path(classifier_ir)
+    for latency, host in ((1.0, "xeon-1"), (1.2, "xeon-1"), (9.0, "edge-box-1")):
+        store_benchmark(model.id, latency=latency, host=host)
+    [pooled] = cli_json("results")
+    assert pooled["latency_runs"] == 3
+    [xeon] = cli_json("results", "--host", "xeon-1")
+    assert (xeon["host"], xeon["latency_runs"], xeon["latency_high_ms"]) == ("xeon-1", 2, 1.2)
+    at = page("compare").run()
+    machines = next(m for m in at.multiselect if m.label == "Measured on")
+    assert machines.options == ["edge-box-1", "xeon-1"]
+    assert any("several machines" in c.value for c in at.caption)
+    machines.set_value(["edge-box-1"]).run()
+    assert not at.exception, at.exception
+    shown = at.dataframe[0].value
+    assert shown["host"].tolist() == ["edge-box-1"] and shown["latency_runs"].tolist() == [1]
+
+
+@pytest.mark.parametrize("kind", ["shared folder", "s3"])
+def test_artifacts_flow_through_the_store_to_a_worker_with_its_own_cache(shared_lab, classifier_ir, tmp_path,
+                                                                         monkeypatch, quick_recovery, request, kind):
+    import fsspec
+    import openvino as ov
+
+    from core.optimize.recipes import Fp16Options
+    from core.options import JobKind, MeasureOptions
+    from core.storage import MANIFEST, resolve
+
+    cache = tmp_path / "cache-b"
+    if kind == "s3":
+        s3 = request.getfixturevalue("s3_server")
+        for name, value in s3.settings.items():
+            monkeypatch.setenv(name, value)
+        url = f"s3://{s3.bucket}/{tmp_path.name}"
+    else:
+        url = str(tmp_path / "store")
+    monkeypatch.setenv("OPTLAB_ARTIFACTS_URL", url)
+    parent = lab.add_model_from_path(classifier_ir)
+    unit = "/".join(parent.path.split("/")[:2])
+    store, root = fsspec.core.url_to_fs(url)
+    assert store.exists(f"{root}/{unit}/{MANIFEST}"), "a stored model is published to the store"
+    remote = start_target_worker("cpu-b", "host-b", OPTLAB_DATA_DIR=str(cache))  # another machine's disk
+    try:
+        with routed_to("cpu-b"):
+            job = lab.submit_optimization(kind=JobKind.FP16, model_id=parent.id, dataset_id=None,
+                                          options=Fp16Options(), measure=MeasureOptions(seconds=0.3))
+        done = wait_for(job.id, lambda j: JobStatus(j.status).finished, timeout=120)
+    finally:
+        stop(remote)
+    assert done.status == JobStatus.SUCCEEDED, done.message
+    assert (cache / parent.path).read_bytes() == resolve(parent.path).read_bytes(), "fetched into B's cache"
+    child = repo.get_model(done.result_model_id)
+    assert not (shared_lab / child.path).exists(), "the child was made on B"
+    ov.Core().compile_model(str(resolve(child.path)), "CPU")  # fetched here from the store, with its .bin
+    assert {row.environment["host"] for row in repo.list_benchmarks(child.id)} == {"host-b"}
+
+
+def test_a_store_copy_that_fails_its_checksum_is_refused(lab_env, classifier_ir, tmp_path, monkeypatch):
+    import shutil
+
+    from core.errors import AppError
+    from core.storage import resolve
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("OPTLAB_ARTIFACTS_URL", f"file://{store}")
+    model = lab.add_model_from_path(classifier_ir)
+    unit = "/".join(model.path.split("/")[:2])
+    shutil.rmtree(lab_env / unit)  # as on a machine that never had it
+    (store / model.path).with_suffix(".bin").write_bytes(b"tampered")
+    with pytest.raises(AppError, match="does not match its checksum"):
+        resolve(model.path)
+    assert not (lab_env / unit).exists(), "nothing of the bad download is kept"

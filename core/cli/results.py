@@ -27,6 +27,8 @@ def register(sub) -> dict:
     p.add_argument("--llm", action="store_true", help="the language models' table instead: tokens/s, time to first "
                                                       "token, peak memory, word perplexity, answer similarity, size")
     p.add_argument("--point", help="with --llm: the generation point PROMPTxNEW (default: the one most models have)")
+    p.add_argument("--host", action="append", default=[], metavar="HOST", help="latency and throughput from the runs "
+                   "on this machine only (see `workers`; repeat for several)")
     p = sub.add_parser("pick", help="the best model on the metric-vs-latency front for a constraint")
     constraint = p.add_mutually_exclusive_group(required=True)
     constraint.add_argument("--latency-budget", type=float, metavar="MS", help="the best on --metric within MS")
@@ -85,10 +87,10 @@ def results(args) -> None:
         return _llm_results(args)
     if args.out is not None:
         as_json = args.out.suffix.lower() == ".json"
-        args.out.write_bytes((table_json if as_json else table_csv)(results_rows()))
+        args.out.write_bytes((table_json if as_json else table_csv)(results_rows(args.host)))
         print_record({"path": str(args.out)}, args.json)
         return
-    for row in results_rows():
+    for row in results_rows(args.host):
         print_record(row, True) if args.json else print(
             f"#{row['model_id']} {row['model']:<36} {row['precision']:<5} {args.metric} "
             + (f"{shown_value(args.metric, row[args.metric]):.4g}" if row.get(args.metric) is not None else "  n/a ")

@@ -65,8 +65,9 @@ def _headline(evidence: dict[bool, dict[str, Any]]) -> dict[str, Any]:
             "noisy_runs_left_out": evidence[True]["runs"] if False in evidence and True in evidence else 0}
 
 
-def results_rows() -> list[dict[str, Any]]:
-    """One row per (model, inference precision): the best evidence the lab has for it.
+def results_rows(hosts: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """One row per (model, inference precision): the best evidence the lab has for it (from the runs
+    on hosts only, when given: machines are compared with themselves; `host` names the latest run's).
 
     Latency is the median of every plain batch-1 latency-hint run of that model and precision
     (interleaved A/B runs included), with the lowest and highest run as its interval; runs flagged
@@ -80,10 +81,10 @@ def results_rows() -> list[dict[str, Any]]:
     models = {m.id: m for m in repo.list_models()}
     datasets = {d.id: d.name for d in repo.list_datasets()}
     evidence: dict[tuple[int, str], dict[bool, dict[str, Any]]] = {}
-    for found in repo.latency_evidence():
+    for found in repo.latency_evidence(hosts):
         evidence.setdefault((found["model_id"], found["precision"]), {})[found["noisy"]] = found
-    latest = {(b.model_id, b.precision): b for b in repo.latest_runs("latency")}
-    throughput = {(b.model_id, b.precision): b for b in repo.latest_runs("throughput")}
+    latest = {(b.model_id, b.precision): b for b in repo.latest_runs("latency", hosts)}
+    throughput = {(b.model_id, b.precision): b for b in repo.latest_runs("throughput", hosts)}
     accuracy = latest_by_key(set(evidence))
     metrics = sort_metrics({m for entry in accuracy.values() for m in entry["metrics"]} - {"top1"})
     rows = []
@@ -104,7 +105,7 @@ def results_rows() -> list[dict[str, Any]]:
                      "reference": reference.name if reference else "", **_headline(classes),
                      "latency_min_ms": run.latency_min_ms, "latency_max_ms": run.latency_max_ms,
                      "throughput_fps": fast.throughput_fps if fast else None,
-                     "size_mb": round(model.size_bytes / 1e6, 3), "device": run.device,
+                     "size_mb": round(model.size_bytes / 1e6, 3), "device": run.device, "host": run.host or "",
                      "load_average": (run.environment.get("load_average") or [None])[0],
                      "measured_at": run.created_at,
                      "recipe": recipe_text(model.recipe), "warnings": " ".join(model.recipe.get("warnings", [])),

@@ -1,21 +1,23 @@
 """`python -m core.jobs.worker`: the queue consumer, a supervisor that imports no OpenVINO.
 
-One worker per queue per data dir holds an OS file lock; a second one started for the same queue
-exits at once, so two app servers share one worker. Each worker announces itself in the workers
-table (host, queue, devices) and is seen alive there by the database's clock; whatever queues a
-host's workers serve, they run one job at a time (core.jobs.queue.host_slot). Started with
---parent-pid (as the app does), the worker exits when that process is gone.
+One worker per queue per host holds an OS file lock (lock_path); a second one started for the same
+queue exits at once, so two app servers of one lab share one worker. Each worker announces itself
+in the workers table (host, queue, devices) and is seen alive there by the database's clock;
+whatever queues a host's workers serve, they run one job at a time (core.jobs.queue.host_slot).
+Started with --parent-pid (as the app does), the worker exits when that process is gone.
 """
 
 from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import json
 import logging
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,9 +35,12 @@ log = logging.getLogger("optlab.worker")
 
 
 def lock_path(queue_name: str) -> Path:
+    """The lock one consumer of queue_name per host holds: per broker, queue and host (OPTLAB_HOST),
+    so that a second worker for the same queue on this host exits, while a lab with its own data dir
+    (its own queue file) or a simulated second host gets a worker of its own."""
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return settings.data_dir / f"worker-{queue_name}.lock"
+    key = hashlib.sha256(f"{settings.queue_url}\n{queue_name}\n{settings.host}".encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"optlab-worker-{key}.lock"
 
 
 def _try_lock(path: Path) -> int | None:

@@ -17,8 +17,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Settings the app must not inherit from the shell running it: the app gets a fresh lab.
-INHERITED_SETTINGS = ("OPTLAB_DATABASE_URL", "OPTLAB_QUEUE_PATH", "OPTLAB_QUEUE_URL", "OPTLAB_QUEUE", "OPTLAB_LOCAL_WORKER", "OPTLAB_AUTH",
-                      "OPTLAB_PASSWORD_HASH", "OPTLAB_PASSWORD_HASH_FILE", "OPTLAB_ALLOWED_HOSTS")
+INHERITED_SETTINGS = ("OPTLAB_DATABASE_URL", "OPTLAB_QUEUE_PATH", "OPTLAB_QUEUE_URL", "OPTLAB_QUEUE",
+                      "OPTLAB_ARTIFACTS_URL", "OPTLAB_LOCAL_WORKER", "OPTLAB_AUTH", "OPTLAB_PASSWORD_HASH",
+                      "OPTLAB_PASSWORD_HASH_FILE", "OPTLAB_ALLOWED_HOSTS")
 
 
 def _free_port() -> int:

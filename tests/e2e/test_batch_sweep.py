@@ -22,6 +22,8 @@ def start_demo(page: Page, url: str) -> None:
     wait_idle(page)
     try_demo.click()
     expect(page.get_by_role("heading", name="Optimize", exact=True)).to_be_visible(timeout=APP_TIMEOUT_MS)
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile(re.escape(DEMO)),
+                                                                     timeout=APP_TIMEOUT_MS)
     wait_idle(page)
 
 
