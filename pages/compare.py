@@ -27,6 +27,9 @@ machines = st.multiselect("Measured on", hosts, placeholder=f"any of {len(hosts)
 if len(hosts) > 1 and len(machines) != 1:
     st.caption("Results measured on several machines: pick one above to compare models on the same hardware.")
 rows, language = compare.results_rows(machines), generation.points()
+if machines and not rows and not language:
+    st.info("No tensor model was measured on the machines picked; clear 'Measured on' to see every result.")
+    st.stop()
 if not rows and not language:
     st.info("Nothing measured yet. Run a quantization job on the Optimize page; its parent and child "
             "models are evaluated and benchmarked automatically.")
