@@ -24,24 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import PostgresServer, RedisServer  # noqa: E402  (after the path is set)
+from tests.servers import PostgresServer, RedisServer, start_target_worker  # noqa: E402  (after the path is set)
 
 
 def start_workers(hosts: list[str]) -> list[subprocess.Popen]:
     """One `python -m core.worker` per host name, each returned once it has announced itself."""
-    from core.jobs.targets import live_workers
-
-    queue = os.environ["OPTLAB_QUEUE"]
     log = (Path(os.environ["OPTLAB_DATA_DIR"]) / "workers.log").open("ab")
-    processes = [subprocess.Popen([sys.executable, "-m", "core.worker", "--queue", queue], cwd=ROOT,
-                                  env={**os.environ, "OPTLAB_HOST": host}, stdout=log, stderr=subprocess.STDOUT)
-                 for host in hosts]
-    deadline = time.monotonic() + 120
-    while {w.pid for w in live_workers()} < {p.pid for p in processes}:
-        if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-            raise RuntimeError(f"a worker did not start; see {log.name}")
-        time.sleep(0.2)
-    return processes
+    return [start_target_worker(os.environ["OPTLAB_QUEUE"], host, log=log) for host in hosts]
 
 
 def run_scenario(name: str, hosts: list[str], jobs_count: int, seconds: float, settings: dict[str, str]) -> dict:

@@ -117,10 +117,13 @@ def fetch(stored_path: str) -> None:
     fs, root = _store()
     unit = _unit(stored_path)
     manifest, deadline = f"{root}/{unit}/{MANIFEST}", time.monotonic() + MANIFEST_WAIT_SECONDS
-    while fs.invalidate_cache() or not fs.exists(manifest):  # no listing cached from before it was published
-        if time.monotonic() > deadline:
-            return  # not in the store either: the caller meets the missing file as it would without one
-        time.sleep(0.5)
+    while True:
+        fs.invalidate_cache()  # no listing cached from before another machine published it
+        if fs.exists(manifest):
+            break
+        if not fs.exists(f"{root}/{unit}") or time.monotonic() > deadline:
+            return  # not in the store (or never completed): the caller meets the missing file as without one
+        time.sleep(0.5)  # its files are being uploaded: the manifest comes last
     files = json.loads(fs.cat_file(manifest))
     data_dir = get_settings().data_dir
     staging = data_dir / ".fetching" / uuid.uuid4().hex

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 POSTGRES_BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -124,6 +126,24 @@ class PostgresServer:
         """A new empty database; returns its SQLAlchemy URL."""
         self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+
+def start_target_worker(queue: str, host: str, *, log=subprocess.DEVNULL, **settings: str) -> subprocess.Popen:
+    """`python -m core.worker --queue QUEUE` as another machine runs it (its own OPTLAB_HOST, and
+    settings such as its own OPTLAB_DATA_DIR); returns once it has announced itself in the workers table."""
+    from core.jobs.targets import live_workers
+
+    process = subprocess.Popen([sys.executable, "-m", "core.worker", "--queue", queue], cwd=ROOT,
+                               env={**os.environ, "OPTLAB_HOST": host, **settings}, stdout=log,
+                               stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not any(w.queue == queue and w.host == host and w.pid == process.pid for w in live_workers()):
+        if process.poll() is not None:
+            raise RuntimeError(f"the worker for {queue} on {host} exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker for {queue} on {host} did not announce itself")
+        time.sleep(0.2)
+    return process
 
 
 def start_redis() -> RedisServer:

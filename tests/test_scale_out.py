@@ -4,11 +4,9 @@ when either restarts under a running lab. The servers are the session's (tests/s
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
 import pytest
@@ -21,6 +19,7 @@ from core.jobs.targets import live_workers, target_alive
 from core.options import JobStatus
 from db import repository as repo
 from db.session import get_engine
+from tests.servers import start_target_worker
 from tests.test_jobs import start_worker, submit_benchmark, wait_for
 
 
@@ -119,20 +118,6 @@ def test_an_unknown_queue_url_is_refused_with_the_fix_and_no_password(lab_env, m
     with pytest.raises(ConfigError, match=r"sqlite:///FILE or redis://") as error:
         get_task()
     assert "s3cret" not in str(error.value)
-
-
-def start_target_worker(queue: str, host: str, **settings: str) -> subprocess.Popen:
-    """`python -m core.worker --queue QUEUE` as another machine runs it (its own OPTLAB_HOST); returns
-    once it has announced itself in the workers table."""
-    env = {**os.environ, "OPTLAB_HOST": host, **settings}
-    process = subprocess.Popen([sys.executable, "-m", "core.worker", "--queue", queue], cwd=REPO_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not any(w.queue == queue and w.host == host and w.pid == process.pid for w in live_workers()):
-        assert process.poll() is None, f"the worker for {queue} exited with {process.returncode}"
-        assert time.monotonic() < deadline, f"the worker for {queue} did not announce itself"
-        time.sleep(0.2)
-    return process
 
 
 def cli_json(*argv: str) -> list[dict]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -20,12 +21,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 INHERITED_SETTINGS = ("OPTLAB_DATABASE_URL", "OPTLAB_QUEUE_PATH", "OPTLAB_QUEUE_URL", "OPTLAB_QUEUE",
                       "OPTLAB_ARTIFACTS_URL", "OPTLAB_LOCAL_WORKER", "OPTLAB_AUTH", "OPTLAB_PASSWORD_HASH",
                       "OPTLAB_PASSWORD_HASH_FILE", "OPTLAB_ALLOWED_HOSTS")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def healthy(url: str) -> bool:
@@ -39,7 +34,7 @@ def healthy(url: str) -> bool:
 def start_app(data_dir: Path, log_path: Path, settings: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """Starts the app on a free port with data_dir (and OPTLAB_* settings), output to log_path;
     returns (process, url)."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_SETTINGS}
     env.update(OPTLAB_DATA_DIR=str(data_dir), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
                PYTHONUNBUFFERED="1", **(settings or {}))
